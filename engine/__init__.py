@@ -1,0 +1,12 @@
+"""deltagrad's engine: scalar reverse-mode automatic differentiation in pure Python.
+
+A :class:`Value` records each operation with its operands; ``backward()`` walks the graph in
+reverse topological order and applies the chain rule with the local derivatives of
+``engine.derivatives``.
+"""
+
+from engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from engine.value import Value, ancestors, apply
+
+__all__ = ["Value", "ancestors", "apply", "detect_anomaly", "enable_grad", "is_grad_enabled",
+           "no_grad"]

@@ -1,0 +1,267 @@
+"""The backward pass: random DAG programs against central differences, accumulation semantics,
+depth, memory, and the no_grad / detect_anomaly modes."""
+
+import asyncio
+import gc
+import math
+import sys
+import threading
+import tracemalloc
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from engine import Value, ancestors, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from engine.testing import numeric_grad
+
+# -- random DAG programs ---------------------------------------------------------------------------
+# A program is a list of instructions; instruction k makes node n_k from any earlier nodes (inputs
+# included), so nodes are shared freely (diamonds). The output is the sum of all nodes, so every
+# instruction matters and a failure shrinks to a small, readable program.
+
+UNARY = {"tanh": Value.tanh, "sigmoid": Value.sigmoid, "neg": Value.__neg__,
+         "exp∘tanh": lambda v: v.tanh().exp(), "square": lambda v: v ** 2}
+BINARY = {"+": Value.__add__, "-": Value.__sub__, "*": Value.__mul__,
+          "/ (1+y²)": lambda a, b: a / (1 + b * b)}
+
+
+@st.composite
+def programs(draw, n_inputs=3, max_steps=8):
+    steps = []
+    for k in range(draw(st.integers(1, max_steps))):
+        available = n_inputs + k
+        if draw(st.booleans()):
+            steps.append((draw(st.sampled_from(sorted(UNARY))), draw(st.integers(0, available - 1))))
+        else:
+            steps.append((draw(st.sampled_from(sorted(BINARY))),
+                          draw(st.integers(0, available - 1)), draw(st.integers(0, available - 1))))
+    return steps
+
+
+def run(program, *inputs, use_nary_sum):
+    nodes = list(inputs)
+    for name, *args in program:
+        f = UNARY.get(name) or BINARY[name]
+        nodes.append(f(*[nodes[i] for i in args]))
+    return Value.sum(nodes) if use_nary_sum else sum(nodes)
+
+
+@given(programs(), st.lists(st.floats(-2, 2), min_size=3, max_size=3), st.booleans())
+def test_dag_programs_match_central_differences(program, xs, use_nary_sum):
+    leaves = [Value(x) for x in xs]
+    out = run(program, *leaves, use_nary_sum=use_nary_sum)
+    assume(math.isfinite(out.data) and abs(out.data) < 1e6)
+    out.backward()
+    numeric = numeric_grad(lambda *v: run(program, *v, use_nary_sum=use_nary_sum), *xs)
+    for leaf, num in zip(leaves, numeric, strict=True):
+        assert leaf.grad == pytest.approx(num, rel=1e-5, abs=1e-5), program
+
+
+# -- accumulation semantics (PyTorch's) ------------------------------------------------------------
+
+
+def test_reused_nodes_accumulate():
+    a = Value(3.0)
+    b = a * a  # two parents, both a
+    c = b + b  # a shared interior node
+    c.backward()
+    assert a.grad == 12.0  # d(2a^2)/da
+
+
+def test_backward_twice_gives_exactly_twice_the_leaf_grads():
+    x = Value(2.0)
+    h = x * 2  # interior node reused below: micrograd gives 72 instead of 48 here
+    y = h * h
+    y.backward()
+    assert (x.grad, h.grad) == (16.0, 8.0)
+    y.backward()
+    assert x.grad == 32.0  # leaves accumulate
+    assert h.grad == 8.0  # interior nodes hold this pass's gradient
+
+
+def test_separate_graphs_accumulate_into_shared_leaves_and_zero_grad_resets():
+    w = Value(1.5)
+    (w * 2).backward()
+    (w * 3).backward()
+    assert w.grad == 5.0
+    y = w * w
+    y.zero_grad()
+    assert w.grad == 0.0 and y.grad == 0.0
+
+
+def test_backward_seed_scales_every_gradient():
+    x = Value(0.3)
+    y = (x * x).tanh()
+    y.backward(2.5)
+    g = x.grad
+    x.grad = 0.0
+    y.backward()
+    assert g == pytest.approx(2.5 * x.grad)
+    with pytest.raises(TypeError, match="backward's grad"):
+        y.backward("1")
+
+
+def test_backward_of_a_leaf_accumulates_the_seed():
+    x = Value(1.0)
+    x.backward()
+    x.backward(2)
+    assert x.grad == 3.0
+
+
+def test_ancestors_in_topological_order():
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    order = ancestors(d)
+    assert set(order) == {a, b, c, d} and len(order) == 4
+    for node in order:
+        for parent in node.parents:
+            assert order.index(parent) < order.index(node)
+
+
+# -- depth and memory -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_million_node_chain_at_the_default_recursion_limit():
+    assert sys.getrecursionlimit() <= 1000 + 100  # pytest may add a little
+    x0 = Value(0.5)
+    x = x0
+    for _ in range(500_000):  # 10^6 nodes: each step makes one node and one constant leaf
+        x = x * 1.0
+    x.backward()
+    assert x0.grad == 1.0
+    del x  # freeing a 10^6-deep chain must not overflow the C stack either
+
+
+def live_values():
+    return sum(type(o) is Value for o in gc.get_objects())
+
+
+def test_graph_is_freed_by_reference_counting_alone():
+    def build():
+        x = Value(0.5)
+        c = Value(1.0001)
+        for _ in range(20_000):
+            x = (x * c).tanh()
+        x.backward()
+        return x
+
+    gc.collect()
+    gc.disable()  # nothing below may rely on the cycle collector
+    try:
+        baseline = live_values()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        root = build()
+        built = tracemalloc.get_traced_memory()[0] - before
+        assert live_values() == baseline + 40_002
+        del root
+        left = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert live_values() == baseline  # every node freed by reference counting
+    finally:
+        gc.enable()
+    # bytes too, up to CPython's free lists (it keeps up to 2000 small tuples of each size)
+    assert left < 0.05 * built, f"{left} of {built} bytes not freed without gc"
+
+
+def test_bytes_per_node_stay_small():
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    x, c = Value(0.5), Value(1.0001)
+    for _ in range(50_000):
+        x = x * c
+    per_node = (tracemalloc.get_traced_memory()[0] - before) / 50_000
+    tracemalloc.stop()
+    assert per_node <= 250, per_node
+
+
+# -- modes -----------------------------------------------------------------------------------------
+
+
+def test_no_grad_records_no_graph_and_nests():
+    x = Value(2.0)
+    with no_grad():
+        assert not is_grad_enabled()
+        y = x * 3 + 1
+        with enable_grad():
+            z = x * 3
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    assert (y.data, y.parents, y.op) == (7.0, (), "")
+    assert z.parents[0] is x
+    y.backward()
+    assert x.grad == 0.0  # y is a leaf: nothing flows to x
+
+
+def test_no_grad_as_a_decorator():
+    @no_grad()
+    def step(v):
+        return v * 2
+
+    assert step(Value(1.0)).parents == ()
+
+
+def test_no_grad_is_per_thread():
+    inside, outside = [], []
+    entered, done = threading.Event(), threading.Event()
+
+    def worker():
+        with no_grad():
+            entered.set()
+            done.wait(5)
+            inside.append(Value(1.0) * 2)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    entered.wait(5)
+    outside.append(Value(1.0) * 2)  # this thread is not in no_grad
+    done.set()
+    t.join()
+    assert outside[0].parents and not inside[0].parents
+
+
+def test_no_grad_is_per_asyncio_task():
+    async def in_no_grad(started, release):
+        with no_grad():
+            started.set()
+            await release.wait()
+            return Value(1.0) * 2
+
+    async def recording(started, release):
+        await started.wait()
+        v = Value(1.0) * 2
+        release.set()
+        return v
+
+    async def main():
+        started, release = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(in_no_grad(started, release), recording(started, release))
+
+    quiet, recorded = asyncio.run(main())
+    assert quiet.parents == () and len(recorded.parents) == 2
+
+
+def test_detect_anomaly_names_the_forward_operation_and_inputs():
+    x = Value(0.0, label="x")
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"log produced -inf from x = 0\.0"):
+        x.log()
+    assert math.isinf(x.log().data)  # outside the block: IEEE values, no error
+
+
+def test_detect_anomaly_names_the_backward_step():
+    x = Value(0.0, label="x")
+    y = x.sqrt()  # fine forward: sqrt(0) = 0; backward: d/dx = inf
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"backward through sqrt.*x = 0\.0"):
+        y.backward()
+
+
+def test_detect_anomaly_is_quiet_for_finite_graphs():
+    x = Value(0.5, label="x")
+    with detect_anomaly():
+        y = (x * x).tanh() / 2
+        y.backward()
+    assert x.grad == pytest.approx((1 - math.tanh(0.25) ** 2) * 0.5)
