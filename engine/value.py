@@ -16,7 +16,6 @@ Number = int | float
 _new = object.__new__
 _next_seq = itertools.count().__next__  # creation order: parents are older than their children
 _seq_of = attrgetter("_seq")
-_parents_of = attrgetter("parents")
 _POSITIONS = [tuple(range(n)) for n in range(8)]  # operand positions: faster to loop than range
 
 
@@ -260,13 +259,14 @@ def _interior_nodes(root: Value) -> list[Value]:
     seen = {root}
     shared = False
     for node in nodes:  # the list grows while we walk it: a queue without pops
-        for parent in filter(_parents_of, node.parents):  # skip leaves at C speed
-            if parent in seen:
-                shared = True
-            else:
-                seen.add(parent)
-                nodes.append(parent)
-                parent.grad = 0.0
+        for parent in node.parents:
+            if parent.parents:  # leaves need no ordering: they only receive
+                if parent in seen:
+                    shared = True
+                else:
+                    seen.add(parent)
+                    nodes.append(parent)
+                    parent.grad = 0.0
     if shared:
         nodes.sort(key=_seq_of, reverse=True)
     return nodes
