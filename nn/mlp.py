@@ -1,0 +1,346 @@
+"""Neurons, layers and multi-layer perceptrons built from engine Values.
+
+A neuron computes ``z = w . x + b`` and ``a = s(z)``: two nodes of the graph, ``z`` one
+``affine`` node (``Value.affine``) and ``a`` one activation node (none for ``linear``, where
+``a`` is ``z``). In the lecture notes' notation a layer computes ``z_l = W_l a_{l-1} + b_l`` and
+``a_l = s_l(z_l)``; row ``j`` of ``W_l`` is ``layers[l].neurons[j].w``.
+
+``expanded=True`` builds ``z`` the long way instead, one ``*`` node per weight and one ``sum``
+node, to show every multiplication in a drawing; both forms give bit-identical values and
+gradients (the sum adds ``b`` first, then the products in order, as ``affine`` does).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
+
+from engine import Value
+from nn.seeding import Seed, as_random
+
+Activation = str | Callable[[Value], Value]
+
+ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "relu": Value.relu,
+    "leaky_relu": Value.leaky_relu,  # slope 0.01, as PyTorch
+    "linear": None,  # a = z: no node
+}
+"""Activations known by name: they can be saved, and the closed form knows their derivatives."""
+
+INITS = ("uniform", "xavier", "he")
+"""Weight initializations: uniform(-1, 1) (micrograd's), Xavier/Glorot uniform, He uniform."""
+
+_VALUE_ONLY = {Value}
+
+
+class LayerTrace(NamedTuple):
+    """One layer's Values in the graph of one input: ``a_{l-1}`` (``inputs``), ``z_l``, ``a_l``.
+
+    After ``backward()``, ``z[j].grad`` is the lecture notes' ``delta`` of neuron ``j``.
+    For a ``linear`` layer ``a[j] is z[j]``.
+    """
+
+    inputs: list[Value]
+    z: list[Value]
+    a: list[Value]
+
+
+class Neuron:
+    """One neuron: weights ``w`` (a tuple of leaf Values), bias ``b``, and an activation.
+
+    ``activation`` is a name of ``ACTIVATIONS`` or any callable Value -> Value. ``seed`` is an
+    int or a ``random.Random`` (shared by a whole MLP so that its draws follow each other);
+    ``weights`` and ``bias`` give the initial numbers explicitly instead. ``fan_out`` (the size
+    of the neuron's layer) is used by the ``xavier`` initialization only.
+    """
+
+    __slots__ = ("w", "b", "activation", "expanded", "_activate")
+
+    def __init__(self, nin: int, activation: Activation = "tanh", *, init: str = "uniform",
+                 seed: Seed = None, fan_out: int = 1,
+                 weights: Sequence[float] | None = None, bias: float | None = None,
+                 expanded: bool = False) -> None:
+        nin = _positive_int(nin, "nin")
+        self._activate = _activation_function(activation)
+        self.activation = activation
+        self.expanded = bool(expanded)
+        limit, bias_limit = _init_limits(init, nin, _positive_int(fan_out, "fan_out"))
+        if weights is None:
+            rng = as_random(seed)
+            weights = [rng.uniform(-limit, limit) for _ in range(nin)]
+            if bias is None:
+                bias = rng.uniform(-bias_limit, bias_limit) if bias_limit else 0.0
+        elif len(weights) != nin:
+            raise ValueError(f"a neuron with nin={nin} needs {nin} weights, got {len(weights)}")
+        self.w: tuple[Value, ...] = tuple(Value(x) for x in weights)
+        self.b = Value(0.0 if bias is None else bias)
+
+    @property
+    def nin(self) -> int:
+        return len(self.w)
+
+    @property
+    def activation_name(self) -> str:
+        """The activation's name: its key in ``ACTIVATIONS`` or the callable's ``__name__``."""
+        return _activation_name(self.activation)
+
+    def __call__(self, x: Sequence[Value | float]) -> Value:
+        """The neuron's output ``a`` for the inputs ``x`` (numbers or Values)."""
+        return self.forward(_lift(x, len(self.w), "Neuron"))[1]
+
+    def forward(self, x: tuple[Value, ...]) -> tuple[Value, Value]:
+        """``(z, a)`` for inputs already lifted to Values (a tuple of ``nin`` Values)."""
+        if self.expanded:
+            z = Value.sum([self.b, *(wi * xi for wi, xi in zip(self.w, x, strict=True))])
+        else:
+            z = Value.affine(self.w, x, self.b)
+        act = self._activate
+        if act is None:
+            return z, z
+        a = act(z)
+        if type(a) is not Value:
+            raise TypeError(f"the activation {self.activation_name} must return a Value, "
+                            f"not {type(a).__name__}")
+        return z, a
+
+    def parameters(self) -> list[Value]:
+        """Weights then bias (micrograd's order)."""
+        return [*self.w, self.b]
+
+    def zero_grad(self) -> None:
+        for p in self.w:
+            p.grad = 0.0
+        self.b.grad = 0.0
+
+    def __repr__(self) -> str:
+        return f"Neuron(nin={len(self.w)}, activation={self.activation_name!r})"
+
+
+class Layer:
+    """``nout`` neurons reading the same ``nin`` inputs; calling it returns a list of ``nout``."""
+
+    __slots__ = ("neurons",)
+
+    def __init__(self, nin: int, nout: int, activation: Activation = "tanh", *,
+                 init: str = "uniform", seed: Seed = None,
+                 expanded: bool = False) -> None:
+        nout = _positive_int(nout, "nout")
+        rng = as_random(seed)
+        self.neurons = [Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
+                               expanded=expanded) for _ in range(nout)]
+
+    @classmethod
+    def from_neurons(cls, neurons: Iterable[Neuron]) -> Layer:
+        """A layer made of existing neurons (all with the same ``nin``)."""
+        layer = cls.__new__(cls)
+        layer.neurons = list(neurons)
+        if not layer.neurons or len({n.nin for n in layer.neurons}) != 1:
+            raise ValueError("a layer needs at least one neuron, all with the same nin")
+        return layer
+
+    @property
+    def nin(self) -> int:
+        return len(self.neurons[0].w)
+
+    @property
+    def nout(self) -> int:
+        return len(self.neurons)
+
+    @property
+    def activation(self) -> Activation:
+        return self.neurons[0].activation
+
+    @property
+    def activation_name(self) -> str:
+        return self.neurons[0].activation_name
+
+    def __call__(self, x: Sequence[Value | float]) -> list[Value]:
+        """The layer's outputs ``a`` (a list, even for one neuron)."""
+        return self._call_lifted(_lift(x, len(self.neurons[0].w), "Layer"))
+
+    def _call_lifted(self, x: tuple[Value, ...]) -> list[Value]:
+        return [n.forward(x)[1] for n in self.neurons]
+
+    def trace(self, x: Sequence[Value | float]) -> LayerTrace:
+        """The layer's inputs, pre-activations ``z`` and activations ``a`` as graph Values."""
+        x = _lift(x, len(self.neurons[0].w), "Layer")
+        za = [n.forward(x) for n in self.neurons]
+        return LayerTrace(list(x), [z for z, _ in za], [a for _, a in za])
+
+    def parameters(self) -> list[Value]:
+        return [p for n in self.neurons for p in (*n.w, n.b)]
+
+    def zero_grad(self) -> None:
+        for n in self.neurons:
+            n.zero_grad()
+
+    def __repr__(self) -> str:
+        return f"Layer(nin={self.nin}, nout={self.nout}, activation={self.activation_name!r})"
+
+
+class MLP:
+    """A multi-layer perceptron: ``nin`` inputs, then one layer per entry of ``nouts``.
+
+    Hidden layers use ``activation``, the last layer ``output_activation``. ``seed`` (an int or
+    a ``random.Random``) makes the initial weights reproducible; ``None`` draws fresh ones.
+    ``init`` is ``"uniform"`` (weights and biases uniform(-1, 1)), ``"xavier"`` (Glorot
+    uniform, biases 0, for tanh and sigmoid) or ``"he"`` (He uniform, biases 0, for relu).
+    Calling it returns a list of Values (one per output neuron), always.
+    """
+
+    __slots__ = ("layers",)
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: Activation = "tanh",
+                 output_activation: Activation = "linear", seed: Seed = None,
+                 *, init: str = "uniform", expanded: bool = False) -> None:
+        if isinstance(nouts, numbers.Integral) or not isinstance(nouts, Sequence) or not nouts:
+            raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        sizes = [_positive_int(nin, "nin"), *(_positive_int(n, "a layer size") for n in nouts)]
+        rng = as_random(seed)
+        last = len(nouts) - 1
+        self.layers = [Layer(sizes[i], sizes[i + 1],
+                             output_activation if i == last else activation,
+                             init=init, seed=rng, expanded=expanded)
+                       for i in range(len(nouts))]
+
+    @classmethod
+    def from_layers(cls, layers: Iterable[Layer]) -> MLP:
+        """An MLP made of existing layers, each reading the previous one's outputs."""
+        mlp = cls.__new__(cls)
+        mlp.layers = list(layers)
+        if not mlp.layers:
+            raise ValueError("an MLP needs at least one layer")
+        for i in range(1, len(mlp.layers)):
+            if mlp.layers[i].nin != mlp.layers[i - 1].nout:
+                raise ValueError(f"layer {i} reads {mlp.layers[i].nin} inputs but layer {i - 1} "
+                                 f"has {mlp.layers[i - 1].nout} outputs")
+        return mlp
+
+    @property
+    def nin(self) -> int:
+        return self.layers[0].nin
+
+    @property
+    def sizes(self) -> list[int]:
+        """``[nin, n_1, ..., n_L]``: the width of every layer, inputs first."""
+        return [self.nin, *(layer.nout for layer in self.layers)]
+
+    def __call__(self, x: Sequence[Value | float]) -> list[Value]:
+        """The network's outputs ``a_L`` for one input (a list, even for one output)."""
+        x = _lift(x, self.layers[0].nin, "MLP")
+        for layer in self.layers:
+            x = layer._call_lifted(x)
+        return x
+
+    def trace(self, x: Sequence[Value | float]) -> list[LayerTrace]:
+        """Every layer's ``inputs``, ``z`` and ``a`` for one input: ``list[LayerTrace]``.
+
+        ``trace(x)[l]`` is layer ``l`` (0-based): ``.inputs`` is ``a_{l-1}`` (the input ``x``,
+        lifted to Values, for ``l = 0``), ``.z`` the pre-activations, ``.a`` the activations;
+        ``trace(x)[-1].a`` is what ``mlp(x)`` returns. Build a loss on it and call
+        ``backward()``: ``trace[l].z[j].grad`` is then ``delta`` of neuron ``j`` of layer ``l``.
+        """
+        traces = []
+        for layer in self.layers:
+            t = layer.trace(x)
+            traces.append(t)
+            x = t.a
+        return traces
+
+    def parameters(self) -> list[Value]:
+        """Layer by layer, neuron by neuron, weights then bias (micrograd's order)."""
+        return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def to_dict(self) -> dict:
+        """Architecture, activations and weights as JSON-ready data (see ``nn.serialization``)."""
+        from nn.serialization import mlp_to_dict
+        return mlp_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MLP:
+        """The MLP described by ``to_dict``'s data; ``ValueError`` names what is wrong."""
+        from nn.serialization import mlp_from_dict
+        return mlp_from_dict(data)
+
+    def save(self, path: str) -> None:
+        """Write ``to_dict()`` as JSON to ``path``."""
+        from nn.serialization import save
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str) -> MLP:
+        """Read an MLP saved by ``save``; never executes code from the file."""
+        from nn.serialization import load
+        return load(path)
+
+    def __repr__(self) -> str:
+        widths = " -> ".join([str(self.nin), *(f"{layer.nout} {layer.activation_name}"
+                                              for layer in self.layers)])
+        return f"MLP({widths}; {sum(n.nin + 1 for ly in self.layers for n in ly.neurons)} params)"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _lift(x: Sequence[Value | float], nin: int, who: str) -> tuple[Value, ...]:
+    """The inputs as a tuple of ``nin`` Values (numbers become leaves), checked once per call."""
+    if type(x) is not tuple:
+        if isinstance(x, (Value, numbers.Number, str)) or not isinstance(x, Iterable):
+            raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values), "
+                            f"got {type(x).__name__}: {x!r:.60}")
+        x = tuple(x)
+    if len(x) != nin:
+        raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
+    if {*map(type, x)} != _VALUE_ONLY:  # numbers (or junk) among them: lift one by one
+        x = tuple(v if type(v) is Value else _input_value(v, i, who) for i, v in enumerate(x))
+    return x
+
+
+def _input_value(v: object, i: int, who: str) -> Value:
+    if isinstance(v, numbers.Real) and not isinstance(v, Value):
+        return Value(float(v))
+    raise TypeError(f"{who} input {i} must be a real number or a Value, not "
+                    f"{type(v).__name__}: {v!r:.60}")
+
+
+def _positive_int(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    return int(n)
+
+
+def _activation_function(activation: Activation) -> Callable[[Value], Value] | None:
+    if isinstance(activation, str):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}"
+                             " (or pass a callable Value -> Value)")
+        return ACTIVATIONS[activation]
+    if callable(activation):
+        return activation
+    raise TypeError(f"activation must be a name ({', '.join(ACTIVATIONS)}) or a callable "
+                    f"Value -> Value, not {type(activation).__name__}")
+
+
+def _activation_name(activation: Activation) -> str:
+    if isinstance(activation, str):
+        return activation
+    return getattr(activation, "__name__", type(activation).__name__)
+
+
+def _init_limits(init: str, nin: int, nout: int) -> tuple[float, float]:
+    """(weight limit, bias limit) of the uniform initialization named ``init``."""
+    if init == "uniform":
+        return 1.0, 1.0
+    if init == "xavier":
+        return math.sqrt(6.0 / (nin + nout)), 0.0
+    if init == "he":
+        return math.sqrt(6.0 / nin), 0.0
+    raise ValueError(f"unknown init {init!r}; known: {', '.join(INITS)}")
