@@ -1,0 +1,467 @@
+"""Drawing a computation graph: ``draw_graph(root)`` -> a :class:`Drawing` (DOT, SVG, PNG).
+
+Each Value is a record ``label | data | grad``; each operation is a small ellipse between its
+operands and its result, with one edge per operand slot (``a * a`` has two). Leaves, parameters
+and the output have their own colours. Clusters (a neuron, a layer) are drawn as boxes and can be
+collapsed to one summary node.
+
+The DOT text is built with the ``graphviz`` package (imported when a drawing is made, never at
+``import engine``) and is the same, byte for byte, on every run: node ids follow the graph's
+topological order, everything is emitted in that order, labels are escaped, the text deltagrad
+writes is ASCII and the fonts are ones every renderer has metrics for (Courier, Helvetica).
+The first operand of a non-commutative operation (``a - b``, ``a / b``, ``a ** b``) enters its
+ellipse from above (LR) or from the left (TB), the second from below or from the right.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.derivatives import OPS
+from engine.render import INSTALL_HINT, RendererNotFound, render
+from engine.value import Value
+
+DEFAULT_MAX_NODES = 500
+RANKDIRS = ("LR", "TB")
+
+# colours (ColorBrewer pastels, distinguishable in print and by most colour-blind readers)
+COLOURS = {
+    "output": "#b8e186",     # the root
+    "parameter": "#fdb863",  # what training changes
+    "input": "#92c5de",      # a labelled leaf that is not a parameter
+    "constant": "#eeeeee",   # an unlabelled leaf: a number in the expression
+    "value": "#ffffff",      # computed inside the graph
+    "summary": "#fff7bc",    # a collapsed cluster
+}
+HIGHLIGHT = "#d7191c"
+COMMUTATIVE = {"+", "*", "sum", "affine"}
+PORTS = {"LR": ("n", "s"), "TB": ("w", "e")}  # where operands 1 and 2 of ``a - b`` enter
+RECORD_FONT, TEXT_FONT = "Courier", "Helvetica"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A named group of Values drawn inside one box: ``values`` directly, ``clusters`` nested.
+
+    Clusters are described at drawing time (for an MLP, ``nn.graph_clusters`` derives them from
+    its layers and neurons): the engine keeps no bookkeeping for them while computing.
+    """
+
+    label: str
+    values: tuple[Value, ...] = ()
+    clusters: tuple[Cluster, ...] = ()
+
+    def all_values(self) -> list[Value]:
+        """The Values of this cluster and of every cluster nested in it."""
+        out = list(self.values)
+        for child in self.clusters:
+            out.extend(child.all_values())
+        return out
+
+
+class Drawing:
+    """A picture of a graph: ``source`` (DOT), ``svg()``, ``png()``, ``save(path)``.
+
+    In Jupyter it shows itself as inline SVG; with no renderer installed it shows the DOT source
+    and a one-line install hint instead of raising.
+    """
+
+    def __init__(self, source: str, nodes: int = 0, edges: int = 0) -> None:
+        self.source = source
+        self.nodes = nodes
+        self.edges = edges
+
+    def svg(self, renderer: str | os.PathLike | None = None) -> str:
+        """The picture as SVG text (see ``engine.render`` for how the renderer is chosen)."""
+        return render(self.source, "svg", renderer).decode("utf-8")
+
+    def png(self, renderer: str | os.PathLike | None = None) -> bytes:
+        """The picture as PNG bytes."""
+        return render(self.source, "png", renderer)
+
+    def save(self, path: str | os.PathLike, renderer: str | os.PathLike | None = None) -> Path:
+        """Write ``.svg``, ``.png`` or ``.gv``/``.dot`` (the source), by the path's suffix."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix in (".gv", ".dot"):
+            path.write_text(self.source, encoding="utf-8")
+        elif suffix == ".svg":
+            path.write_text(self.svg(renderer), encoding="utf-8")
+        elif suffix == ".png":
+            path.write_bytes(self.png(renderer))
+        else:
+            raise ValueError(f"cannot tell the format from {path.name!r}: use .svg, .png, .gv "
+                             "or .dot")
+        return path
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter: inline SVG, or the DOT source with an install hint (never an exception)."""
+        try:
+            return {"image/svg+xml": self.svg(), "text/plain": repr(self)}
+        except (RuntimeError, OSError) as error:  # no renderer, or it failed
+            return fallback_bundle(self.source, error)
+
+    def __repr__(self) -> str:
+        return f"<Drawing: {self.nodes} nodes, {self.edges} edges>"
+
+
+def fallback_bundle(source: str, error: Exception) -> dict[str, str]:
+    """What a notebook shows instead of a picture: the reason, the hint and the DOT source."""
+    reason = INSTALL_HINT if isinstance(error, RendererNotFound) else f"{error} ({INSTALL_HINT})"
+    return {"text/plain": f"{reason}\n{source}",
+            "text/markdown": f"{reason}\n\n```dot\n{source}```\n"}
+
+
+def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
+               highlight: Iterable[Value] = (), parameters: Iterable[Value] = (),
+               clusters: Sequence[Cluster] = (), mlp: Any = None,
+               collapse: bool | int | str | Iterable[str] = False,
+               max_nodes: int | None = DEFAULT_MAX_NODES, title: str = "") -> Drawing:
+    """Draw the graph that computed ``root``.
+
+    - ``rankdir``: ``"LR"`` (inputs on the left) or ``"TB"`` (inputs on top).
+    - ``show_grad``: ``False`` leaves the grad field out (before ``backward()``, for instance).
+    - ``highlight``: Values to mark in red, and the edges between two of them (a path).
+    - ``parameters``: leaves to colour as parameters (``mlp.parameters()``, for instance).
+    - ``clusters``: :class:`Cluster` boxes; ``mlp=`` derives them (and ``parameters``) from an
+      ``nn.MLP`` whose forward made this graph.
+    - ``collapse``: ``True`` draws each innermost cluster (a neuron) as one summary node; an int
+      ``d`` collapses the clusters at nesting depth ``d`` (1: layers); a label or a list of
+      labels collapses those clusters.
+    - ``max_nodes``: draw at most this many Values, those nearest the root; the rest become one
+      "more values" node. ``None``: no cap.
+    - ``title``: a caption above the graph.
+    """
+    _check_value(root, "draw_graph")
+    parameters = list(parameters)
+    if mlp is not None:
+        from nn.draw import graph_clusters  # nn builds on the engine: import it only when asked
+
+        clusters = [*clusters, *graph_clusters(mlp, root)]
+        parameters += mlp.parameters()
+    graph = Graph(root, clusters=clusters, collapse=collapse, max_nodes=max_nodes)
+    return graph.draw(rankdir=rankdir, show_grad=show_grad, highlight=highlight,
+                      parameters=parameters, title=title)
+
+
+class Graph:
+    """What of a root's graph gets drawn, and under which DOT ids.
+
+    Built once and drawn many times (the film strip draws one frame per backward step).
+    ``values`` are the drawn Values oldest first; ``inputs[v]`` lists ``(slot, parent)`` for
+    the operand slots drawn as edges (a constant exponent or slope is written into the
+    operation's label instead).
+    """
+
+    def __init__(self, root: Value, *, clusters: Sequence[Cluster] = (),
+                 collapse: bool | int | str | Iterable[str] = False,
+                 max_nodes: int | None = DEFAULT_MAX_NODES) -> None:
+        _check_value(root, "draw_graph")
+        if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, int)
+                                      or max_nodes < 1):
+            raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+        self.root = root
+        self.values, self.hidden = _nearest_values(root, max_nodes)
+        self.ids = {v: f"v{i}" for i, v in enumerate(self.values)}
+        drawn = self.ids
+        self.inputs: dict[Value, list[tuple[int, Value]]] = {}
+        self.folded: dict[Value, str] = {}  # op label with constants folded in
+        self.cut: dict[Value, int] = {}  # operand slots whose Value is beyond max_nodes
+        for v in self.values:
+            if not v.parents:
+                continue
+            slots, folded = [], []
+            for slot, p in enumerate(v.parents):
+                if _is_folded(v, slot):
+                    folded.append(f"{p.data:g}")
+                elif p in drawn:
+                    slots.append((slot, p))
+                else:
+                    self.cut[v] = self.cut.get(v, 0) + 1
+            self.inputs[v] = slots
+            self.folded[v] = " ".join([v.op, *folded]) if v.op != "**" else "**" + "".join(folded)
+        self.users: dict[Value, list[Value]] = {}  # who uses each Value, in the drawing
+        for v, slots in self.inputs.items():
+            for _, p in slots:
+                self.users.setdefault(p, []).append(v)
+        self.clusters = [_Box(c, (i,), drawn) for i, c in enumerate(_check_clusters(clusters))]
+        self.box_of: dict[Value, _Box] = {}
+        for box in self.clusters:
+            box.claim(self.box_of)
+        self._collapse(collapse)
+
+    def _collapse(self, collapse: bool | int | str | Iterable[str]) -> None:
+        """Mark the boxes to draw as one summary node; ``summary[v]`` is its DOT id."""
+        boxes = [b for top in self.clusters for b in top.walk()]
+        if collapse is False or collapse is None:
+            chosen = []
+        elif collapse is True:
+            chosen = [b for b in boxes if not b.children]
+        elif isinstance(collapse, int):
+            chosen = [b for b in boxes if b.depth == collapse]
+        else:
+            labels = {collapse} if isinstance(collapse, str) else set(collapse)
+            unknown = labels - {b.label for b in boxes}
+            if unknown:
+                raise ValueError(f"collapse names clusters that do not exist: "
+                                 f"{', '.join(sorted(unknown))}")
+            chosen = [b for b in boxes if b.label in labels]
+        self.summary: dict[Value, _Box] = {}
+        for box in chosen:
+            if not any(box.path[:len(c.path)] == c.path and c is not box for c in chosen):
+                box.collapsed = True
+                for v in box.members():
+                    self.summary[v] = box
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def draw(self, *, rankdir: str = "LR", show_grad: bool = True,
+             highlight: Iterable[Value] = (), parameters: Iterable[Value] = (), title: str = "",
+             grad_text: Callable[[Value], str] | None = None,
+             node_colour: Mapping[Value, str] | None = None,
+             edge_label: Mapping[tuple[Value, int], str] | None = None) -> Drawing:
+        """The DOT drawing; ``grad_text``, ``node_colour`` and ``edge_label`` let the film strip
+        show a backward pass in progress."""
+        import graphviz  # a dependency of deltagrad; only drawing needs it
+
+        if rankdir not in RANKDIRS:
+            raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
+        marked = _value_set(highlight, "highlight")
+        params = _value_set(parameters, "parameters")
+        grad_text = grad_text or (lambda v: _number(v.grad))
+        node_colour = node_colour or {}
+        edge_label = edge_label or {}
+
+        dot = graphviz.Digraph("graph", graph_attr={
+            "rankdir": rankdir, "fontname": TEXT_FONT, "nodesep": "0.25", "ranksep": "0.35"})
+        dot.attr("node", fontname=RECORD_FONT, fontsize="12")
+        dot.attr("edge", arrowsize="0.6")
+        if title:
+            dot.attr(label=_text(title), labelloc="t", labeljust="l", fontsize="13")
+        counts = [0, 0]
+
+        def node(target: Any, name: str, **attrs: str) -> None:
+            target.node(name, **attrs)
+            counts[0] += 1
+
+        def edge(tail: str, head: str, **attrs: str) -> None:
+            dot.edge(tail, head, **attrs)
+            counts[1] += 1
+
+        def emit_value(target: Any, v: Value) -> None:
+            fields = [_record_field(v.label), "data " + _number(v.data)]
+            if show_grad:
+                fields.append("grad " + grad_text(v))
+            kind = ("output" if v is self.root else "parameter" if v in params else
+                    "value" if v.parents else "input" if v.label else "constant")
+            attrs = {"shape": "record", "style": "filled",
+                     "fillcolor": node_colour.get(v, COLOURS[kind])}
+            if v in marked:
+                attrs.update(color=HIGHLIGHT, penwidth="2.5")
+            node(target, self.ids[v], label=_record(fields, rankdir), **attrs)
+            if v.parents:
+                attrs = {"shape": "ellipse", "fontname": TEXT_FONT, "fontsize": "11",
+                         "margin": "0.04,0.02", "height": "0.3"}
+                if v in marked and any(p in marked for _, p in self.inputs[v]):
+                    attrs.update(color=HIGHLIGHT, penwidth="2.5")
+                node(target, self.ids[v] + "op", label=_text(self.folded[v]), **attrs)
+
+        def emit_box(target: Any, box: _Box) -> None:
+            if box.collapsed:
+                emit_summary(target, box)
+                return
+            with target.subgraph(name="cluster_" + box.key) as sub:
+                sub.attr(label=_text(box.label), fontname=TEXT_FONT, fontsize="12",
+                         style="rounded", color="#888888", labeljust="l")
+                for v in box.own:
+                    emit_value(sub, v)
+                for child in box.children:
+                    emit_box(sub, child)
+
+        def emit_summary(target: Any, box: _Box) -> None:
+            members = box.members()
+            outputs = [v for v in members if v is self.root or any(
+                u not in box.member_set for u in self.users.get(v, ()))]
+            label = f"{box.label} ({len(members)} values)"
+            fields = [_record_field(label)]
+            if len(outputs) == 1:
+                fields.append("data " + _number(outputs[0].data))
+                if show_grad:
+                    fields.append("grad " + grad_text(outputs[0]))
+            attrs = {"shape": "record", "style": "filled,rounded", "fillcolor": COLOURS["summary"]}
+            if any(v in marked for v in members):
+                attrs.update(color=HIGHLIGHT, penwidth="2.5")
+            node(target, "c" + box.key, label=_record(fields, rankdir), **attrs)
+
+        for v in self.values:  # values outside every cluster, oldest first
+            if v not in self.box_of:
+                emit_value(dot, v)
+        for box in self.clusters:
+            emit_box(dot, box)
+        if self.hidden:
+            node(dot, "more", label=_text(f"... {self.hidden} more values (max_nodes)"),
+                 shape="note", fontname=TEXT_FONT, style="filled", fillcolor=COLOURS["constant"])
+
+        seen = set()
+        for v in self.values:
+            if not v.parents:
+                continue
+            head_box = self.summary.get(v)
+            head = "c" + head_box.key if head_box else self.ids[v] + "op"
+            for slot, p in self.inputs[v]:
+                tail_box = self.summary.get(p)
+                if tail_box is not None and tail_box is head_box:
+                    continue  # inside one collapsed cluster
+                tail = "c" + tail_box.key if tail_box else self.ids[p]
+                attrs = {}
+                if p in marked and v in marked:
+                    attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
+                if (v, slot) in edge_label:
+                    attrs["label"] = _text(edge_label[v, slot])
+                    attrs["fontname"] = TEXT_FONT
+                    attrs["fontsize"] = "10"
+                if not head_box and len(v.parents) == 2 == len(self.inputs[v]) \
+                        and v.op not in COMMUTATIVE:
+                    attrs["headport"] = PORTS[rankdir][slot]
+                if head_box or tail_box:
+                    if (tail, head) in seen:
+                        continue
+                    seen.add((tail, head))
+                edge(tail, head, **attrs)
+            if self.cut.get(v) and not head_box:
+                edge("more", head, style="dashed")
+            if not head_box:
+                attrs = {}
+                if v in marked and any(p in marked for _, p in self.inputs[v]):
+                    attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
+                edge(self.ids[v] + "op", self.ids[v], **attrs)
+        return Drawing(dot.source, nodes=counts[0], edges=counts[1])
+
+
+class _Box:
+    """A cluster as drawn: its Values that are in the drawing, its nested boxes, its DOT key."""
+
+    def __init__(self, cluster: Cluster, path: tuple[int, ...], drawn: Mapping[Value, str]):
+        self.label = cluster.label
+        self.path = path
+        self.depth = len(path)
+        self.key = "_".join(map(str, path))
+        self.wanted = [v for v in cluster.values if v in drawn]
+        self.children = [_Box(c, (*path, i), drawn) for i, c in enumerate(cluster.clusters)]
+        self.own: list[Value] = []
+        self.collapsed = False
+        self.member_set: set[Value] = set()
+
+    def walk(self) -> list[_Box]:
+        return [self, *(b for c in self.children for b in c.walk())]
+
+    def claim(self, box_of: dict[Value, _Box]) -> None:
+        """Give each Value to the first box that lists it (nested boxes first)."""
+        for child in self.children:
+            child.claim(box_of)
+        for v in self.wanted:
+            if v not in box_of:
+                box_of[v] = self
+                self.own.append(v)
+        self.own.sort(key=lambda v: v._seq)
+        self.member_set = set(self.members())
+
+    def members(self) -> list[Value]:
+        return sorted([*self.own, *(v for c in self.children for v in c.members())],
+                      key=lambda v: v._seq)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _check_value(x: object, who: str) -> None:
+    if not isinstance(x, Value):
+        raise TypeError(f"{who} needs an engine.Value, got {type(x).__name__}: {x!r:.60}")
+
+
+def _value_set(values: Iterable[Value], what: str) -> set[Value]:
+    if isinstance(values, Value):
+        values = (values,)
+    out = set()
+    for v in values:
+        if not isinstance(v, Value):
+            raise TypeError(f"{what} must hold engine.Value objects, got {type(v).__name__}")
+        out.add(v)
+    return out
+
+
+def _check_clusters(clusters: Sequence[Cluster]) -> list[Cluster]:
+    if isinstance(clusters, Cluster):
+        clusters = [clusters]
+    out = list(clusters)
+    for c in out:
+        if not isinstance(c, Cluster):
+            raise TypeError(f"clusters must hold engine.draw.Cluster objects, got "
+                            f"{type(c).__name__}")
+        _value_set(c.values, f"cluster {c.label!r}")
+        _check_clusters(c.clusters)
+    return out
+
+
+def _nearest_values(root: Value, max_nodes: int | None) -> tuple[list[Value], int]:
+    """Up to ``max_nodes`` Values nearest ``root`` (breadth first), oldest first; and how many
+    were left out."""
+    seen = {root}
+    queue = [root]
+    for v in queue:  # the list grows while we walk it
+        for slot, p in enumerate(v.parents):
+            if p not in seen and not _is_folded(v, slot):
+                seen.add(p)
+                queue.append(p)
+    kept = queue if max_nodes is None else queue[:max_nodes]
+    return sorted(kept, key=lambda v: v._seq), len(queue) - len(kept)
+
+
+def _is_folded(v: Value, slot: int) -> bool:
+    """Whether operand ``slot`` of ``v`` is a constant of its operation (an exponent, a slope)
+    that is written into the operation's label instead of drawn as a node."""
+    op = OPS.get(v.op)
+    p = v.parents[slot]
+    return op is not None and slot in op.constants and not p.parents and not p.label
+
+
+def _number(x: float) -> str:
+    """A number in the fixed format of the drawings: 4 decimals, scientific beyond 1e6."""
+    if math.isfinite(x) and abs(x) >= 1e6:
+        return f"{x:.4e}"
+    return f"{x:.4f}"
+
+
+_RECORD_SPECIAL = {c: "\\" + c for c in '{}|<>"\\ '}
+
+
+def _record_field(text: str) -> str:
+    """User text made safe inside a record field: specials and spaces escaped."""
+    text = _one_line(text)
+    return "".join(_RECORD_SPECIAL.get(c, c) for c in text) or " "
+
+
+def _record(fields: list[str], rankdir: str) -> str:
+    """A record label with its fields side by side whatever the rank direction."""
+    import graphviz
+
+    body = "|".join(fields)
+    return graphviz.nohtml("{" + body + "}" if rankdir == "LR" else body)
+
+
+def _text(text: str) -> str:
+    """Plain label text: backslashes escaped, lines left-aligned."""
+    import graphviz
+
+    lines = [_one_line(line) for line in str(text).split("\n")]
+    escaped = [graphviz.escape(line) for line in lines]
+    return graphviz.nohtml("\\l".join(escaped) + ("\\l" if len(lines) > 1 else ""))
+
+
+def _one_line(text: str) -> str:
+    """Control characters (newlines included) as spaces: one line per record field."""
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in str(text))

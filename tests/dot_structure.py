@@ -1,0 +1,80 @@
+"""Reading the structure of deltagrad's DOT output in tests: nodes, edges, clusters, labels.
+
+Drawings are asserted on structure (what is connected to what, which fields a record has),
+never on the bytes of an SVG. This parser knows the one-statement-per-line DOT that the
+``graphviz`` package writes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s\]]+)')
+_NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
+_EDGE = re.compile(r"^\s*(\w+)(?::\w+)? -> (\w+)(?::\w+)?(?: \[(.*)\])?$")
+_KEYWORDS = {"graph", "node", "edge"}
+
+
+@dataclass
+class Dot:
+    nodes: dict[str, dict[str, str]] = field(default_factory=dict)
+    edges: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    cluster_of: dict[str, list[str]] = field(default_factory=dict)  # node -> enclosing clusters
+    clusters: dict[str, list[str]] = field(default_factory=dict)  # cluster -> its parents
+    cluster_labels: dict[str, str] = field(default_factory=dict)
+
+    def fields(self, node: str) -> list[str]:
+        """The fields of a record node's label, unescaped."""
+        label = self.nodes[node]["label"].strip()
+        if label.startswith("{") and label.endswith("}"):
+            label = label[1:-1]
+        return [unescape(f).strip() for f in re.split(r"(?<!\\)\|", label)]
+
+    def edge_count(self, tail: str, head: str) -> int:
+        return sum(1 for t, h, _ in self.edges if (t, h) == (tail, head))
+
+
+def parse(source: str) -> Dot:
+    dot = Dot()
+    stack: list[str] = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("subgraph "):
+            name = stripped.split()[1]
+            dot.clusters[name] = list(stack)
+            stack.append(name)
+        elif stripped == "}":
+            if stack:
+                stack.pop()
+        elif m := _EDGE.match(line):
+            dot.edges.append((m[1], m[2], _attrs(m[3] or "")))
+        elif (m := _NODE.match(line)) and m[1] not in _KEYWORDS:
+            dot.nodes[m[1]] = _attrs(m[2])
+            dot.cluster_of[m[1]] = list(stack)
+        elif stack and "label" in (attrs := _attrs(stripped)):  # a cluster's own attributes
+            dot.cluster_labels[stack[-1]] = attrs["label"]
+    return dot
+
+
+def _attrs(text: str) -> dict[str, str]:
+    return {k: _value(v) for k, v in _ATTR.findall(text)}
+
+
+def _value(v: str) -> str:
+    return v[1:-1] if v.startswith('"') and v.endswith('"') else v
+
+
+def unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def svg_counts(svg: str) -> tuple[int, int]:
+    """(nodes, edges) of a rendered SVG."""
+    return svg.count('class="node"'), svg.count('class="edge"')
+
+
+def svg_texts(svg: str) -> list[str]:
+    import html
+
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
