@@ -2,9 +2,20 @@
 
 ``MLP(nin, nouts, activation="tanh", output_activation="linear", seed=None)`` returns a list of
 Values when called; ``mlp.trace(x)`` gives every layer's ``z`` and ``a`` as graph Values.
+Submodules: ``data`` (toy data sets), ``losses``, ``optim``, ``train`` (a training loop),
+``serialization`` (JSON save/load) and ``closed_form`` (the matrix form with NumPy, imported on
+first use so that ``import nn`` stays light).
 """
 
-from nn import data
+from nn import data, losses, optim, serialization, train
 from nn.mlp import ACTIVATIONS, INITS, MLP, Layer, LayerTrace, Neuron
 
-__all__ = ["ACTIVATIONS", "INITS", "MLP", "Layer", "LayerTrace", "Neuron", "data"]
+__all__ = ["ACTIVATIONS", "INITS", "MLP", "Layer", "LayerTrace", "Neuron", "closed_form", "data",
+           "losses", "optim", "serialization", "train"]
+
+
+def __getattr__(name: str):  # nn.closed_form imports NumPy only when first used
+    if name == "closed_form":
+        import importlib
+        return importlib.import_module("nn.closed_form")
+    raise AttributeError(f"module 'nn' has no attribute {name!r}")

@@ -1,0 +1,286 @@
+"""Loss functions on engine Values, each with what the closed form needs.
+
+A loss is called on a batch: ``loss(outputs, targets)``, where ``outputs[i]`` is what the MLP
+returned for sample ``i`` (a list of Values, or one Value) and ``targets[i]`` its target. It
+returns one Value: the mean over samples (``reduction="mean"``, the default) or their sum.
+
+For the matrix form (:mod:`nn.closed_form`) each loss also gives, with NumPy, its value and
+``dC/da_L`` for a batch whose outputs are the columns of ``A`` (``A[:, i]`` is ``a_L`` of sample
+``i``): the start of the backward recursion, ``delta_L = dC/da_L * s_L'(z_L)``.
+
+=========================  ===============================  =============  ==================
+loss                       one sample's cost                target         dC/da_L (one sample)
+=========================  ===============================  =============  ==================
+``mse``                    ``sum_k (a_k - y_k)^2`` (notes)  numbers        ``2 (a - y)``
+``hinge``                  ``max(0, 1 - y a)`` (micrograd)  -1 or +1       ``-y [1 - y a > 0]``
+``bce_with_logits``        ``log(1 + e^a) - y a``           0 or 1         ``sigmoid(a) - y``
+``softmax_cross_entropy``  ``log sum_k e^(a_k) - a_y``      class index    ``softmax(a) - e_y``
+=========================  ===============================  =============  ==================
+
+The last two take *logits* (use ``output_activation="linear"``) and are computed stably: a
+log-sum-exp shifted by the largest logit, which enters as a constant (the shift cancels in the
+gradient, so it needs none), never overflows and has no kink.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from engine import Value
+
+__all__ = ["L2Penalty", "Loss", "bce_with_logits", "hinge", "mse", "softmax_cross_entropy"]
+
+Output = Sequence[Value] | Value
+
+
+class Loss:
+    """A loss: a per-sample cost (engine Values), its reduction, and its NumPy closed form."""
+
+    name = "loss"
+
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+
+    def __call__(self, outputs: Sequence[Output], targets: Sequence[Any]) -> Value:
+        """The loss of a batch: the mean (or sum) of ``sample`` over the samples."""
+        if isinstance(outputs, Value) or not isinstance(outputs, Sequence):
+            raise TypeError(f"{self.name} expects a list of per-sample outputs, got "
+                            f"{type(outputs).__name__}")
+        if len(outputs) != len(targets):
+            raise ValueError(f"{self.name}: {len(outputs)} outputs but {len(targets)} targets")
+        if not outputs:
+            raise ValueError(f"{self.name} of an empty batch")
+        total = Value.sum([self.sample(_as_list(out), y)
+                           for out, y in zip(outputs, targets, strict=True)])
+        return total * (1.0 / len(outputs)) if self.reduction == "mean" else total
+
+    def sample(self, output: Sequence[Value], target: Any) -> Value:
+        """The cost of one sample."""
+        raise NotImplementedError
+
+    def predict(self, output: Sequence[float]) -> Any:
+        """The label the outputs (floats) stand for, or ``None`` for a regression loss."""
+        return None
+
+    # -- the closed form (NumPy; columns are samples) ---------------------------------------------
+    def targets_matrix(self, targets: Sequence[Any], nout: int):
+        """The targets as a float array the NumPy methods read (shape depends on the loss)."""
+        import numpy as np
+        return np.array([self._check_target(y, nout) for y in targets], dtype=float)
+
+    def value_np(self, A, Y) -> float:
+        """The loss of the batch whose outputs are the columns of ``A``."""
+        per_sample = self._costs_np(A, Y)
+        return float(per_sample.mean() if self.reduction == "mean" else per_sample.sum())
+
+    def grad_output(self, A, Y):
+        """``dC/da_L`` for every sample (same shape as ``A``), reduction included."""
+        g = self._grad_np(A, Y)
+        return g / A.shape[1] if self.reduction == "mean" else g
+
+    def _costs_np(self, A, Y):
+        raise NotImplementedError
+
+    def _grad_np(self, A, Y):
+        raise NotImplementedError
+
+    def _check_target(self, y: Any, nout: int) -> Any:
+        return y
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class MeanSquaredError(Loss):
+    """``sum_k (a_k - y_k)^2`` per sample, averaged over samples: the lecture notes' cost.
+
+    (PyTorch's ``MSELoss`` also divides by the number of outputs; for one output they agree.)
+    A target is a number (one output) or a sequence of ``nout`` numbers.
+    """
+
+    name = "mse"
+
+    def sample(self, output: Sequence[Value], target: Any) -> Value:
+        target = self._check_target(target, len(output))
+        return Value.sum([_square(a - y) for a, y in zip(output, target, strict=True)])
+
+    def _check_target(self, y: Any, nout: int) -> list[float]:
+        ys = [y] if isinstance(y, numbers.Real) else list(y)
+        if len(ys) != nout or not all(isinstance(v, numbers.Real) for v in ys):
+            raise ValueError(f"mse: a target must be {nout} number(s) (one per output), got {y!r}")
+        return [float(v) for v in ys]
+
+    def _costs_np(self, A, Y):
+        return ((A - Y.T) ** 2).sum(axis=0)
+
+    def _grad_np(self, A, Y):
+        return 2.0 * (A - Y.T)
+
+
+class Hinge(Loss):
+    """``max(0, 1 - y a)`` per sample for one output and labels ``y = -1 or +1`` (max-margin)."""
+
+    name = "hinge"
+
+    def sample(self, output: Sequence[Value], target: Any) -> Value:
+        y = self._check_target(target, len(output))
+        return (1.0 - y * output[0]).relu()
+
+    def predict(self, output: Sequence[float]) -> float:
+        return 1.0 if output[0] > 0 else -1.0
+
+    def _check_target(self, y: Any, nout: int) -> float:
+        _one_output(self.name, nout)
+        if y not in (-1, 1) or isinstance(y, bool):
+            raise ValueError(f"hinge: labels must be -1 or +1, got {y!r} (Dataset.signed() "
+                             "converts 0/1 labels)")
+        return float(y)
+
+    def targets_matrix(self, targets: Sequence[Any], nout: int):
+        import numpy as np
+        return np.array([[self._check_target(y, nout)] for y in targets], dtype=float)
+
+    def _costs_np(self, A, Y):
+        import numpy as np
+        return np.maximum(1.0 - Y.T * A, 0.0)[0]
+
+    def _grad_np(self, A, Y):
+        return -Y.T * (1.0 - Y.T * A > 0)
+
+
+class BinaryCrossEntropyWithLogits(Loss):
+    """``-[y log s(a) + (1 - y) log(1 - s(a))]`` for one output, the logit ``a``, ``0 <= y <= 1``.
+
+    Computed as ``log(e^0 + e^a) - y a`` with the log-sum-exp shifted by ``max(a, 0)``.
+    """
+
+    name = "bce_with_logits"
+
+    def sample(self, output: Sequence[Value], target: Any) -> Value:
+        y = self._check_target(target, len(output))
+        a = output[0]
+        return _log_sum_exp([Value(0.0), a]) - y * a
+
+    def predict(self, output: Sequence[float]) -> int:
+        return 1 if output[0] > 0 else 0
+
+    def _check_target(self, y: Any, nout: int) -> float:
+        _one_output(self.name, nout)
+        if not isinstance(y, numbers.Real) or not 0 <= y <= 1:
+            raise ValueError(f"bce_with_logits: a target must be a number in [0, 1], got {y!r}")
+        return float(y)
+
+    def targets_matrix(self, targets: Sequence[Any], nout: int):
+        import numpy as np
+        return np.array([[self._check_target(y, nout)] for y in targets], dtype=float)
+
+    def _costs_np(self, A, Y):
+        import numpy as np
+        return (np.logaddexp(0.0, A) - Y.T * A)[0]
+
+    def _grad_np(self, A, Y):
+        return _sigmoid_np(A) - Y.T
+
+
+class SoftmaxCrossEntropy(Loss):
+    """``-log softmax(a)_y`` for logits ``a`` (``nout >= 2``) and a class index ``y``."""
+
+    name = "softmax_cross_entropy"
+
+    def sample(self, output: Sequence[Value], target: Any) -> Value:
+        y = self._check_target(target, len(output))
+        return _log_sum_exp(output) - output[y]
+
+    def predict(self, output: Sequence[float]) -> int:
+        return max(range(len(output)), key=output.__getitem__)
+
+    def _check_target(self, y: Any, nout: int) -> int:
+        if nout < 2:
+            raise ValueError("softmax_cross_entropy needs an MLP with at least 2 outputs")
+        if isinstance(y, bool) or not isinstance(y, numbers.Integral) or not 0 <= y < nout:
+            raise ValueError(f"softmax_cross_entropy: a target must be a class index in "
+                             f"0..{nout - 1}, got {y!r}")
+        return int(y)
+
+    def targets_matrix(self, targets: Sequence[Any], nout: int):
+        """One-hot rows."""
+        import numpy as np
+        Y = np.zeros((len(targets), nout))
+        for i, y in enumerate(targets):
+            Y[i, self._check_target(y, nout)] = 1.0
+        return Y
+
+    def _costs_np(self, A, Y):
+        import numpy as np
+        shift = A.max(axis=0)
+        lse = shift + np.log(np.exp(A - shift).sum(axis=0))
+        return lse - (A * Y.T).sum(axis=0)
+
+    def _grad_np(self, A, Y):
+        import numpy as np
+        e = np.exp(A - A.max(axis=0))
+        return e / e.sum(axis=0) - Y.T
+
+
+class L2Penalty:
+    """``alpha * sum(p^2)`` over the parameters (micrograd's demo regularizes every parameter).
+
+    Add it to a data loss: ``loss(outputs, targets) + L2Penalty(1e-4)(mlp.parameters())``. Its
+    gradient is ``2 alpha p``; the closed form adds ``2 alpha W`` and ``2 alpha b``.
+    """
+
+    def __init__(self, alpha: float) -> None:
+        if not isinstance(alpha, numbers.Real) or not alpha >= 0 or not math.isfinite(alpha):
+            raise ValueError(f"the L2 penalty's alpha must be a finite number >= 0, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def __call__(self, parameters: Sequence[Value]) -> Value:
+        return self.alpha * Value.sum([p * p for p in parameters])
+
+    def __repr__(self) -> str:
+        return f"L2Penalty(alpha={self.alpha!r})"
+
+
+mse = MeanSquaredError()
+hinge = Hinge()
+bce_with_logits = BinaryCrossEntropyWithLogits()
+softmax_cross_entropy = SoftmaxCrossEntropy()
+
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (mse, hinge, bce_with_logits,
+                                                         softmax_cross_entropy)}
+"""The losses by name (reduction ``mean``)."""
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _log_sum_exp(xs: Sequence[Value]) -> Value:
+    """``log sum_k e^(x_k)``, shifted by the largest ``x_k`` (a constant): it cannot overflow."""
+    shift = max(x.data for x in xs)
+    if not math.isfinite(shift):
+        shift = 0.0  # inf or nan logits: let IEEE arithmetic give inf or nan
+    return Value.sum([(x - shift).exp() for x in xs]).log() + shift
+
+
+def _square(d: Value) -> Value:
+    return d * d
+
+
+def _as_list(output: Output) -> Sequence[Value]:
+    return [output] if isinstance(output, Value) else output
+
+
+def _one_output(name: str, nout: int) -> None:
+    if nout != 1:
+        raise ValueError(f"{name} needs an MLP with exactly 1 output, got {nout}")
+
+
+def _sigmoid_np(A):
+    import numpy as np
+    e = np.exp(-np.abs(A))
+    return np.where(A >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

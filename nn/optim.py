@@ -1,0 +1,109 @@
+"""Optimizers: SGD (momentum, weight decay) and Adam, with PyTorch's update rules.
+
+``step()`` reads each parameter's ``grad`` and changes its ``data`` in place: plain float
+arithmetic, so an update builds no graph. ``zero_grad()`` sets every ``grad`` to 0.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+from engine import Value
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+class Optimizer:
+    """Holds the parameters (leaf Values) an optimizer updates."""
+
+    def __init__(self, parameters: Iterable[Value], lr: float) -> None:
+        self.parameters = list(parameters)
+        if not self.parameters:
+            raise ValueError("the optimizer got an empty parameter list")
+        for i, p in enumerate(self.parameters):
+            if type(p) is not Value:
+                raise TypeError(f"parameter {i} must be a Value, not {type(p).__name__}")
+        self.lr = _hyper(lr, "lr")
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        for p in self.parameters:
+            p.grad = 0.0
+
+
+class SGD(Optimizer):
+    """``g = grad + weight_decay p``; ``v = momentum v + g`` (``v`` starts at 0); ``p -= lr v``.
+
+    Without momentum this is ``p -= lr (grad + weight_decay p)``.
+    """
+
+    def __init__(self, parameters: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(parameters, lr)
+        self.momentum = _hyper(momentum, "momentum")
+        self.weight_decay = _hyper(weight_decay, "weight_decay")
+        self.velocity = [0.0] * len(self.parameters)
+
+    def step(self) -> None:
+        lr, momentum, decay = self.lr, self.momentum, self.weight_decay
+        if not momentum and not decay:
+            for p in self.parameters:
+                p.data -= lr * p.grad
+            return
+        velocity = self.velocity
+        for i, p in enumerate(self.parameters):
+            g = p.grad + decay * p.data if decay else p.grad
+            if momentum:
+                g = velocity[i] = momentum * velocity[i] + g
+            p.data -= lr * g
+
+    def __repr__(self) -> str:
+        return (f"SGD(lr={self.lr!r}, momentum={self.momentum!r}, "
+                f"weight_decay={self.weight_decay!r}, {len(self.parameters)} parameters)")
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba), as PyTorch computes it, with L2 ``weight_decay`` added to grad.
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+    """
+
+    def __init__(self, parameters: Iterable[Value], lr: float = 0.001,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(parameters, lr)
+        b1, b2 = betas
+        self.betas = (_hyper(b1, "beta1", below_one=True), _hyper(b2, "beta2", below_one=True))
+        self.eps = _hyper(eps, "eps")
+        self.weight_decay = _hyper(weight_decay, "weight_decay")
+        self.t = 0
+        self.m = [0.0] * len(self.parameters)
+        self.v = [0.0] * len(self.parameters)
+
+    def step(self) -> None:
+        self.t += 1
+        (b1, b2), lr, eps, decay = self.betas, self.lr, self.eps, self.weight_decay
+        correction1, correction2 = 1.0 - b1**self.t, 1.0 - b2**self.t
+        m, v = self.m, self.v
+        for i, p in enumerate(self.parameters):
+            g = p.grad + decay * p.data if decay else p.grad
+            m[i] = b1 * m[i] + (1.0 - b1) * g
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g
+            p.data -= lr * (m[i] / correction1) / (math.sqrt(v[i] / correction2) + eps)
+
+    def __repr__(self) -> str:
+        return (f"Adam(lr={self.lr!r}, betas={self.betas!r}, eps={self.eps!r}, "
+                f"weight_decay={self.weight_decay!r}, {len(self.parameters)} parameters)")
+
+
+def _hyper(x: object, name: str, below_one: bool = False) -> float:
+    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+    if not ok or (below_one and x >= 1):
+        bound = "in [0, 1)" if below_one else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {x!r}")
+    return float(x)
