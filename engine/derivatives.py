@@ -79,7 +79,9 @@ class Op:
     ``domain`` says, per operand, where the op is defined and differentiable; ``kinks`` lists the
     points of the first operand where the derivative jumps (PyTorch's subgradient is used there);
     ``constants`` are operand positions that are fixed parameters (an exponent, a slope), to which
-    no gradient flows. Gradient checkers and the hypothesis strategies read these.
+    no gradient flows. ``smooth=False`` marks an op that finite differences cannot check away
+    from listed kinks (a step, rounding): the hypothesis strategies leave it out. Gradient
+    checkers and the hypothesis strategies read these.
     """
 
     forward: Callable[..., float]
@@ -88,6 +90,7 @@ class Op:
     domain: tuple[str, ...] = ()  # per operand; missing entries mean REAL
     kinks: tuple[float, ...] = ()
     constants: tuple[int, ...] = ()
+    smooth: bool = True  # False: the derivative also jumps off the listed kinks (steps, rounding)
 
     def derivatives(self, *inputs_and_out):
         """The local derivatives at the given operand values and output value."""
