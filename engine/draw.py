@@ -218,23 +218,47 @@ class Graph:
                 for v in box.members():
                     self.summary[v] = box
 
+    def names(self, longest: int = 16) -> dict[Value, str]:
+        """A name for every drawn Value, to refer to it in text: its label, else its number
+        (a leaf), else its expression (``a * b``), else ``#k`` (k: its place, oldest first)."""
+        names: dict[Value, str] = {}
+        for k, v in enumerate(self.values):
+            if v.label:
+                names[v] = v.label
+            elif not v.parents:
+                names[v] = f"{v.data:g}"
+            else:
+                name = _expression(v, names)
+                names[v] = name if len(name) <= longest else f"#{k}"
+        return names
+
     # -- drawing ---------------------------------------------------------------------------------
     def draw(self, *, rankdir: str = "LR", show_grad: bool = True,
              highlight: Iterable[Value] = (), parameters: Iterable[Value] = (), title: str = "",
+             label_text: Callable[[Value], str] | None = None,
              grad_text: Callable[[Value], str] | None = None,
              node_colour: Mapping[Value, str] | None = None,
-             edge_label: Mapping[tuple[Value, int], str] | None = None) -> Drawing:
-        """The DOT drawing; ``grad_text``, ``node_colour`` and ``edge_label`` let the film strip
-        show a backward pass in progress."""
+             edge_label: Mapping[tuple[Value, int], str] | None = None,
+             highlight_edges: Iterable[tuple[Value, int]] | None = None) -> Drawing:
+        """The DOT drawing. ``label_text``, ``grad_text``, ``node_colour``, ``edge_label`` and
+        ``highlight_edges`` (edges named ``(value, operand slot)``; by default the edges between
+        two highlighted Values) let the film strip and explain show more."""
         import graphviz  # a dependency of deltagrad; only drawing needs it
 
         if rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
         marked = _value_set(highlight, "highlight")
         params = _value_set(parameters, "parameters")
+        label_text = label_text or (lambda v: v.label)
         grad_text = grad_text or (lambda v: _number(v.grad))
         node_colour = node_colour or {}
         edge_label = edge_label or {}
+        if highlight_edges is None:
+            red = {(v, slot) for v in marked if v in self.inputs
+                   for slot, p in self.inputs[v] if p in marked}
+        else:
+            red = set(highlight_edges)
+        red_heads = {v for v, _ in red}
 
         dot = graphviz.Digraph("graph", graph_attr={
             "rankdir": rankdir, "fontname": TEXT_FONT, "nodesep": "0.25", "ranksep": "0.35"})
@@ -253,9 +277,9 @@ class Graph:
             counts[1] += 1
 
         def emit_value(target: Any, v: Value) -> None:
-            fields = [_record_field(v.label), "data " + _number(v.data)]
+            fields = [_record_field(label_text(v)), "data " + _number(v.data)]
             if show_grad:
-                fields.append("grad " + grad_text(v))
+                fields.append(_record_field("grad " + grad_text(v)))
             kind = ("output" if v is self.root else "parameter" if v in params else
                     "value" if v.parents else "input" if v.label else "constant")
             attrs = {"shape": "record", "style": "filled",
@@ -266,7 +290,7 @@ class Graph:
             if v.parents:
                 attrs = {"shape": "ellipse", "fontname": TEXT_FONT, "fontsize": "11",
                          "margin": "0.04,0.02", "height": "0.3"}
-                if v in marked and any(p in marked for _, p in self.inputs[v]):
+                if v in red_heads:
                     attrs.update(color=HIGHLIGHT, penwidth="2.5")
                 node(target, self.ids[v] + "op", label=_text(self.folded[v]), **attrs)
 
@@ -291,7 +315,7 @@ class Graph:
             if len(outputs) == 1:
                 fields.append("data " + _number(outputs[0].data))
                 if show_grad:
-                    fields.append("grad " + grad_text(outputs[0]))
+                    fields.append(_record_field("grad " + grad_text(outputs[0])))
             attrs = {"shape": "record", "style": "filled,rounded", "fillcolor": COLOURS["summary"]}
             if any(v in marked for v in members):
                 attrs.update(color=HIGHLIGHT, penwidth="2.5")
@@ -318,7 +342,7 @@ class Graph:
                     continue  # inside one collapsed cluster
                 tail = "c" + tail_box.key if tail_box else self.ids[p]
                 attrs = {}
-                if p in marked and v in marked:
+                if (v, slot) in red:
                     attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
                 if (v, slot) in edge_label:
                     attrs["label"] = _text(edge_label[v, slot])
@@ -336,7 +360,7 @@ class Graph:
                 edge("more", head, style="dashed")
             if not head_box:
                 attrs = {}
-                if v in marked and any(p in marked for _, p in self.inputs[v]):
+                if v in red_heads:
                     attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
                 edge(self.ids[v] + "op", self.ids[v], **attrs)
         return Drawing(dot.source, nodes=counts[0], edges=counts[1])
@@ -419,6 +443,23 @@ def _nearest_values(root: Value, max_nodes: int | None) -> tuple[list[Value], in
                 queue.append(p)
     kept = queue if max_nodes is None else queue[:max_nodes]
     return sorted(kept, key=lambda v: v._seq), len(queue) - len(kept)
+
+
+INFIX = {"+", "-", "*", "/", "**", "pow"}
+
+
+def _expression(v: Value, names: Mapping[Value, str]) -> str:
+    """``v`` written with its operands' names: ``a * b``, ``tanh(n)``, ``(a + b) ** 2``."""
+    def operand(p: Value) -> str:
+        name = names.get(p) or (f"{p.data:g}" if not p.parents else "...")
+        return f"({name})" if " " in name else name
+
+    args = [operand(p) for p in v.parents]
+    if v.op in INFIX and len(args) == 2:
+        return f"{args[0]} {'**' if v.op == 'pow' else v.op} {args[1]}"
+    if v.op == "neg":
+        return f"-{args[0]}"
+    return f"{v.op}({', '.join(args)})"
 
 
 def _is_folded(v: Value, slot: int) -> bool:

@@ -1,0 +1,328 @@
+"""The backward pass as a film strip: one frame per node, in the order ``backward()`` uses.
+
+Frame 0 seeds the output's gradient. In frame k the backward pass reaches one node: its gradient
+is complete, and it passes it on to each operand with the chain rule,
+``operand.grad += local * node.grad``, where ``local`` is the node's local derivative
+``d node / d operand`` from ``engine.derivatives``. The replay takes the order from the engine
+(``engine.value._interior_nodes``) and the local derivatives from the same table, computes on
+recorded numbers (the graph is not modified) and therefore ends with exactly the numbers of
+``zero_grad()`` then ``backward()``.
+
+``film_strip(root)`` returns a :class:`FilmStrip`: frames as drawings (SVG, PNG), a
+self-contained HTML player (slider, play/pause, step; no network needed) and, in Jupyter, that
+player inline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.derivatives import OPS
+from engine.draw import Cluster, Drawing, Graph, _number, fallback_bundle
+from engine.value import Value, _interior_nodes, ancestors
+
+DEFAULT_MAX_FRAMES = 200
+PENDING = "#f0f0f0"  # a node whose gradient is not complete yet
+
+
+@dataclass(frozen=True)
+class Step:
+    """One use of the chain rule: ``parent.grad += local * upstream`` (``before`` -> ``after``)."""
+
+    node: Value
+    slot: int  # the operand position of ``parent`` in ``node``
+    parent: Value
+    local: float  # d node / d parent
+    upstream: float  # node's complete gradient
+    before: float
+    after: float
+    complete: bool  # this was the last contribution to parent.grad
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The state after one node of the backward pass passed its gradient on.
+
+    ``node`` is ``None`` in frame 0 (the seed). ``completed`` are the Values whose gradient became
+    final in this frame; ``grads`` holds every running gradient so far (absent: not reached).
+    """
+
+    index: int
+    node: Value | None
+    steps: tuple[Step, ...]
+    completed: tuple[Value, ...]
+    grads: dict[Value, float]
+    done: frozenset[Value]  # Values whose gradient is final
+
+
+def backward_order(root: Value) -> list[Value]:
+    """The interior nodes in the order ``root.backward()`` processes them (grads untouched)."""
+    saved = [(v, v.grad) for v in ancestors(root)]
+    try:
+        return _interior_nodes(root)  # the engine's own order; it zeroes grads as it goes
+    finally:
+        for v, g in saved:
+            v.grad = g
+
+
+def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
+    """The frames of a fresh backward pass from ``root`` (as after ``zero_grad()``)."""
+    if not isinstance(root, Value):
+        raise TypeError(f"film_strip needs an engine.Value, got {type(root).__name__}: "
+                        f"{root!r:.60}")
+    grad = float(grad)
+    order = backward_order(root) if root.parents else []
+    uses: dict[Value, int] = {}
+    for node in order:
+        for p in node.parents:
+            uses[p] = uses.get(p, 0) + 1
+    grads = {root: grad}
+    done = {root}
+    frames = [Frame(0, None, (), (root,), dict(grads), frozenset(done))]
+    for node in order:
+        g = grads[node]
+        parents = node.parents
+        local = OPS[node.op].derivatives(*[p.data for p in parents], node.data)
+        steps, completed = [], []
+        for slot, p in enumerate(parents):
+            before = grads.get(p, 0.0)
+            grads[p] = after = before + local[slot] * g  # exactly backward's arithmetic
+            uses[p] -= 1
+            if uses[p] == 0:
+                done.add(p)
+                completed.append(p)
+            steps.append(Step(node, slot, p, local[slot], g, before, after, uses[p] == 0))
+        frames.append(Frame(len(frames), node, tuple(steps), tuple(completed), dict(grads),
+                            frozenset(done)))
+    return frames
+
+
+def film_strip(root: Value, *, grad: float = 1.0, rankdir: str = "LR",
+               parameters: Iterable[Value] = (), clusters: Sequence[Cluster] = (),
+               max_frames: int = DEFAULT_MAX_FRAMES) -> FilmStrip:
+    """The backward pass from ``root``, node by node (see the module docstring).
+
+    ``max_frames`` guards against graphs too big to watch (each frame is a full drawing).
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"film_strip needs an engine.Value, got {type(root).__name__}: "
+                        f"{root!r:.60}")
+    steps = len(backward_order(root)) if root.parents else 0
+    if steps + 1 > max_frames:
+        raise ValueError(f"the backward pass of this graph has {steps} steps, more than "
+                         f"max_frames={max_frames}: draw a smaller graph or raise max_frames")
+    return FilmStrip(root, replay_backward(root, grad), rankdir=rankdir,
+                     parameters=parameters, clusters=clusters)
+
+
+class FilmStrip:
+    """Frames of a backward pass: ``frames``, ``caption(k)``, ``drawing(k)``, ``save_frames``,
+    ``html()`` / ``save_html`` (the player), and the player inline in Jupyter."""
+
+    def __init__(self, root: Value, frames: list[Frame], *, rankdir: str = "LR",
+                 parameters: Iterable[Value] = (), clusters: Sequence[Cluster] = ()) -> None:
+        self.root = root
+        self.frames = frames
+        self.graph = Graph(root, clusters=clusters, max_nodes=None)
+        self.names = self.graph.names()
+        self.rankdir = rankdir
+        self.parameters = list(parameters)
+        self._widths = self._grad_widths()
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, k: int) -> Frame:
+        return self.frames[k]
+
+    @property
+    def grads(self) -> dict[Value, float]:
+        """The final gradients: what ``zero_grad()`` then ``backward()`` gives every Value."""
+        return self.frames[-1].grads
+
+    # -- text -----------------------------------------------------------------------------------
+    def caption(self, k: int) -> str:
+        """What happens in frame ``k``, with the numbers of the chain rule."""
+        frame = self.frames[k]
+        n = len(self.frames) - 1
+
+        def name(v: Value) -> str:
+            text = self.names[v]
+            return f"({text})" if " " in text else text
+        if frame.node is None:
+            return (f"frame 0 of {n}: the backward pass starts at {name(self.root)} with "
+                    f"{name(self.root)}.grad = {_number(frame.grads[self.root])}")
+        node = frame.node
+        op = self.graph.folded[node]
+        lines = [f"frame {k} of {n}: the gradient of {name(node)} (op {op}) is complete, "
+                 f"{_number(frame.grads[node])}; the chain rule passes it on:"]
+        twice = len(set(node.parents)) < len(node.parents)
+        for s in frame.steps:
+            if s.parent not in self.names:
+                continue  # a constant of the operation (an exponent, a slope): no gradient
+            slot = f" (operand {s.slot + 1})" if twice else ""
+            state = "complete" if s.complete else "so far"
+            lines.append(f"  {name(s.parent)}.grad += d{name(node)}/d{name(s.parent)}{slot} x "
+                         f"{name(node)}.grad = {_number(s.local)} x {_number(s.upstream)}"
+                         f"  ->  {_number(s.after)} ({state})")
+        return "\n".join(lines)
+
+    def text(self) -> str:
+        """Every caption, one frame after the other."""
+        return "\n\n".join(self.caption(k) for k in range(len(self.frames)))
+
+    # -- pictures -------------------------------------------------------------------------------
+    def drawing(self, k: int, caption: bool = True) -> Drawing:
+        """Frame ``k`` as a drawing: grads so far ("?": not reached, "...": not complete yet),
+        the current node and the edges it passes its gradient along in red, local derivatives
+        on the edges, and the caption above (unless ``caption=False``)."""
+        frame = self.frames[k]
+        widths = self._widths
+        marked = [] if frame.node is None else [frame.node, *(s.parent for s in frame.steps)]
+        edges = [(s.node, s.slot) for s in frame.steps]
+
+        def grad_text(v: Value) -> str:
+            return self._grad_text(frame, v).ljust(widths[v])
+
+        colours = {v: PENDING for v in self.graph.values if v not in frame.done}
+        edge_labels = {(s.node, s.slot): _number(s.local) for f in self.frames for s in f.steps}
+        return self.graph.draw(rankdir=self.rankdir, highlight=marked,
+                               parameters=self.parameters,
+                               title=self.caption(k) if caption else "",
+                               label_text=self._label, grad_text=grad_text,
+                               node_colour=colours, edge_label=edge_labels,
+                               highlight_edges=edges)
+
+    def _label(self, v: Value) -> str:
+        return v.label or (self.names[v] if v.parents else "")
+
+    @staticmethod
+    def _grad_text(frame: Frame, v: Value) -> str:
+        if v not in frame.grads:
+            return "?"
+        return _number(frame.grads[v]) + ("" if v in frame.done else "...")
+
+    def _grad_widths(self) -> dict[Value, int]:
+        """The widest grad text of each Value over all frames: every frame then has the same
+        layout (Courier is monospaced), and the picture does not jump between frames."""
+        return {v: max(len(self._grad_text(f, v)) for f in self.frames) for v in self.graph.values}
+
+    def svg_frames(self, caption: bool = True) -> list[str]:
+        """Every frame as SVG text."""
+        return [self.drawing(k, caption).svg() for k in range(len(self.frames))]
+
+    def save_frames(self, folder: str | os.PathLike, fmt: str = "svg") -> list[Path]:
+        """Write ``frame_000.svg`` (or ``.png``) ... into ``folder``; return the paths."""
+        if fmt not in ("svg", "png"):
+            raise ValueError(f"fmt must be 'svg' or 'png', got {fmt!r}")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        width = len(str(len(self.frames) - 1))
+        return [self.drawing(k).save(folder / f"frame_{k:0{max(3, width)}d}.{fmt}")
+                for k in range(len(self.frames))]
+
+    # -- the player -----------------------------------------------------------------------------
+    def html(self) -> str:
+        """A self-contained HTML player (inline SVG frames, CSS and JavaScript)."""
+        svgs = self.svg_frames(caption=False)  # the player shows the caption as text
+        digest = hashlib.sha1("".join(svgs).encode()).hexdigest()[:10]
+        uid = f"dg-film-{digest}-{next(_players)}"
+        frames = "\n".join(
+            f'<div class="dg-frame" data-caption="{html.escape(self.caption(k))}"'
+            f'{"" if k == 0 else " hidden"}>{_inline_svg(svg, f"{uid}-{k}")}</div>'
+            for k, svg in enumerate(svgs))
+        return _PLAYER.replace("UID", uid).replace("LAST", str(len(svgs) - 1)).replace(
+            "FRAMES", frames).replace("CAPTION0", html.escape(self.caption(0)))
+
+    def save_html(self, path: str | os.PathLike) -> Path:
+        """Write the player as a standalone HTML page."""
+        path = Path(path)
+        path.write_text("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                        "<title>deltagrad: backward film strip</title></head><body>\n"
+                        + self.html() + "\n</body></html>\n", encoding="utf-8")
+        return path
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter: the player inline; with no renderer, the captions and an install hint."""
+        try:
+            return {"text/html": self.html(), "text/plain": repr(self)}
+        except (RuntimeError, OSError) as error:
+            bundle = fallback_bundle(self.drawing(0).source, error)
+            hint = bundle["text/plain"].splitlines()[0]
+            return {"text/plain": f"{hint}\n\n{self.text()}"}
+
+    def __repr__(self) -> str:
+        return f"<FilmStrip: {len(self.frames)} frames of the backward pass from " \
+               f"{self.names.get(self.root, 'the output')}>"
+
+
+_players = itertools.count(1)  # a page may show the same film twice: ids must differ
+
+
+def _inline_svg(svg: str, prefix: str) -> str:
+    """An SVG document as an element inside HTML: no XML prolog, ids made unique."""
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    return re.sub(r'\bid="', f'id="{prefix}-', svg)
+
+
+_PLAYER = """<div class="dg-film" id="UID">
+<style>
+#UID { font-family: Helvetica, Arial, sans-serif; }
+#UID .dg-bar { display: flex; gap: 6px; align-items: center; margin: 4px 0; }
+#UID .dg-bar input { flex: 1; max-width: 420px; }
+#UID pre { background: #f7f7f7; padding: 6px; margin: 4px 0; white-space: pre-wrap; }
+#UID svg { max-width: 100%; height: auto; }
+</style>
+<div class="dg-bar">
+<button type="button" data-go="first" title="first frame">|&lt;</button>
+<button type="button" data-go="prev" title="previous frame">&lt;</button>
+<button type="button" data-go="play" title="play / pause">play</button>
+<button type="button" data-go="next" title="next frame">&gt;</button>
+<button type="button" data-go="last" title="last frame">&gt;|</button>
+<input type="range" min="0" max="LAST" value="0" aria-label="frame">
+<span class="dg-count">0 / LAST</span>
+</div>
+<pre class="dg-caption">CAPTION0</pre>
+FRAMES
+<script>
+(function () {
+  var root = document.getElementById("UID");
+  var frames = root.querySelectorAll(".dg-frame");
+  var slider = root.querySelector("input"), count = root.querySelector(".dg-count");
+  var caption = root.querySelector(".dg-caption"), play = root.querySelector("[data-go=play]");
+  var k = 0, timer = null;
+  function show(i) {
+    k = Math.max(0, Math.min(frames.length - 1, i));
+    for (var j = 0; j < frames.length; j++) { frames[j].hidden = j !== k; }
+    slider.value = k; count.textContent = k + " / " + (frames.length - 1);
+    caption.textContent = frames[k].getAttribute("data-caption");
+  }
+  function stop() { if (timer) { clearInterval(timer); timer = null; } play.textContent = "play"; }
+  root.querySelector(".dg-bar").addEventListener("click", function (e) {
+    var go = e.target.getAttribute && e.target.getAttribute("data-go");
+    if (go === "play") {
+      if (timer) { stop(); return; }
+      if (k === frames.length - 1) { show(0); }
+      play.textContent = "pause";
+      timer = setInterval(function () {
+        if (k >= frames.length - 1) { stop(); } else { show(k + 1); }
+      }, 1200);
+    } else if (go) {
+      stop();
+      show({first: 0, prev: k - 1, next: k + 1, last: frames.length - 1}[go]);
+    }
+  });
+  slider.addEventListener("input", function () { stop(); show(parseInt(slider.value, 10)); });
+  show(0);
+})();
+</script>
+</div>"""
