@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,8 +102,21 @@ def _drop_missing_guides(app, docname, source) -> None:
         source[0] = "\n".join(line for line in source[0].split("\n") if line not in missing)
 
 
+_LITERAL = re.compile(r"(``.+?``)")
+
+
+def _plain_text_pipes(app, what, name, obj, options, lines) -> None:
+    """Docstrings here are plain text with ``literals``: ``|x|`` means an absolute value, not an
+    RST substitution, so escape pipes outside literals."""
+    for i, line in enumerate(lines):
+        if "|" in line:
+            parts = _LITERAL.split(line)
+            lines[i] = "".join(p if p.startswith("``") else p.replace("|", "\\|") for p in parts)
+
+
 def setup(app):
     _mathjax_dir()  # fail early, with the install hint, when MathJax is missing
     app.connect("source-read", _drop_missing_guides)
+    app.connect("autodoc-process-docstring", _plain_text_pipes)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _regenerate_readme_figure)
