@@ -200,6 +200,7 @@ class MLP:
         if isinstance(nouts, numbers.Integral) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         sizes = [_positive_int(nin, "nin"), *(_positive_int(n, "a layer size") for n in nouts)]
+        _activation_function(activation)  # checked even when there is no hidden layer
         rng = as_random(seed)
         last = len(nouts) - 1
         self.layers = [Layer(sizes[i], sizes[i + 1],
