@@ -71,3 +71,14 @@ def test_api_reference_documents_the_engine(site):
 def test_the_lecture_page_quotes_the_code_it_explains(site):
     lecture = page(site, "lecture-to-code.html")
     assert "affine_local" in lecture  # included from engine/derivatives.py at build time
+
+
+def test_every_test_the_docs_name_exists():
+    """The pages name the tests that check each claim; a renamed test must not leave a dead name."""
+    named = set()
+    for md in DOCS.glob("*.md"):
+        named |= set(re.findall(r"tests/(\w+\.py)::(\w+)", md.read_text(encoding="utf-8")))
+    assert len(named) >= 5
+    for file, name in sorted(named):
+        source = (ROOT / "tests" / file).read_text(encoding="utf-8")
+        assert re.search(rf"^def {name}\(", source, re.M), f"tests/{file}::{name} does not exist"
