@@ -6,9 +6,10 @@ reverse topological order and applies the chain rule with the local derivatives 
 """
 
 from engine.draw import draw_graph
+from engine.explain import explain
 from engine.filmstrip import film_strip
 from engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from engine.value import Value, ancestors, apply
 
 __all__ = ["Value", "ancestors", "apply", "detect_anomaly", "draw_graph", "enable_grad",
-           "film_strip", "is_grad_enabled", "no_grad"]
+           "explain", "film_strip", "is_grad_enabled", "no_grad"]

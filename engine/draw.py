@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -450,16 +451,20 @@ INFIX = {"+", "-", "*", "/", "**", "pow"}
 
 def _expression(v: Value, names: Mapping[Value, str]) -> str:
     """``v`` written with its operands' names: ``a * b``, ``tanh(n)``, ``(a + b) ** 2``."""
-    def operand(p: Value) -> str:
-        name = names.get(p) or (f"{p.data:g}" if not p.parents else "...")
-        return f"({name})" if " " in name else name
-
-    args = [operand(p) for p in v.parents]
+    args = [names.get(p) or (f"{p.data:g}" if not p.parents else "...") for p in v.parents]
     if v.op in INFIX and len(args) == 2:
-        return f"{args[0]} {'**' if v.op == 'pow' else v.op} {args[1]}"
+        return f"{grouped(args[0])} {'**' if v.op == 'pow' else v.op} {grouped(args[1])}"
     if v.op == "neg":
-        return f"-{args[0]}"
+        return f"-{grouped(args[0])}"
     return f"{v.op}({', '.join(args)})"
+
+
+def grouped(name: str) -> str:
+    """``name`` in parentheses unless it is one token (``a``, ``#7``, ``-0.5``): ``(a * b)``."""
+    return name if _TOKEN.fullmatch(name) else f"({name})"
+
+
+_TOKEN = re.compile(r"[\w#.+-]+")
 
 
 def _is_folded(v: Value, slot: int) -> bool:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.derivatives import OPS
-from engine.draw import Cluster, Drawing, Graph, _number, fallback_bundle
+from engine.draw import Cluster, Drawing, Graph, _number, fallback_bundle, grouped
 from engine.value import Value, _interior_nodes, ancestors
 
 DEFAULT_MAX_FRAMES = 200
@@ -155,8 +155,8 @@ class FilmStrip:
         n = len(self.frames) - 1
 
         def name(v: Value) -> str:
-            text = self.names[v]
-            return f"({text})" if " " in text else text
+            return grouped(self.names[v])
+
         if frame.node is None:
             return (f"frame 0 of {n}: the backward pass starts at {name(self.root)} with "
                     f"{name(self.root)}.grad = {_number(frame.grads[self.root])}")

@@ -1,0 +1,246 @@
+"""Explaining one gradient: d root / d leaf as a sum over paths of products of local derivatives.
+
+Every path from ``leaf`` up to ``root`` multiplies the local derivatives ``d result / d operand``
+of the operations it passes through; the sum over all paths is the gradient (the multivariate
+chain rule). ``explain(root, leaf)`` lists the paths with their numbers, checks the sum against
+the backward pass and against ``leaf.grad``, and highlights the paths in a drawing. For a weight
+of an ``nn.MLP`` (``mlp=``) it also writes the lecture notes' form ``dC/dw_jk = delta_j * a_k``.
+
+Paths can be exponentially many (each diamond doubles them): they are counted exactly, but at
+most ``max_paths`` are listed, and the text says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.derivatives import OPS
+from engine.draw import Drawing, Graph, _number, fallback_bundle, grouped
+from engine.filmstrip import replay_backward
+from engine.value import Value, ancestors
+
+DEFAULT_MAX_PATHS = 20
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path from the leaf up to the root: ``values[0]`` is the leaf, ``values[-1]`` the root;
+    ``slots[i]`` is the operand position of ``values[i]`` in ``values[i + 1]`` and ``local[i]``
+    the local derivative ``d values[i + 1] / d values[i]`` through that slot."""
+
+    values: tuple[Value, ...]
+    slots: tuple[int, ...]
+    local: tuple[float, ...]
+    product: float
+
+
+@dataclass(frozen=True)
+class DeltaForm:
+    """The lecture notes' form of a weight's (or bias's) gradient, filled in by ``nn.draw``.
+
+    ``terms`` holds ``(delta, a)`` per forward pass through the neuron in the graph (``a = 1``
+    for a bias); the gradient is ``sum(delta * a)``.
+    """
+
+    name: str  # "w_jk of layer l" in words
+    formula: str  # e.g. "dC/dw_3,1 = delta_3 * a_1"
+    terms: tuple[tuple[float, float], ...]
+
+    @property
+    def value(self) -> float:
+        return math.fsum(d * a for d, a in self.terms)
+
+
+class Explanation:
+    """d root / d leaf, explained: ``paths`` (at most ``max_paths``), ``n_paths`` (all of them),
+    ``total`` (the backward pass's number), ``grad`` (``leaf.grad`` as stored), ``text()`` and
+    ``drawing()``; in Jupyter, both."""
+
+    def __init__(self, root: Value, leaf: Value, *, max_paths: int = DEFAULT_MAX_PATHS,
+                 delta_form: DeltaForm | None = None) -> None:
+        self.root, self.leaf = root, leaf
+        self.grad = leaf.grad
+        self.total = replay_backward(root)[-1].grads.get(leaf, 0.0)
+        self.on_path = _between(root, leaf)
+        self.n_paths = _count_paths(root, leaf, self.on_path)
+        self.paths = _paths(root, leaf, self.on_path, max_paths)
+        self.delta_form = delta_form
+        self._graph: Graph | None = None
+
+    @property
+    def graph(self) -> Graph:
+        if self._graph is None:
+            self._graph = Graph(self.root)
+        return self._graph
+
+    def agrees(self, rel_tol: float = 1e-9, abs_tol: float = 1e-12) -> bool:
+        """Whether the listed paths (when all are listed), ``leaf.grad`` and the backward pass
+        (and the delta form, if any) all give the same number."""
+        numbers = [self.total, self.grad]
+        if len(self.paths) == self.n_paths:
+            numbers.append(math.fsum(p.product for p in self.paths))
+        if self.delta_form is not None:
+            numbers.append(self.delta_form.value)
+        return all(math.isclose(x, self.total, rel_tol=rel_tol, abs_tol=abs_tol)
+                   for x in numbers)
+
+    def text(self) -> str:
+        names = self.graph.names()
+
+        def name(v: Value) -> str:
+            return grouped(names.get(v) or v.label or "?")
+
+        r, x = name(self.root), name(self.leaf)
+        n = self.n_paths
+        lines = [f"d{r}/d{x} = {_number(self.total)}: the sum over {n} path{'s' * (n != 1)} "
+                 f"from {x} to {r} of the product of the local derivatives along each"]
+        for i, path in enumerate(self.paths, 1):
+            chain, factors = [x], []
+            for k in range(len(path.slots)):
+                lower, upper = path.values[k], path.values[k + 1]
+                twice = upper.parents.count(lower) > 1
+                slot = f"[operand {path.slots[k] + 1}]" if twice else ""
+                chain.append(f"{name(upper)}{slot}")
+                factors.append(f"d{name(upper)}/d{name(lower)}{slot}")
+            numbers = [_number(f) for f in path.local]
+            lines.append(f"  path {i}: {' -> '.join(_elide(chain))}")
+            lines.append(f"    = {' x '.join(_elide(factors[::-1]))}")
+            lines.append(f"    = {' x '.join(_elide(numbers[::-1]))} = {_number(path.product)}")
+        listed = math.fsum(p.product for p in self.paths)
+        if len(self.paths) < n:
+            lines.append(f"  ... and {n - len(self.paths)} more paths, not listed (max_paths="
+                         f"{len(self.paths)}); the {len(self.paths)} listed sum to "
+                         f"{_number(listed)}, all {n} to the backward pass's number")
+        else:
+            lines.append(f"  sum over the paths = {_number(listed)}")
+        lines.append(f"  backward pass: {_number(self.total)}; {x}.grad = {_number(self.grad)}"
+                     + ("" if math.isclose(self.grad, self.total, rel_tol=1e-9, abs_tol=1e-12)
+                        else f"  (differs: call {r}.zero_grad() then {r}.backward(); "
+                             "leaf gradients accumulate)"))
+        if self.delta_form is not None:
+            form = self.delta_form
+            terms = " + ".join(f"{_number(d)} x {_number(a)}" for d, a in form.terms)
+            lines.append(f"In the lecture notes' form, {x} is {form.name}:")
+            lines.append(f"  {form.formula} = {terms} = {_number(form.value)}")
+        lines.append("All agree." if self.agrees() else "They do NOT agree.")
+        return "\n".join(lines)
+
+    __str__ = text
+
+    def drawing(self, **options: Any) -> Drawing:
+        """The graph with the listed paths in red, local derivatives on their edges.
+
+        ``options`` go to the drawing (``rankdir``, ``max_nodes``, ``clusters``, ``collapse``).
+        """
+        graph = self.graph if not options.keys() - {"rankdir"} else Graph(
+            self.root, **{k: v for k, v in options.items() if k != "rankdir"})
+        edges = {(p.values[k + 1], p.slots[k]): _number(p.local[k])
+                 for p in self.paths for k in range(len(p.slots))}
+        names = graph.names()
+        marked = {v for p in self.paths for v in p.values}
+        return graph.draw(rankdir=options.get("rankdir", "LR"), highlight=marked,
+                          highlight_edges=edges, edge_label=edges,
+                          label_text=lambda v: v.label or (names.get(v, "") if v.parents else ""),
+                          title=self.text().splitlines()[0])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        import html
+
+        text = self.text()
+        try:
+            svg = self.drawing().svg()
+        except (RuntimeError, OSError) as error:
+            hint = fallback_bundle("", error)["text/plain"].splitlines()[0]
+            return {"text/plain": f"{text}\n({hint})"}
+        return {"text/plain": text,
+                "text/html": f"<pre>{html.escape(text)}</pre>\n{svg[svg.index('<svg'):]}"}
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+def explain(root: Value, leaf: Value, *, max_paths: int = DEFAULT_MAX_PATHS,
+            mlp: Any = None) -> Explanation:
+    """Explain ``d root / d leaf`` (``leaf`` may be any Value that ``root`` was computed from).
+
+    With ``mlp=`` (the ``nn.MLP`` whose forward built ``root``) and a weight or bias of it as
+    ``leaf``, the explanation also gives ``dC/dw_jk = delta_j * a_k`` with its numbers.
+    """
+    for what, v in (("root", root), ("leaf", leaf)):
+        if not isinstance(v, Value):
+            raise TypeError(f"explain needs engine.Value objects; the {what} is a "
+                            f"{type(v).__name__}: {v!r:.60}")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
+        raise ValueError(f"max_paths must be a positive int, got {max_paths!r}")
+    if leaf is not root and leaf not in set(ancestors(root)):
+        raise ValueError(f"the leaf {leaf.label or repr(leaf)} is not in the graph of the root "
+                         f"{root.label or repr(root)}: {root.label or 'the root'} was not "
+                         "computed from it, so there is no path and no gradient to explain")
+    delta_form = None
+    if mlp is not None:
+        from nn.draw import delta_form as nn_delta_form  # nn builds on the engine: import late
+
+        delta_form = nn_delta_form(mlp, root, leaf)
+    return Explanation(root, leaf, max_paths=max_paths, delta_form=delta_form)
+
+
+# -- paths ----------------------------------------------------------------------------------------
+
+
+def _elide(items: list[str], keep: int = 4) -> list[str]:
+    """A long path's first and last ``keep`` steps, with how many are left out between them."""
+    if len(items) <= 2 * keep + 1:
+        return items
+    return [*items[:keep], f"...({len(items) - 2 * keep} more)...", *items[-keep:]]
+
+
+def _between(root: Value, leaf: Value) -> set[Value]:
+    """The Values on some path from ``leaf`` to ``root`` (both included)."""
+    nodes = ancestors(root)  # oldest first: a topological order
+    reaches = {leaf}
+    for v in nodes:
+        if v._seq > leaf._seq and any(p in reaches for p in v.parents):
+            reaches.add(v)
+    return reaches
+
+
+def _count_paths(root: Value, leaf: Value, on_path: set[Value]) -> int:
+    """How many paths lead from ``leaf`` to ``root`` (one per operand slot on the way)."""
+    count = {leaf: 1}
+    for v in sorted(on_path, key=lambda v: v._seq):
+        if v is not leaf:
+            count[v] = sum(count[p] for p in v.parents if p in on_path)
+    return count[root]
+
+
+def _paths(root: Value, leaf: Value, on_path: set[Value], limit: int) -> list[Path]:
+    """The first ``limit`` paths from ``leaf`` to ``root``, in operand order from the root."""
+    local_cache: dict[Value, Sequence[float]] = {}
+
+    def local(v: Value) -> Sequence[float]:
+        if v not in local_cache:
+            local_cache[v] = OPS[v.op].derivatives(*[p.data for p in v.parents], v.data)
+        return local_cache[v]
+
+    found: list[Path] = []
+    stack: list[tuple[Value, tuple[tuple[Value, int], ...]]] = [(root, ())]
+    while stack and len(found) < limit:  # depth first, operands in order
+        v, trail = stack.pop()
+        if v is leaf:
+            chain = [*trail, (leaf, -1)][::-1]  # from the leaf up
+            values = tuple(u for u, _ in chain)
+            slots = tuple(s for _, s in chain[1:])
+            factors = tuple(local(values[k + 1])[slots[k]] for k in range(len(slots)))
+            product = 1.0
+            for f in reversed(factors):  # from the root down, as the backward pass multiplies
+                product *= f
+            found.append(Path(values, slots, factors, product))
+            continue
+        for slot in reversed(range(len(v.parents))):
+            p = v.parents[slot]
+            if p in on_path:
+                stack.append((p, (*trail, (v, slot))))
+    return found

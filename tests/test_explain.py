@@ -1,0 +1,113 @@
+"""explain(root, leaf): the gradient as a sum over paths of products of local derivatives."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from dot_structure import parse
+
+from engine import Value
+from engine import render as render_module
+from engine.draw import HIGHLIGHT
+from engine.explain import explain
+
+
+def neuron_graph():
+    x, w = Value(0.5, "x"), Value(-1.5, "w")
+    h = (w * x).tanh()
+    h.label = "h"
+    y = h * h + x
+    y.label = "y"
+    y.backward()
+    return x, w, h, y
+
+
+def test_every_path_is_listed_with_its_product_and_the_sum_is_the_gradient():
+    x, _w, _h, y = neuron_graph()
+    e = explain(y, x)
+    assert e.n_paths == len(e.paths) == 3  # two through h * h (one per operand slot), one direct
+    assert [p.values for p in e.paths][-1] == (x, y)
+    for p in e.paths:
+        assert p.values[0] is x and p.values[-1] is y
+        assert p.product == pytest.approx(math.prod(p.local), rel=1e-15)
+    assert [p.slots[2] for p in e.paths[:2]] == [0, 1]
+    assert math.fsum(p.product for p in e.paths) == pytest.approx(x.grad, rel=1e-12)
+    assert e.total == x.grad == e.grad and e.agrees()
+
+
+def test_local_derivatives_on_a_path_are_the_tables():
+    x, w, h, y = neuron_graph()
+    (p1, p2) = explain(y, w).paths
+    t = 1 - h.data ** 2
+    assert p1.local == (x.data, t, h.data, 1.0) and p2.local == (x.data, t, h.data, 1.0)
+    assert p1.product + p2.product == pytest.approx(w.grad)
+
+
+def test_the_text_shows_the_sum_the_products_and_agreement():
+    x, _w, _h, y = neuron_graph()
+    text = explain(y, x).text()
+    lines = text.splitlines()
+    assert lines[0].startswith(f"dy/dx = {x.grad:.4f}: the sum over 3 paths from x to y")
+    assert "  path 3: x -> y" in lines
+    assert "    = 1.0000 x -0.6351 x 0.5966 x -1.5000 = 0.5684" in lines
+    assert "[operand 1]" in text and "[operand 2]" in text
+    assert lines[-1] == "All agree." and "0x" not in text
+
+
+def test_a_stale_leaf_grad_is_reported_not_hidden():
+    x, _w, _h, y = neuron_graph()
+    y.backward()  # leaf gradients accumulate: x.grad is now twice dy/dx
+    e = explain(y, x)
+    assert e.grad == 2 * e.total and not e.agrees()
+    assert "zero_grad" in e.text() and e.text().endswith("They do NOT agree.")
+
+
+def test_path_explosion_is_counted_exactly_but_listed_up_to_max_paths():
+    a = Value(0.3, "a")
+    v = a
+    for _ in range(20):
+        v = (v * v).tanh() + v  # each level triples the paths
+    v.backward()
+    e = explain(v, a, max_paths=5)
+    assert e.n_paths == 3 ** 20 and len(e.paths) == 5
+    assert f"and {3 ** 20 - 5} more paths, not listed (max_paths=5)" in e.text()
+    assert e.total == a.grad and e.agrees()
+    assert max(len(line) for line in e.text().splitlines()) < 400  # long paths are elided
+
+
+def test_the_drawing_highlights_the_paths_with_their_local_derivatives():
+    _x, w, _h, y = neuron_graph()
+    dot = parse(explain(y, w).drawing().source)
+    marked = {dot.fields(n)[0] for n, a in dot.nodes.items()
+              if a.get("color") == HIGHLIGHT and a["shape"] == "record"}
+    assert marked == {"w", "w * x", "h", "h * h", "y"}  # unlabelled nodes named by expression
+    red = [a for _, _, a in dot.edges if a.get("color") == HIGHLIGHT]
+    assert sum(1 for a in red if "label" in a) == 5  # w, w*x, h twice, h*h: one per slot
+    (x_id,) = [n for n, a in dot.nodes.items() if a["shape"] == "record"
+               and dot.fields(n)[0] == "x"]
+    assert all(a.get("color") != HIGHLIGHT for t, _, a in dot.edges if t == x_id)
+
+
+def test_a_notebook_shows_text_and_picture_or_text_and_hint(monkeypatch):
+    x, _w, _h, y = neuron_graph()
+    bundle = explain(y, x)._repr_mimebundle_()
+    assert bundle["text/html"].startswith("<pre>dy/dx") and "<svg" in bundle["text/html"]
+    monkeypatch.delenv("DELTAGRAD_DOT", raising=False)
+    monkeypatch.setattr(render_module, "_executable", lambda name: None)
+    bundle = explain(y, x)._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"} and "pip install graphviz-pure" in bundle["text/plain"]
+
+
+def test_bad_input_gets_a_clear_error():
+    x, _w, _h, y = neuron_graph()
+    stranger = Value(1.0, "stranger")
+    with pytest.raises(ValueError, match="stranger is not in the graph of the root y"):
+        explain(y, stranger)
+    with pytest.raises(TypeError, match="the leaf is a float"):
+        explain(y, 1.0)
+    with pytest.raises(TypeError, match="the root is a list"):
+        explain([y], x)
+    with pytest.raises(ValueError, match="max_paths"):
+        explain(y, x, max_paths=0)
+    assert explain(y, y).total == 1.0  # d y / d y
