@@ -101,11 +101,11 @@ def save(mlp: MLP, path: str | os.PathLike[str]) -> None:
 
 def load(path: str | os.PathLike[str]) -> MLP:
     """Read an MLP written by ``save``; ``ValueError`` if the file is not one."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    with open(path, "rb") as f:
+        raw = f.read()
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{os.fspath(path)} is not valid JSON (truncated or not an MLP file): "
                          f"{e}") from None
     try:

@@ -1,0 +1,82 @@
+"""nn.data: shapes, labels, geometry without noise, reproducibility by seed."""
+
+import math
+import random
+
+import pytest
+
+from nn import data
+
+SETS = {
+    "moons": lambda **kw: data.moons(60, **kw),
+    "circles": lambda **kw: data.circles(60, **kw),
+    "xor": lambda **kw: data.xor(60, **kw),
+    "spirals": lambda **kw: data.spirals(60, classes=3, **kw),
+    "blobs": lambda **kw: data.blobs(60, centers=4, **kw),
+    "curve": lambda **kw: data.curve(60, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_shapes_and_reproducibility(name):
+    make = SETS[name]
+    X, y = make(seed=3)
+    assert len(X) == len(y) == 60
+    assert all(isinstance(x, list) and all(type(v) is float for v in x) for x in X)
+    assert len({len(x) for x in X}) == 1
+    assert make(seed=3) == (X, y)
+    assert make(seed=random.Random(3)) == (X, y)
+    assert make(seed=4) != (X, y)
+
+
+@pytest.mark.parametrize(("name", "classes"), [("moons", 2), ("circles", 2), ("xor", 2),
+                                               ("spirals", 3), ("blobs", 4)])
+def test_classification_labels_are_balanced_class_indices(name, classes):
+    _, y = SETS[name](seed=0)
+    assert set(y) == set(range(classes))
+    counts = [y.count(k) for k in range(classes)]
+    if name != "xor":  # xor's classes follow uniform points
+        assert max(counts) - min(counts) <= 1
+
+
+def test_noiseless_moons_lie_on_their_half_circles():
+    X, y = data.moons(40, noise=0.0, seed=0)
+    for (x0, x1), label in zip(X, y, strict=True):
+        if label == 0:
+            assert math.hypot(x0, x1) == pytest.approx(1.0) and x1 >= -1e-12
+        else:
+            assert math.hypot(x0 - 1.0, x1 - 0.5) == pytest.approx(1.0) and x1 <= 0.5 + 1e-12
+
+
+def test_noiseless_circles_and_xor_geometry():
+    X, y = data.circles(40, noise=0.0, factor=0.3, seed=0)
+    for x, label in zip(X, y, strict=True):
+        assert math.hypot(*x) == pytest.approx(0.3 if label else 1.0)
+    X, y = data.xor(200, seed=0)
+    for (x0, x1), label in zip(X, y, strict=True):
+        assert label == (1 if x0 * x1 < 0 else 0)
+
+
+def test_curve_without_noise_is_the_sine():
+    X, y = data.curve(30, noise=0.0, seed=1)
+    assert all(-1 <= x[0] <= 1 and t == math.sin(3 * x[0]) for x, t in zip(X, y, strict=True))
+
+
+def test_signed_and_split():
+    d = data.moons(20, seed=0)
+    assert d.signed().y == [2.0 * label - 1.0 for label in d.y]
+    train, test = d.split(0.25)
+    assert len(train.X) == 15 and len(test.X) == 5 and train.X + test.X == d.X
+    with pytest.raises(ValueError, match="labels 0 and 1"):
+        data.spirals(30, classes=3, seed=0).signed()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="n must be an int >= 2"):
+        data.moons(1)
+    with pytest.raises(ValueError, match="noise must be a finite number >= 0"):
+        data.moons(10, noise=-0.1)
+    with pytest.raises(ValueError, match="factor must be between 0 and 1"):
+        data.circles(10, factor=1.5)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        data.xor(10, seed=1.5)

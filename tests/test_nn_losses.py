@@ -1,0 +1,156 @@
+"""nn.losses: values against their textbook formulas, gradients against central differences,
+stability at extreme logits, target checking."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine import Value
+from engine.testing import numeric_grad
+from nn import losses
+
+
+def softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def check_gradients(loss, outputs, targets, rel=1e-6):
+    """d loss / d output against central differences; outputs is a list of per-sample lists."""
+    flat = [x for out in outputs for x in out]
+    widths = [len(out) for out in outputs]
+
+    def f(*values):
+        it = iter(values)
+        return loss([[next(it) for _ in range(w)] for w in widths], targets)
+
+    leaves = [Value(x) for x in flat]
+    it = iter(leaves)
+    loss([[next(it) for _ in range(w)] for w in widths], targets).backward()
+    for leaf, num in zip(leaves, numeric_grad(f, *flat), strict=True):
+        assert leaf.grad == pytest.approx(num, rel=rel, abs=rel)
+
+
+logits = st.floats(-30, 30)
+
+
+@given(st.lists(st.lists(st.floats(-3, 3), min_size=2, max_size=2), min_size=1, max_size=4),
+       st.data())
+def test_mse_is_the_mean_over_samples_of_the_summed_squares(outputs, data):
+    targets = data.draw(st.lists(st.lists(st.floats(-3, 3), min_size=2, max_size=2),
+                                 min_size=len(outputs), max_size=len(outputs)))
+    got = losses.mse([[Value(a) for a in out] for out in outputs], targets).data
+    want = sum((a - y) ** 2 for out, ys in zip(outputs, targets, strict=True)
+               for a, y in zip(out, ys, strict=True)) / len(outputs)
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+    check_gradients(losses.mse, outputs, targets)
+    summed = losses.MeanSquaredError(reduction="sum")
+    assert summed([[Value(a) for a in out] for out in outputs], targets).data == pytest.approx(
+        want * len(outputs), rel=1e-12, abs=1e-300)
+
+
+def test_mse_accepts_a_number_per_sample_for_one_output_and_a_bare_value():
+    assert losses.mse([Value(3.0), [Value(1.0)]], [1.0, 2]).data == (4.0 + 1.0) / 2
+
+
+@given(st.lists(logits, min_size=1, max_size=5), st.data())
+def test_hinge(scores, data):
+    labels = data.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=len(scores),
+                                max_size=len(scores)))
+    got = losses.hinge([[Value(s)] for s in scores], labels).data
+    want = sum(max(0.0, 1.0 - y * s) for s, y in zip(scores, labels, strict=True)) / len(scores)
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+    if all(abs(1.0 - y * s) > 1e-3 for s, y in zip(scores, labels, strict=True)):  # off the kink
+        check_gradients(losses.hinge, [[s] for s in scores], labels)
+
+
+@given(st.lists(logits, min_size=1, max_size=5), st.data())
+def test_bce_with_logits(zs, data):
+    ys = data.draw(st.lists(st.floats(0, 1), min_size=len(zs), max_size=len(zs)))
+    got = losses.bce_with_logits([[Value(z)] for z in zs], ys).data
+    want = sum(softplus(z) - y * z for z, y in zip(zs, ys, strict=True)) / len(zs)
+    assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+    check_gradients(losses.bce_with_logits, [[z] for z in zs], ys)
+
+
+def test_bce_gradient_is_sigmoid_minus_y_even_at_zero():
+    z = Value(0.0)
+    losses.bce_with_logits([[z]], [1.0]).backward()
+    assert z.grad == pytest.approx(0.5 - 1.0, rel=1e-15)  # no kink: sigmoid(0) - y
+
+
+@given(st.lists(st.lists(logits, min_size=3, max_size=3), min_size=1, max_size=4), st.data())
+def test_softmax_cross_entropy(outputs, data):
+    ys = data.draw(st.lists(st.integers(0, 2), min_size=len(outputs), max_size=len(outputs)))
+    got = losses.softmax_cross_entropy([[Value(a) for a in out] for out in outputs], ys).data
+    want = 0.0
+    for out, y in zip(outputs, ys, strict=True):
+        m = max(out)
+        want += m + math.log(sum(math.exp(a - m) for a in out)) - out[y]
+    assert got == pytest.approx(want / len(outputs), rel=1e-9, abs=1e-12)
+    check_gradients(losses.softmax_cross_entropy, outputs, ys)
+
+
+def test_softmax_gradient_is_softmax_minus_one_hot():
+    a = [Value(1.0), Value(2.0), Value(-1.0)]
+    losses.softmax_cross_entropy([a], [1]).backward()
+    total = sum(math.exp(v.data) for v in a)
+    for k, v in enumerate(a):
+        assert v.grad == pytest.approx(math.exp(v.data) / total - (k == 1), rel=1e-14)
+
+
+@pytest.mark.parametrize("z", [1000.0, -1000.0, 1e300, -1e300])
+def test_logit_losses_stay_finite_at_extreme_logits(z):
+    for y in (0.0, 1.0):
+        x = Value(z)
+        c = losses.bce_with_logits([[x]], [y])
+        c.backward()
+        assert c.data == pytest.approx(softplus(z) - y * z, rel=1e-15)
+        assert x.grad == (1.0 if z > 0 else 0.0) - y
+    a = [Value(z), Value(0.0), Value(-z)]
+    c = losses.softmax_cross_entropy([a], [1])
+    c.backward()
+    assert c.data == pytest.approx(abs(z), rel=1e-15)
+    assert [v.grad for v in a] == [1.0 if z > 0 else 0.0, -1.0, 0.0 if z > 0 else 1.0]
+
+
+def test_l2_penalty():
+    params = [Value(1.0), Value(-2.0), Value(0.5)]
+    c = losses.L2Penalty(0.1)(params)
+    assert c.data == pytest.approx(0.1 * (1 + 4 + 0.25), rel=1e-15)
+    c.backward()
+    assert [p.grad for p in params] == pytest.approx([0.2, -0.4, 0.1], rel=1e-15)
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
+        losses.L2Penalty(-1)
+
+
+def test_predictions():
+    assert losses.hinge.predict([0.3]) == 1.0 and losses.hinge.predict([-0.3]) == -1.0
+    assert losses.bce_with_logits.predict([0.3]) == 1 and losses.bce_with_logits.predict([-2]) == 0
+    assert losses.softmax_cross_entropy.predict([0.1, 3.0, -1.0]) == 1
+    assert losses.mse.predict([0.3]) is None
+
+
+def test_bad_targets_and_shapes_name_the_problem():
+    one, two = [[Value(0.5)]], [[Value(0.5), Value(1.0)]]
+    with pytest.raises(ValueError, match="hinge: labels must be -1 or \\+1, got 0"):
+        losses.hinge(one, [0])
+    with pytest.raises(ValueError, match="hinge needs an MLP with exactly 1 output, got 2"):
+        losses.hinge(two, [1])
+    with pytest.raises(ValueError, match="a target must be a number in \\[0, 1\\], got 2"):
+        losses.bce_with_logits(one, [2])
+    with pytest.raises(ValueError, match=r"class index in 0\.\.1, got 2"):
+        losses.softmax_cross_entropy(two, [2])
+    with pytest.raises(ValueError, match="at least 2 outputs"):
+        losses.softmax_cross_entropy(one, [0])
+    with pytest.raises(ValueError, match="mse: a target must be 2 number"):
+        losses.mse(two, [1.0])
+    with pytest.raises(ValueError, match="1 outputs but 2 targets"):
+        losses.mse(one, [1.0, 2.0])
+    with pytest.raises(ValueError, match="empty batch"):
+        losses.mse([], [])
+    with pytest.raises(TypeError, match="list of per-sample outputs"):
+        losses.mse(Value(1.0), [1.0])
+    with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum'"):
+        losses.MeanSquaredError(reduction="none")

@@ -1,0 +1,109 @@
+"""nn.optim: SGD and Adam against hand-written update rules; updates build no graph."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine import Value
+from nn import MLP, optim
+
+
+def quadratic_grads(params, targets):
+    """Set p.grad to d/dp of sum (p - t)^2 = 2 (p - t), without the engine."""
+    for p, t in zip(params, targets, strict=True):
+        p.grad = 2.0 * (p.data - t)
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=4), st.floats(0, 0.99), st.floats(0, 0.1))
+def test_sgd_matches_the_update_rule_written_out(start, momentum, decay):
+    params = [Value(x) for x in start]
+    opt = optim.SGD(params, lr=0.1, momentum=momentum, weight_decay=decay)
+    ref, velocity = list(start), [0.0] * len(start)
+    targets = [1.0] * len(start)
+    for _ in range(5):
+        quadratic_grads(params, targets)
+        opt.step()
+        for i, x in enumerate(ref):
+            g = 2.0 * (x - 1.0) + decay * x
+            velocity[i] = momentum * velocity[i] + g
+            ref[i] = x - 0.1 * velocity[i]
+    assert [p.data for p in params] == pytest.approx(ref, rel=1e-12, abs=1e-12)
+
+
+def test_plain_sgd_step_by_hand():
+    p = Value(3.0)
+    p.grad = 2.0
+    optim.SGD([p], lr=0.5).step()
+    assert p.data == 2.0
+
+
+def test_sgd_minimizes_a_quadratic_built_with_the_engine():
+    p, q = Value(4.0), Value(-3.0)
+    opt = optim.SGD([p, q], lr=0.1, momentum=0.5)
+    for _ in range(200):
+        loss = (p - 1) ** 2 + (q + 2) ** 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert p.data == pytest.approx(1.0, abs=1e-9) and q.data == pytest.approx(-2.0, abs=1e-9)
+
+
+def adam_reference(start, grads_of, steps, lr, b1, b2, eps, decay):
+    """Adam as in Kingma & Ba, Algorithm 1 (with L2 decay added to the gradient)."""
+    x, m, v = list(start), [0.0] * len(start), [0.0] * len(start)
+    for t in range(1, steps + 1):
+        g = [gi + decay * xi for gi, xi in zip(grads_of(x), x, strict=True)]
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g, strict=True)]
+        v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g, strict=True)]
+        m_hat = [mi / (1 - b1**t) for mi in m]
+        v_hat = [vi / (1 - b2**t) for vi in v]
+        x = [xi - lr * mh / (math.sqrt(vh) + eps) for xi, mh, vh in zip(x, m_hat, v_hat,
+                                                                          strict=True)]
+    return x
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=4), st.sampled_from([0.0, 0.01]))
+def test_adam_matches_the_paper(start, decay):
+    params = [Value(x) for x in start]
+    opt = optim.Adam(params, lr=0.01, betas=(0.8, 0.99), eps=1e-8, weight_decay=decay)
+    for _ in range(7):
+        quadratic_grads(params, [0.5] * len(start))
+        opt.step()
+    want = adam_reference(start, lambda x: [2.0 * (xi - 0.5) for xi in x], 7, 0.01, 0.8, 0.99,
+                          1e-8, decay)
+    assert [p.data for p in params] == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+def test_adams_first_step_moves_each_parameter_by_about_lr():
+    params = [Value(1.0), Value(1.0)]
+    params[0].grad, params[1].grad = 1e-3, -50.0
+    optim.Adam(params, lr=0.1).step()
+    assert params[0].data == pytest.approx(0.9, rel=1e-5)
+    assert params[1].data == pytest.approx(1.1, rel=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: optim.Adam(ps, lr=0.1)])
+def test_updates_build_no_graph_and_zero_grad_resets(make):
+    mlp = MLP(2, [3, 1], seed=0)
+    params = mlp.parameters()
+    opt = make(params)
+    mlp([1.0, 2.0])[0].backward()
+    opt.step()
+    assert all(type(p.data) is float and not p.parents and p.op == "" for p in params)
+    assert any(p.grad for p in params)
+    opt.zero_grad()
+    assert all(p.grad == 0.0 for p in params)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="parameter 1 must be a Value, not float"):
+        optim.SGD([Value(1.0), 2.0], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
+        optim.SGD([Value(1.0)], lr=-0.1)
+    with pytest.raises(ValueError, match="beta2 must be a finite number in \\[0, 1\\)"):
+        optim.Adam([Value(1.0)], betas=(0.9, 1.0))
