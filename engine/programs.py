@@ -237,20 +237,28 @@ def value_problem(x: float, max_magnitude: float = 1e3) -> str | None:
 
 
 def operand_problem(op: str, args: Sequence[float], margin: float = 0.01) -> str | None:
-    """Why these operands are a bad place to check ``op`` (outside its domain or within ``margin``
-    of its domain's edge or of a kink), or None. Fixed parameters (constants) are not checked."""
-    entry = OPS[op]
+    """Why these operands are a bad place to check ``op``, or None (see :func:`operand_issue`)."""
     for j, x in enumerate(args):
-        if j in entry.constants:
-            continue
-        domain = entry.domain[j] if j < len(entry.domain) else "real"
-        if domain == POSITIVE and not x >= margin:
-            return f"operand {j + 1} of {op} is {x:.6g}, not positive (by {margin:g})"
-        if domain == NONZERO and not abs(x) >= margin:
-            return f"operand {j + 1} of {op} is {x:.6g}, within {margin:g} of 0"
-    if args and entry.kinks:
+        problem = operand_issue(op, j, x, margin)
+        if problem:
+            return problem
+    return None
+
+
+def operand_issue(op: str, j: int, x: float, margin: float = 0.01) -> str | None:
+    """Why ``x`` is a bad operand ``j`` of ``op``: outside the op's domain, or within ``margin``
+    of the domain's edge or (operand 0) of a kink; None if it is fine. Fixed parameters
+    (constants, like an exponent) are not checked."""
+    entry = OPS[op]
+    if j in entry.constants:
+        return None
+    domain = entry.domain[j] if j < len(entry.domain) else "real"
+    if domain == POSITIVE and not x >= margin:
+        return f"operand {j + 1} of {op} is {x:.6g}, not positive (by {margin:g})"
+    if domain == NONZERO and not abs(x) >= margin:
+        return f"operand {j + 1} of {op} is {x:.6g}, within {margin:g} of 0"
+    if j == 0:
         for kink in entry.kinks:
-            if abs(args[0] - kink) < margin:
-                return (f"operand 1 of {op} is {args[0]:.6g}, within {margin:g} of its kink at "
-                        f"{kink:g}")
+            if abs(x - kink) < margin:
+                return f"operand 1 of {op} is {x:.6g}, within {margin:g} of its kink at {kink:g}"
     return None

@@ -1,0 +1,281 @@
+"""engine.strategies: what they draw (good points, diamonds, user ops), how it prints and shrinks,
+and the main property: every drawn program's gradients pass gradcheck on the real engine.
+
+The volume run (documented in docs/testing.md) is this file's first test with more examples:
+DELTAGRAD_PROFILE=thorough DELTAGRAD_MAX_EXAMPLES=100000 python -m pytest \
+    tests/test_strategies.py -k random_graphs --hypothesis-show-statistics
+"""
+
+import contextlib
+import math
+import os
+
+import pytest
+from hypothesis import HealthCheck, assume, find, given, settings
+from hypothesis import strategies as st
+
+import nn
+from engine import Value, apply
+from engine.derivatives import OPS, POSITIVE, RULES, Op, register
+from engine.programs import Constant
+from engine.strategies import (
+    PROFILES,
+    datasets,
+    expressions,
+    finite_floats,
+    graphs,
+    leaves,
+    mlps,
+    op_names,
+    points,
+    register_profiles,
+)
+from engine.testing import assert_grads_match_numeric, gradcheck
+
+# -- the main property --------------------------------------------------------------------------
+
+
+@given(graphs())
+def test_random_graphs_pass_gradcheck(program):
+    assert_grads_match_numeric(program)
+
+
+@given(expressions())
+def test_random_expressions_pass_gradcheck(program):
+    assert_grads_match_numeric(program)
+
+
+@given(st.data())
+def test_other_points_of_a_program_pass_gradcheck(data):
+    program = data.draw(graphs(max_nodes=5))
+    xs = data.draw(points(program))
+    assert program.problem_at(xs) is None
+    assert_grads_match_numeric(program, *xs)
+
+
+# -- what the strategies draw -------------------------------------------------------------------
+
+
+@given(graphs(ops=["relu", "abs", "leaky_relu", "log", "sqrt", "/", "pow", "-"]))
+def test_every_intermediate_is_good_at_the_drawn_point(program):
+    # zeros, equal pairs (x - x) and tiny floats are hypothesis' favourites: none may reach a
+    # kink or the edge of a domain
+    assert program.problem_at(program.point) is None
+    values = program.evaluate(*program.point)
+    for k, ins in enumerate(program.instructions, start=program.n_inputs):
+        op = OPS[ins.op]
+        args = [a.value if isinstance(a, Constant) else values[a] for a in ins.operands]
+        if op.kinks:
+            assert all(abs(args[0] - kink) >= 0.01 for kink in op.kinks), program
+        for j, domain in enumerate(op.domain):
+            if domain == POSITIVE and j not in op.constants:
+                assert args[j] >= 0.01, program
+        assert math.isfinite(values[k]) and abs(values[k]) <= 1e3
+
+
+def _paths_of_different_lengths(program):
+    """Is some interior node reached from the output by paths of two different lengths?"""
+    users = {k: [] for k in range(program.size)}
+    for k, ins in enumerate(program.instructions, start=program.n_inputs):
+        for a in ins.operands:
+            if not isinstance(a, Constant):
+                users[a].append(k)
+    lengths = {}
+    for k in reversed(range(program.size)):  # users come after their operands
+        own = {1} if program.output is None else ({0} if k == program.output else set())
+        lengths[k] = own | {n + 1 for u in users[k] for n in lengths[u]}
+    return any(len(lengths[k]) > 1 for k in range(program.n_inputs, program.size))
+
+
+def test_graphs_often_have_diamonds_and_trees_never_do():
+    seen = {"graphs": [], "expressions": []}
+
+    @settings(max_examples=200, derandomize=True, database=None)
+    @given(graphs(), expressions())
+    def collect(graph, tree):
+        seen["graphs"].append(_paths_of_different_lengths(graph))
+        seen["expressions"].append(_paths_of_different_lengths(tree))
+
+    collect()
+    assert sum(seen["graphs"]) >= 0.3 * len(seen["graphs"])
+    assert not any(seen["expressions"])
+
+
+def test_shrinking_gives_a_minimal_diamond():
+    program = find(graphs(), _paths_of_different_lengths,
+                   settings=settings(database=None, derandomize=True, max_examples=1000))
+    assert len(program.instructions) == 2 and program.n_inputs == 1, program
+
+
+@contextlib.contextmanager
+def registered(name, op):
+    register(name, op)
+    try:
+        yield name
+    finally:
+        OPS.pop(name, None)
+        RULES.pop(name, None)
+
+
+def test_a_registered_op_is_drawn_inside_its_domain_and_away_from_its_kink():
+    # x^1.5 needs x > 0; declare a kink at 1 to see it avoided as well
+    op = Op(lambda x: x ** 1.5, lambda x, out: (1.5 * math.sqrt(x),), 1, (POSITIVE,),
+            kinks=(1.0,))
+    with registered("pow_three_halves", op):
+        assert "pow_three_halves" in op_names() and "pow_three_halves" not in op_names(kinks=False)
+
+        def uses_it(program):
+            values = program.evaluate(*program.point)
+            for ins in program.instructions:
+                if ins.op == "pow_three_halves":
+                    x = values[ins.operands[0]]
+                    assert x >= 0.01 and abs(x - 1.0) >= 0.01
+                    return True
+            return False
+
+        found = find(graphs(ops=["pow_three_halves", "+"]), uses_it,
+                     settings=settings(database=None, derandomize=True))
+        assert_grads_match_numeric(found)
+    assert "pow_three_halves" not in op_names()
+
+
+def test_ops_that_finite_differences_cannot_check_are_left_out():
+    step = Op(lambda x: float(math.floor(x)), (0.0,), 1, smooth=False)
+    with registered("floor", step):
+        assert "floor" not in op_names()
+
+
+@given(finite_floats(-1.0, 1.0, avoid=(0.0, 0.5), margin=0.05))
+def test_finite_floats_are_finite_normal_and_away_from_avoided_points(x):
+    assert -1.0 <= x <= 1.0 and math.isfinite(x)
+    assert x == 0 or abs(x) >= 2.2250738585072014e-308
+    assert abs(x) >= 0.05 and abs(x - 0.5) >= 0.05
+
+
+@given(leaves(label="w"))
+def test_leaves_are_labelled_leaf_values(w):
+    assert type(w) is Value and w.label == "w" and not w.parents and -2 <= w.data <= 2
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="finite_floats needs lo < hi"):
+        finite_floats(1.0, 0.0)
+    with pytest.raises(ValueError, match="unknown operations \\['nope'\\]"):
+        find(graphs(ops=["nope"]), bool)
+    with pytest.raises(ValueError, match="task must be 'regression' or 'binary'"):
+        find(datasets(task="ranking"), bool)
+
+
+# -- how programs print ---------------------------------------------------------------------------
+
+
+def _namespace(point):
+    ns = {name: (lambda n: lambda *args: apply(n, *args))(name) for name in OPS}
+    ns["abs"] = abs
+    ns.update({f"x{i}": Value(x) for i, x in enumerate(point)})
+    return ns
+
+
+@given(graphs())
+def test_the_repr_is_python_that_computes_the_same_value(program):
+    *definitions, expression = program.expression.split("; ")
+    ns = _namespace(program.point)
+    for line in definitions:
+        exec(line, ns)
+    value = eval(expression, ns).data
+    assert value == pytest.approx(program(*program.point).data, rel=1e-12, abs=1e-12)
+    assert repr(program).endswith("  where " + ", ".join(
+        f"x{i} = {x!r}" for i, x in enumerate(program.point)))
+
+
+@given(expressions())
+def test_a_tree_prints_as_one_expression(program):
+    assert ";" not in program.expression
+    value = eval(program.expression, _namespace(program.point)).data
+    assert value == pytest.approx(program(*program.point).data, rel=1e-12, abs=1e-12)
+
+
+# -- networks and data ----------------------------------------------------------------------------
+
+
+def _loss_with(mlp, params, data):
+    """Squared error of the mlp over data, with ``params`` as its weights and biases."""
+    it = iter(params)
+    for layer in mlp.layers:
+        for neuron in layer.neurons:
+            neuron.w = tuple(next(it) for _ in neuron.w)
+            neuron.b = next(it)
+    return Value.sum((out - y) ** 2 for x, y in zip(data.X, data.y, strict=True)
+                     for out in mlp(x))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mlp_gradients_match_numeric_ones(data):
+    mlp = data.draw(mlps(widths=st.lists(st.integers(1, 3), min_size=1, max_size=2)))
+    dataset = data.draw(datasets(nin=mlp.nin, n=st.integers(1, 3)))
+    params = [p.data for p in mlp.parameters()]
+    for x in dataset.X:  # keep every pre-activation a margin away from relu's kink
+        assume(all(abs(z.data) >= 0.01 for layer in mlp.trace(x) for z in layer.z))
+    checked = data.draw(st.lists(st.integers(0, len(params) - 1), min_size=1, max_size=4,
+                                 unique=True))
+
+    def loss(*chosen):
+        values = [Value(p) for p in params]
+        for i, v in zip(checked, chosen, strict=True):
+            values[i] = v
+        return _loss_with(mlp, values, dataset)
+
+    gradcheck(loss, *[params[i] for i in checked])
+
+
+@given(datasets(nin=2, task="binary"))
+def test_binary_datasets(dataset):
+    assert all(len(x) == 2 for x in dataset.X) and set(dataset.y) <= {0, 1}
+    assert 1 <= len(dataset.X) == len(dataset.y) <= 8
+
+
+@given(mlps(nin=2))
+def test_mlps_take_the_drawn_number_of_inputs(mlp):
+    assert isinstance(mlp, nn.MLP) and mlp.nin == 2 and len(mlp([0.5, -0.5])) >= 1
+
+
+# -- settings profiles ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_profiles(monkeypatch):
+    yield monkeypatch
+    monkeypatch.undo()
+    register_profiles(load=False)  # the profiles as the environment of the run asks
+
+
+def test_profiles_are_chosen_by_environment(restore_profiles):
+    env = restore_profiles
+    env.setenv("DELTAGRAD_PROFILE", "thorough")
+    env.delenv("DELTAGRAD_MAX_EXAMPLES", raising=False)
+    assert register_profiles(load=False) == "thorough"
+    assert settings.get_profile("thorough").max_examples == PROFILES["thorough"]["max_examples"]
+    env.setenv("DELTAGRAD_MAX_EXAMPLES", "123")
+    register_profiles(load=False)
+    assert settings.get_profile("thorough").max_examples == 123
+    ci = settings.get_profile("ci")
+    assert ci.derandomize and ci.deadline is None and ci.database is None
+    env.delenv("DELTAGRAD_PROFILE")
+    env.setenv("CI", "true")
+    env.delenv("DELTAGRAD_MAX_EXAMPLES")
+    assert register_profiles(load=False) == "ci"
+
+
+def test_unknown_profiles_are_named(restore_profiles):
+    restore_profiles.setenv("DELTAGRAD_PROFILE", "fast")
+    with pytest.raises(ValueError, match="DELTAGRAD_PROFILE='fast' is not a profile"):
+        register_profiles(load=False)
+    restore_profiles.setenv("DELTAGRAD_PROFILE", "ci")
+    restore_profiles.setenv("DELTAGRAD_MAX_EXAMPLES", "many")
+    with pytest.raises(ValueError, match="DELTAGRAD_MAX_EXAMPLES must be a positive integer"):
+        register_profiles(load=False)
+
+
+def test_this_run_uses_a_registered_profile():
+    assert os.environ.get("DELTAGRAD_PROFILE", "ci") in PROFILES
