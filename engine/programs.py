@@ -167,6 +167,10 @@ class Program:
             text += f"  where {at}"
         return text
 
+    def _repr_pretty_(self, printer: object, cycle: bool) -> None:
+        """Hypothesis' (and IPython's) printer: the infix form, not the dataclass fields."""
+        printer.text(repr(self))  # type: ignore[attr-defined]
+
     @property
     def expression(self) -> str:
         """Infix Python: nodes used more than once get a line ``nK = ...;``, others are inlined."""

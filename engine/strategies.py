@@ -94,12 +94,13 @@ def graphs(draw: st.DrawFn, inputs: int | st.SearchStrategy[int] = _INPUT_COUNTS
            max_magnitude: float = 1e3) -> Program:
     """A DAG program and a good point for it (``program.point``).
 
-    Up to ``max_nodes`` instructions, each an op of ``ops`` (default :func:`op_names`) applied to
-    any earlier nodes, so interior nodes are shared and reached by paths of different lengths
-    (the diamonds that catch a backward pass in the wrong order). The output is the sum of all
-    nodes. Operands are chosen among the nodes whose value at the point suits the op; an
-    instruction no node suits, or whose result is not finite, too large or subnormal, is left
-    out. So every intermediate is good at ``program.point`` by construction.
+    Up to ``max_nodes`` instructions (each slot may stay empty), each an op of ``ops`` (default
+    :func:`op_names`) applied to any earlier nodes, so interior nodes are shared and reached by
+    paths of different lengths (the diamonds that catch a backward pass in the wrong order).
+    The output is the sum of all nodes. Operands are chosen among the nodes whose value at the
+    point suits the op; an instruction no node suits, or whose result is not finite, too large
+    or subnormal, is left out. So every intermediate is good at ``program.point`` by
+    construction.
     """
     n_inputs = draw(inputs) if isinstance(inputs, st.SearchStrategy) else inputs
     names = list(ops) if ops is not None else op_names()
@@ -107,16 +108,11 @@ def graphs(draw: st.DrawFn, inputs: int | st.SearchStrategy[int] = _INPUT_COUNTS
     point = [draw(values or finite_floats()) for _ in range(n_inputs)]
     values_so_far = list(point)
     instructions: list[Instruction] = []
-    for _ in range(draw(st.integers(1, max_nodes))):
-        op = draw(st.sampled_from(names))
-        operands = _draw_operands(draw, op, values_so_far, margin, allow_constants=True)
-        if operands is None:
-            continue
-        result = OPS[op].forward(*_values(operands, values_so_far))
-        if value_problem(result, max_magnitude):
-            continue
-        instructions.append(Instruction(op, tuple(operands)))
-        values_so_far.append(result)
+    for _ in range(max_nodes):  # each slot shrinks to "empty" on its own: minimal programs
+        drawn = draw(_instructions(names, tuple(values_so_far), margin, max_magnitude))
+        if drawn is not None:
+            instructions.append(drawn[0])
+            values_so_far.append(drawn[1])
     return Program(n_inputs, tuple(instructions), point=tuple(point))
 
 
@@ -178,6 +174,23 @@ def points(draw: st.DrawFn, program: Program, values: st.SearchStrategy[float] |
     if program.point is None:
         reject()
     return program.point
+
+
+@st.composite
+def _instructions(draw: st.DrawFn, names: Sequence[str], values: tuple[float, ...],
+                  margin: float, max_magnitude: float) -> tuple[Instruction, float] | None:
+    """One slot of a program: None (empty, a quarter of the time), or an instruction whose
+    operands suit its op at the point, with its value."""
+    if not draw(st.integers(0, 3)):
+        return None
+    op = draw(st.sampled_from(names))
+    operands = _draw_operands(draw, op, list(values), margin, allow_constants=True)
+    if operands is None:
+        return None
+    result = OPS[op].forward(*_values(operands, values))
+    if value_problem(result, max_magnitude):
+        return None
+    return Instruction(op, tuple(operands)), result
 
 
 def _draw_operands(draw: st.DrawFn, op: str, values: list[float], margin: float,

@@ -245,9 +245,12 @@ def gradcheck(f: Callable[..., Value], *inputs: float | Value, eps: float = 1e-6
     if wrong:
         got = ", ".join(f"{n}: {s:.6g} then {d:.6g} ({_ratio(d, s)} the first)"
                         for n, s, d in wrong)
+        why = ("the second pass replaced leaf gradients instead of adding to them (= instead "
+               "of +=)" if all(d == s for _, s, d in wrong) else
+               "leaves accumulate, but interior nodes must restart from 0 at each pass")
         result.failures.append(Failure(STALE_INTERIOR_GRADS, (
             f"backward twice on one graph must give exactly twice the leaf gradients ({got}); "
-            "leaves accumulate, but interior nodes must restart from 0 at each pass")))
+            f"{why}")))
 
     if result.failures and any(k != KINK for k in result.kinds):
         result.culprit = _find_culprit(run, result, g, atol, rtol)
