@@ -129,7 +129,8 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
     - ``show_grad``: ``False`` leaves the grad field out (before ``backward()``, for instance).
     - ``highlight``: Values to mark in red, and the edges between two of them (a path).
     - ``parameters``: leaves to colour as parameters (``mlp.parameters()``, for instance).
-    - ``clusters``: :class:`Cluster` boxes; ``mlp=`` derives them (and ``parameters``) from an
+    - ``clusters``: :class:`Cluster` boxes; ``mlp=`` derives them (and ``parameters``, and
+      names such as ``W2[5,3]``, ``z2[5]``, ``a2[5]`` for unlabelled Values) from the
       ``nn.MLP`` whose forward made this graph.
     - ``collapse``: ``True`` draws each innermost cluster (a neuron) as one summary node; an int
       ``d`` collapses the clusters at nesting depth ``d`` (1: layers); a label or a list of
@@ -140,14 +141,17 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
     """
     _check_value(root, "draw_graph")
     parameters = list(parameters)
+    names: dict[Value, str] = {}
     if mlp is not None:
-        from nn.draw import graph_clusters  # nn builds on the engine: import it only when asked
+        from nn.draw import graph_clusters, graph_names  # nn builds on the engine: import late
 
         clusters = [*clusters, *graph_clusters(mlp, root)]
         parameters += mlp.parameters()
+        names = graph_names(mlp, root)
     graph = Graph(root, clusters=clusters, collapse=collapse, max_nodes=max_nodes)
     return graph.draw(rankdir=rankdir, show_grad=show_grad, highlight=highlight,
-                      parameters=parameters, title=title)
+                      parameters=parameters, title=title,
+                      label_text=lambda v: v.label or names.get(v, ""))
 
 
 class Graph:
@@ -219,13 +223,16 @@ class Graph:
                 for v in box.members():
                     self.summary[v] = box
 
-    def names(self, longest: int = 16) -> dict[Value, str]:
-        """A name for every drawn Value, to refer to it in text: its label, else its number
-        (a leaf), else its expression (``a * b``), else ``#k`` (k: its place, oldest first)."""
+    def names(self, known: Mapping[Value, str] | None = None,
+              longest: int = 16) -> dict[Value, str]:
+        """A name for every drawn Value, to refer to it in text: its label, else its name in
+        ``known``, else its number (a leaf), else its expression (``a * b``), else ``#k`` (k: its
+        place, oldest first)."""
         names: dict[Value, str] = {}
+        known = known or {}
         for k, v in enumerate(self.values):
-            if v.label:
-                names[v] = v.label
+            if v.label or v in known:
+                names[v] = v.label or known[v]
             elif not v.parents:
                 names[v] = f"{v.data:g}"
             else:
@@ -311,7 +318,7 @@ class Graph:
             members = box.members()
             outputs = [v for v in members if v is self.root or any(
                 u not in box.member_set for u in self.users.get(v, ()))]
-            label = f"{box.label} ({len(members)} values)"
+            label = f"{box.short_label} ({len(members)} values)"
             fields = [_record_field(label)]
             if len(outputs) == 1:
                 fields.append("data " + _number(outputs[0].data))
@@ -346,7 +353,7 @@ class Graph:
                 if (v, slot) in red:
                     attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
                 if (v, slot) in edge_label:
-                    attrs["label"] = _text(edge_label[v, slot])
+                    attrs["xlabel"] = _text(edge_label[v, slot])
                     attrs["fontname"] = TEXT_FONT
                     attrs["fontsize"] = "10"
                 if not head_box and len(v.parents) == 2 == len(self.inputs[v]) \
@@ -371,12 +378,16 @@ class _Box:
     """A cluster as drawn: its Values that are in the drawing, its nested boxes, its DOT key."""
 
     def __init__(self, cluster: Cluster, path: tuple[int, ...], drawn: Mapping[Value, str]):
-        self.label = cluster.label
+        self.label = self.short_label = cluster.label
         self.path = path
         self.depth = len(path)
         self.key = "_".join(map(str, path))
         self.wanted = [v for v in cluster.values if v in drawn]
         self.children = [_Box(c, (*path, i), drawn) for i, c in enumerate(cluster.clusters)]
+        for child in self.children:  # "layer 2 / neuron 5" inside "layer 2": "neuron 5"
+            prefix = self.label + " / "
+            if child.label.startswith(prefix):
+                child.short_label = child.label[len(prefix):]
         self.own: list[Value] = []
         self.collapsed = False
         self.member_set: set[Value] = set()
@@ -464,7 +475,7 @@ def grouped(name: str) -> str:
     return name if _TOKEN.fullmatch(name) else f"({name})"
 
 
-_TOKEN = re.compile(r"[\w#.+-]+")
+_TOKEN = re.compile(r"[\w#.+,\[\]-]+")
 
 
 def _is_folded(v: Value, slot: int) -> bool:

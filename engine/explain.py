@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.derivatives import OPS
-from engine.draw import Drawing, Graph, _number, fallback_bundle, grouped
+from engine.draw import (
+    DEFAULT_MAX_NODES,
+    Cluster,
+    Drawing,
+    Graph,
+    _number,
+    fallback_bundle,
+    grouped,
+)
 from engine.filmstrip import replay_backward
 from engine.value import Value, ancestors
 
@@ -60,7 +68,8 @@ class Explanation:
     ``drawing()``; in Jupyter, both."""
 
     def __init__(self, root: Value, leaf: Value, *, max_paths: int = DEFAULT_MAX_PATHS,
-                 delta_form: DeltaForm | None = None) -> None:
+                 delta_form: DeltaForm | None = None, names: dict[Value, str] | None = None,
+                 clusters: Sequence[Cluster] = (), parameters: Sequence[Value] = ()) -> None:
         self.root, self.leaf = root, leaf
         self.grad = leaf.grad
         self.total = replay_backward(root)[-1].grads.get(leaf, 0.0)
@@ -68,6 +77,8 @@ class Explanation:
         self.n_paths = _count_paths(root, leaf, self.on_path)
         self.paths = _paths(root, leaf, self.on_path, max_paths)
         self.delta_form = delta_form
+        self.known_names = names or {}
+        self.clusters, self.parameters = list(clusters), list(parameters)
         self._graph: Graph | None = None
 
     @property
@@ -88,7 +99,7 @@ class Explanation:
                    for x in numbers)
 
     def text(self) -> str:
-        names = self.graph.names()
+        names = self.graph.names(self.known_names)
 
         def name(v: Value) -> str:
             return grouped(names.get(v) or v.label or "?")
@@ -123,28 +134,32 @@ class Explanation:
         if self.delta_form is not None:
             form = self.delta_form
             terms = " + ".join(f"{_number(d)} x {_number(a)}" for d, a in form.terms)
-            lines.append(f"In the lecture notes' form, {x} is {form.name}:")
-            lines.append(f"  {form.formula} = {terms} = {_number(form.value)}")
+            lines.append(f"In the lecture notes' form: {form.name}.")
+            lines.append(f"  {form.formula}:")
+            lines.append(f"  {terms} = {_number(form.value)}")
         lines.append("All agree." if self.agrees() else "They do NOT agree.")
         return "\n".join(lines)
 
     __str__ = text
 
-    def drawing(self, **options: Any) -> Drawing:
-        """The graph with the listed paths in red, local derivatives on their edges.
+    def drawing(self, *, rankdir: str = "LR", collapse: bool | int | str | Sequence[str] = False,
+                max_nodes: int | None = DEFAULT_MAX_NODES) -> Drawing:
+        """The graph with the listed paths in red and local derivatives on their edges.
 
-        ``options`` go to the drawing (``rankdir``, ``max_nodes``, ``clusters``, ``collapse``).
+        ``collapse`` and ``max_nodes`` work as in ``draw_graph`` (with ``mlp=``, a neuron or a
+        layer on a path is drawn red when collapsed).
         """
-        graph = self.graph if not options.keys() - {"rankdir"} else Graph(
-            self.root, **{k: v for k, v in options.items() if k != "rankdir"})
+        graph = Graph(self.root, clusters=self.clusters, collapse=collapse, max_nodes=max_nodes)
         edges = {(p.values[k + 1], p.slots[k]): _number(p.local[k])
                  for p in self.paths for k in range(len(p.slots))}
-        names = graph.names()
-        marked = {v for p in self.paths for v in p.values}
-        return graph.draw(rankdir=options.get("rankdir", "LR"), highlight=marked,
-                          highlight_edges=edges, edge_label=edges,
-                          label_text=lambda v: v.label or (names.get(v, "") if v.parents else ""),
-                          title=self.text().splitlines()[0])
+        names = graph.names(self.known_names)
+
+        def label(v: Value) -> str:
+            return v.label or self.known_names.get(v) or (names.get(v, "") if v.parents else "")
+
+        return graph.draw(rankdir=rankdir, highlight={v for p in self.paths for v in p.values},
+                          highlight_edges=edges, edge_label=edges, label_text=label,
+                          parameters=self.parameters, title=self.text().splitlines()[0])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         import html
@@ -179,12 +194,13 @@ def explain(root: Value, leaf: Value, *, max_paths: int = DEFAULT_MAX_PATHS,
         raise ValueError(f"the leaf {leaf.label or repr(leaf)} is not in the graph of the root "
                          f"{root.label or repr(root)}: {root.label or 'the root'} was not "
                          "computed from it, so there is no path and no gradient to explain")
-    delta_form = None
-    if mlp is not None:
-        from nn.draw import delta_form as nn_delta_form  # nn builds on the engine: import late
+    if mlp is None:
+        return Explanation(root, leaf, max_paths=max_paths)
+    from nn.draw import delta_form, graph_clusters, graph_names  # nn builds on the engine
 
-        delta_form = nn_delta_form(mlp, root, leaf)
-    return Explanation(root, leaf, max_paths=max_paths, delta_form=delta_form)
+    return Explanation(root, leaf, max_paths=max_paths, delta_form=delta_form(mlp, root, leaf),
+                       names=graph_names(mlp, root), clusters=graph_clusters(mlp, root),
+                       parameters=mlp.parameters())
 
 
 # -- paths ----------------------------------------------------------------------------------------

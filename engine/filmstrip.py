@@ -107,10 +107,12 @@ def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
 
 def film_strip(root: Value, *, grad: float = 1.0, rankdir: str = "LR",
                parameters: Iterable[Value] = (), clusters: Sequence[Cluster] = (),
-               max_frames: int = DEFAULT_MAX_FRAMES) -> FilmStrip:
+               mlp: Any = None, max_frames: int = DEFAULT_MAX_FRAMES) -> FilmStrip:
     """The backward pass from ``root``, node by node (see the module docstring).
 
-    ``max_frames`` guards against graphs too big to watch (each frame is a full drawing).
+    ``mlp=`` (the ``nn.MLP`` whose forward built ``root``) adds its clusters, parameters and
+    names (``W1[2,1]``, ``z1[2]``); ``max_frames`` guards against graphs too big to watch
+    (each frame is a full drawing).
     """
     if not isinstance(root, Value):
         raise TypeError(f"film_strip needs an engine.Value, got {type(root).__name__}: "
@@ -119,8 +121,16 @@ def film_strip(root: Value, *, grad: float = 1.0, rankdir: str = "LR",
     if steps + 1 > max_frames:
         raise ValueError(f"the backward pass of this graph has {steps} steps, more than "
                          f"max_frames={max_frames}: draw a smaller graph or raise max_frames")
+    names: dict[Value, str] = {}
+    parameters = list(parameters)
+    if mlp is not None:
+        from nn.draw import graph_clusters, graph_names  # nn builds on the engine: import late
+
+        clusters = [*clusters, *graph_clusters(mlp, root)]
+        parameters += mlp.parameters()
+        names = graph_names(mlp, root)
     return FilmStrip(root, replay_backward(root, grad), rankdir=rankdir,
-                     parameters=parameters, clusters=clusters)
+                     parameters=parameters, clusters=clusters, names=names)
 
 
 class FilmStrip:
@@ -128,11 +138,13 @@ class FilmStrip:
     ``html()`` / ``save_html`` (the player), and the player inline in Jupyter."""
 
     def __init__(self, root: Value, frames: list[Frame], *, rankdir: str = "LR",
-                 parameters: Iterable[Value] = (), clusters: Sequence[Cluster] = ()) -> None:
+                 parameters: Iterable[Value] = (), clusters: Sequence[Cluster] = (),
+                 names: dict[Value, str] | None = None) -> None:
         self.root = root
         self.frames = frames
         self.graph = Graph(root, clusters=clusters, max_nodes=None)
-        self.names = self.graph.names()
+        self.names = self.graph.names(names)
+        self.known_names = names or {}
         self.rankdir = rankdir
         self.parameters = list(parameters)
         self._widths = self._grad_widths()
@@ -202,7 +214,7 @@ class FilmStrip:
                                highlight_edges=edges)
 
     def _label(self, v: Value) -> str:
-        return v.label or (self.names[v] if v.parents else "")
+        return v.label or (self.names[v] if v.parents or v in self.known_names else "")
 
     @staticmethod
     def _grad_text(frame: Frame, v: Value) -> str:

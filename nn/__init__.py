@@ -8,10 +8,11 @@ first use so that ``import nn`` stays light).
 """
 
 from nn import data, losses, optim, serialization, train
+from nn.draw import draw_network
 from nn.mlp import ACTIVATIONS, INITS, MLP, Layer, LayerTrace, Neuron
 
 __all__ = ["ACTIVATIONS", "INITS", "MLP", "Layer", "LayerTrace", "Neuron", "closed_form", "data",
-           "losses", "optim", "serialization", "train"]
+           "draw_network", "losses", "optim", "serialization", "train"]
 
 
 def __getattr__(name: str):  # nn.closed_form imports NumPy only when first used

@@ -178,8 +178,8 @@ def test_collapsing_draws_one_summary_node_per_cluster():
     out, clusters = two_neurons()
     dot = parse(draw_graph(out, clusters=clusters, collapse=True).source)
     summaries = [n for n in dot.nodes if n.startswith("c")]
-    assert sorted(dot.fields(n)[0] for n in summaries) == [
-        "layer 1 / neuron 1 (3 values)", "layer 1 / neuron 2 (3 values)"]
+    assert sorted(dot.fields(n)[0] for n in summaries) == [  # inside "layer 1"
+        "neuron 1 (3 values)", "neuron 2 (3 values)"]
     s1 = next(n for n in summaries if "neuron 1" in dot.fields(n)[0])
     assert dot.fields(s1)[1:] == ["data 0.4621", "grad 0.0000"]  # the neuron's output a1
     assert not any(dot.fields(n)[0] == "w1" for n in dot.nodes if dot.nodes[n]["shape"] == "record"

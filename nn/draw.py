@@ -1,0 +1,349 @@
+"""Drawing an MLP: its graph in clusters per layer and neuron, and the network as students draw it.
+
+- :func:`graph_clusters` finds, in a graph built by an MLP's forward, each neuron's nodes (its
+  parameters, its ``z``, the products of the expanded form, its activation) and groups them per
+  neuron and per layer: ``engine.draw_graph(loss, mlp=mlp)`` draws those clusters. Nothing is
+  recorded while computing; the clusters are derived from the MLP's structure at drawing time.
+- :func:`draw_network` draws layers of neurons joined by weights (width by magnitude, colour by
+  sign) and, after a forward and backward pass on ``(x, y)``, each neuron's ``z``, ``a`` and
+  ``delta`` (``dC/dz``), and optionally each weight's gradient.
+- :func:`delta_form` gives ``explain(root, w, mlp=mlp)`` the lecture notes' form of a weight's
+  gradient, ``dC/dw_jk = delta_j * a_k``, with the engine's numbers.
+
+Layers and neurons are numbered from 1, as in the lecture notes (``W_1`` reads the input
+``a_0 = x``); weight ``w_jk`` of layer ``l`` is ``mlp.layers[l - 1].neurons[j - 1].w[k - 1]``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from engine import Value, ancestors
+from engine.draw import COLOURS, RANKDIRS, Cluster, Drawing, _number, _text
+from engine.explain import DeltaForm
+from nn.losses import Loss, mse
+from nn.mlp import MLP, Neuron
+
+POSITIVE, NEGATIVE = "#2166ac", "#b2182b"  # weight colours: blue for w >= 0, red for w < 0
+
+
+class Pass(NamedTuple):
+    """One forward pass through a neuron in a graph: its ``z``, its inputs ``a_k`` (the Values
+    its weights multiply), the products of the expanded form, and its activation ``a``."""
+
+    z: Value
+    inputs: tuple[Value, ...]
+    products: tuple[Value, ...]
+    a: Value | None  # None for a custom activation (not recognised in the graph)
+
+
+class Place(NamedTuple):
+    """Where a neuron sits: ``layer`` and ``index`` counted from 1."""
+
+    layer: int
+    index: int
+    neuron: Neuron
+
+
+def neuron_passes(mlp: MLP, root: Value) -> dict[Neuron, list[Pass]]:
+    """Every forward pass of every neuron of ``mlp`` found in the graph of ``root``."""
+    _check_mlp(mlp)
+    by_first_weight = {n.w[0]: n for layer in mlp.layers for n in layer.neurons}
+    by_bias = {n.b: n for layer in mlp.layers for n in layer.neurons}
+    nodes = ancestors(root)
+    users: dict[Value, list[Value]] = {}
+    for v in nodes:
+        for p in v.parents:
+            users.setdefault(p, []).append(v)
+    passes: dict[Neuron, list[Pass]] = {}
+    for v in nodes:
+        found = _match(v, by_first_weight, by_bias)
+        if found is None:
+            continue
+        neuron, inputs, products = found
+        passes.setdefault(neuron, []).append(
+            Pass(v, inputs, products, _activation_node(neuron, v, users.get(v, ()))))
+    return passes
+
+
+def _match(v: Value, by_first_weight: dict, by_bias: dict):
+    """``(neuron, inputs, products)`` if ``v`` is a neuron's ``z`` (either form), else None."""
+    parents = v.parents
+    if v.op == "affine" and parents:
+        neuron = by_first_weight.get(parents[0])
+        n = len(parents) // 2
+        if neuron is not None and len(neuron.w) == n and parents[-1] is neuron.b \
+                and all(a is b for a, b in zip(parents[:n], neuron.w, strict=True)):
+            return neuron, tuple(parents[n:-1]), ()
+    elif v.op == "sum" and parents:
+        neuron = by_bias.get(parents[0])
+        products = parents[1:]
+        if neuron is not None and len(products) == len(neuron.w) and all(
+                p.op == "*" and p.parents[0] is w for p, w in zip(products, neuron.w, strict=True)):
+            return neuron, tuple(p.parents[1] for p in products), tuple(products)
+    return None
+
+
+def _activation_node(neuron: Neuron, z: Value, users: Sequence[Value]) -> Value | None:
+    name = neuron.activation
+    if name == "linear":
+        return z
+    if isinstance(name, str):
+        for u in users:
+            if u.op == name and u.parents[0] is z:
+                return u
+    return None
+
+
+def places(mlp: MLP) -> dict[Neuron, Place]:
+    """Each neuron's layer and index, counted from 1."""
+    _check_mlp(mlp)
+    return {n: Place(ly, j, n) for ly, layer in enumerate(mlp.layers, 1)
+            for j, n in enumerate(layer.neurons, 1)}
+
+
+def graph_clusters(mlp: MLP, root: Value) -> list[Cluster]:
+    """One cluster per layer holding one cluster per neuron (``layer 2 / neuron 5``): the
+    neuron's weights and bias, and for each of its forward passes in the graph its products,
+    ``z`` and activation. Layers with no pass in the graph are left out."""
+    passes = neuron_passes(mlp, root)
+    clusters = []
+    for ly, layer in enumerate(mlp.layers, 1):
+        inner = []
+        for j, neuron in enumerate(layer.neurons, 1):
+            runs = passes.get(neuron)
+            if not runs:
+                continue
+            values = [*neuron.w, neuron.b]
+            for run in runs:
+                values += [*run.products, run.z]
+                if run.a is not None and run.a is not run.z:
+                    values.append(run.a)
+            inner.append(Cluster(f"layer {ly} / neuron {j}", tuple(values)))
+        if inner:
+            clusters.append(Cluster(f"layer {ly}", clusters=tuple(inner)))
+    return clusters
+
+
+def graph_names(mlp: MLP, root: Value) -> dict[Value, str]:
+    """Lecture-notes names for the MLP's Values in the graph of ``root``: ``W2[5,3]``, ``b2[5]``,
+    ``z2[5]``, ``a2[5]`` (layer 2, neuron 5, input 3) and ``x[1]`` for the inputs. A neuron's
+    second forward pass in the same graph gets ``#2`` (``z2[5]#2``), and so on."""
+    names: dict[Value, str] = {}
+    passes = neuron_passes(mlp, root)
+    for ly, layer in enumerate(mlp.layers, 1):
+        for j, neuron in enumerate(layer.neurons, 1):
+            for k, w in enumerate(neuron.w, 1):
+                names[w] = f"W{ly}[{j},{k}]"
+            names[neuron.b] = f"b{ly}[{j}]"
+            for i, run in enumerate(passes.get(neuron, ()), 1):
+                tag = "" if i == 1 else f"#{i}"
+                names[run.z] = f"z{ly}[{j}]{tag}"
+                if run.a is not None and run.a is not run.z:
+                    names[run.a] = f"a{ly}[{j}]{tag}"
+                if ly == 1:
+                    for k, x in enumerate(run.inputs, 1):
+                        names.setdefault(x, f"x[{k}]{tag}")
+    return names
+
+
+def delta_form(mlp: MLP, root: Value, leaf: Value) -> DeltaForm | None:
+    """The lecture notes' form of ``d root / d leaf`` when ``leaf`` is a weight or a bias of
+    ``mlp``: ``dC/dW_l[j,k] = delta_l[j] * a_{l-1}[k]`` summed over the neuron's forward passes,
+    where ``delta_l[j] = d root / d z_l[j]`` (the engine's backward pass) and ``a_{l-1}[k]`` the
+    input the weight multiplies (``a_0 = x``). ``None`` when ``leaf`` is not a parameter of
+    ``mlp``."""
+    from engine.filmstrip import replay_backward
+
+    for place in places(mlp).values():
+        neuron = place.neuron
+        if leaf is neuron.b:
+            k = None
+        elif any(leaf is w for w in neuron.w):
+            k = next(i for i, w in enumerate(neuron.w) if w is leaf)
+        else:
+            continue
+        runs = neuron_passes(mlp, root).get(neuron, [])
+        grads = replay_backward(root)[-1].grads
+        C = root.label or "C"
+        ly, j = place.layer, place.index
+        if k is None:
+            terms = tuple((grads.get(r.z, 0.0), 1.0) for r in runs)
+            name = f"b{ly}[{j}], the bias of neuron {j} of layer {ly} (entry {j} of b_{ly})"
+            formula = f"d{C}/db{ly}[{j}] = delta{ly}[{j}]"
+        else:
+            terms = tuple((grads.get(r.z, 0.0), r.inputs[k].data) for r in runs)
+            source = "x, the input" if ly == 1 else f"the outputs of layer {ly - 1}"
+            name = (f"W{ly}[{j},{k + 1}], the weight from input {k + 1} to neuron {j} of layer "
+                    f"{ly} (row {j}, column {k + 1} of W_{ly}); a{ly - 1} is {source}")
+            formula = f"d{C}/dW{ly}[{j},{k + 1}] = delta{ly}[{j}] * a{ly - 1}[{k + 1}]"
+        formula += f" with delta{ly}[{j}] = d{C}/dz{ly}[{j}]"
+        if len(runs) > 1:
+            formula += f", summed over the {len(runs)} forward passes in the graph"
+        return DeltaForm(name, formula, terms)
+    return None
+
+
+# -- the network diagram ------------------------------------------------------------------------
+
+
+class NetworkNumbers(NamedTuple):
+    """The engine's numbers for one input (lists by layer, 0-based; neurons in order).
+
+    ``delta[l][j]`` is ``dC/dz`` of neuron ``j`` of layer ``l``, ``dW[l][j][k]`` and ``db[l][j]``
+    the parameter gradients; they are ``None`` without a target.
+    """
+
+    x: list[float]
+    z: list[list[float]]
+    a: list[list[float]]
+    loss: float | None
+    delta: list[list[float]] | None
+    dW: list[list[list[float]]] | None
+    db: list[list[float]] | None
+
+
+def network_numbers(mlp: MLP, x: Sequence[float], y: Any = None,
+                    loss: Loss = mse) -> NetworkNumbers:
+    """One forward pass (``mlp.trace(x)``) and, with a target ``y``, the loss and one backward
+    pass. The MLP's gradients are left as they were: the pass runs on a fresh graph and the
+    parameters' previous gradients are put back afterwards."""
+    _check_mlp(mlp)
+    traces = mlp.trace(x)
+    z = [[v.data for v in t.z] for t in traces]
+    a = [[v.data for v in t.a] for t in traces]
+    xs = [v.data for v in traces[0].inputs]
+    if y is None:
+        return NetworkNumbers(xs, z, a, None, None, None, None)
+    C = loss([traces[-1].a], [y])
+    leaves = [v for v in ancestors(C) if not v.parents]
+    saved = [v.grad for v in leaves]
+    for v in leaves:
+        v.grad = 0.0
+    try:
+        C.backward()
+        delta = [[v.grad for v in t.z] for t in traces]
+        dW = [[[w.grad for w in n.w] for n in layer.neurons] for layer in mlp.layers]
+        db = [[n.b.grad for n in layer.neurons] for layer in mlp.layers]
+    finally:
+        for v, g in zip(leaves, saved, strict=True):
+            v.grad = g
+    return NetworkNumbers(xs, z, a, C.data, delta, dW, db)
+
+
+def draw_network(mlp: MLP, x: Sequence[float] | None = None, y: Any = None, *,
+                 loss: Loss = mse, weights: bool = False, weight_grads: bool = False,
+                 rankdir: str = "LR") -> Drawing:
+    """The network as students draw it: inputs, then each layer's neurons, weights as edges.
+
+    Edge width grows with ``|w|``; blue edges are positive weights, red ones negative. With an
+    input ``x`` each neuron shows its ``z`` and ``a``; with a target ``y`` too, its ``delta``
+    (``dC/dz``) and the loss ``C`` (``loss``, the lecture notes' squared error by default).
+    ``weights`` writes each weight on its edge, ``weight_grads`` its gradient ``dC/dw``.
+    Every edge has a tooltip (hover in the SVG) with both.
+    """
+    import graphviz
+
+    _check_mlp(mlp)
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
+    if weight_grads and y is None:
+        raise ValueError("weight_grads needs a target y (and an input x): gradients come from "
+                         "a backward pass")
+    if y is not None and x is None:
+        raise ValueError("a target y needs an input x")
+    numbers = network_numbers(mlp, x, y, loss) if x is not None else None
+    wmax = max((abs(w.data) for layer in mlp.layers for n in layer.neurons for w in n.w),
+               default=1.0) or 1.0
+
+    columns: list[tuple[str, list[str], list[list[str]], str]] = []  # title, ids, lines, fill
+    columns.append(("input a_0 = x", [f"x{k}" for k in range(1, mlp.nin + 1)],
+                    [[f"x_{k}", *([_number(numbers.x[k - 1])] if numbers else [])]
+                     for k in range(1, mlp.nin + 1)], COLOURS["input"]))
+    for ly, layer in enumerate(mlp.layers, 1):
+        lines = []
+        for j, neuron in enumerate(layer.neurons, 1):
+            f = [f"neuron {j}", f"b {_number(neuron.b.data)}"]
+            if numbers:
+                f += [f"z {_number(numbers.z[ly - 1][j - 1])}",
+                      f"a {_number(numbers.a[ly - 1][j - 1])}"]
+                if numbers.delta is not None:
+                    f.append(f"delta {_number(numbers.delta[ly - 1][j - 1])}")
+            lines.append(f)
+        last = ly == len(mlp.layers)
+        columns.append((f"layer {ly} ({layer.activation_name})" + " = output" * last,
+                        [f"n{ly}_{j}" for j in range(1, layer.nout + 1)], lines,
+                        COLOURS["output"] if last else COLOURS["value"]))
+    if numbers and numbers.loss is not None:
+        targets = list(y) if isinstance(y, Sequence) else [y]
+        columns.append(("cost", ["loss"], [[f"C = {loss.name}", _number(numbers.loss),
+                                           "y " + " ".join(_number(float(t)) for t in targets)]],
+                        COLOURS["summary"]))
+
+    # fixed positions (inches): one column per layer, neuron 1 first, as students draw it
+    longest = max(len(t) for _, _, lines, _ in columns for f in lines for t in f)
+    tallest = max(len(f) for _, _, lines, _ in columns for f in lines)
+    width, height = longest * 0.1 + 0.3, tallest * 0.19 + 0.15
+    widest = max(len(ids) for _, ids, _, _ in columns)
+    step = width + (2.6 if weights or weight_grads else 1.4) + 0.06 * widest  # room for edges
+
+    def place(col: int, row: float) -> str:
+        across, down = col * step, -row * (height + 0.15)
+        return f"{across:.3f},{down:.3f}!" if rankdir == "LR" else \
+            f"{-down * (width + 0.3) / (height + 0.15):.3f},{-across * 0.6:.3f}!"
+
+    dot = graphviz.Digraph("network", graph_attr={
+        "layout": "neato", "splines": "line", "fontname": "Helvetica", "outputorder": "edgesfirst"})
+    dot.attr("node", fontname="Courier", fontsize="11", shape="box", style="rounded,filled",
+             margin="0.06,0.03")
+    dot.attr("edge", arrowsize="0.5")
+    counts = [0, 0]
+    top = max(len(ids) for _, ids, _, _ in columns) / 2 + 0.1
+    for col, (title, ids, lines, fill) in enumerate(columns):
+        middle = (len(ids) - 1) / 2
+        dot.node(f"title{col}", label=_text(title), shape="plaintext", style="",
+                 fontname="Helvetica", fontsize="12", pos=place(col, -top))
+        for row, (node_id, f) in enumerate(zip(ids, lines, strict=True)):
+            dot.node(node_id, label=_lines(f), fillcolor=fill, pos=place(col, row - middle))
+            counts[0] += 1
+    for ly, layer in enumerate(mlp.layers, 1):
+        tails = columns[ly - 1][1]
+        for j, neuron in enumerate(layer.neurons, 1):
+            for k, w in enumerate(neuron.w, 1):
+                grad = numbers.dW[ly - 1][j - 1][k - 1] if numbers and numbers.dW else None
+                tip = f"w_{j},{k} of layer {ly} = {_number(w.data)}"
+                if grad is not None:
+                    tip += f"; dC/dw = {_number(grad)}"
+                attrs = {"color": POSITIVE if w.data >= 0 else NEGATIVE,
+                         "penwidth": f"{0.4 + 2.6 * min(abs(w.data) / wmax, 1.0):.2f}",
+                         "tooltip": _text(tip)}
+                label = []
+                if weights:
+                    label.append(f"w {_number(w.data)}")
+                if weight_grads and grad is not None:
+                    label.append(f"dC/dw {_number(grad)}")
+                if label:
+                    attrs.update(headlabel=_text("\n".join(label)), labelfontsize="9",
+                                 labelfontname="Helvetica", labelfontcolor=attrs["color"],
+                                 labeldistance="5", labelangle="0")
+                dot.edge(tails[k - 1], f"n{ly}_{j}", **attrs)
+                counts[1] += 1
+    if numbers and numbers.loss is not None:
+        for node_id in columns[-2][1]:
+            dot.edge(node_id, "loss", style="dashed", color="#555555")
+            counts[1] += 1
+    return Drawing(dot.source, nodes=counts[0], edges=counts[1])
+
+
+def _lines(lines: list[str]) -> str:
+    """An HTML-like label: the first line bold (a name), the others as they are."""
+    cells = [f"<B>{html.escape(t)}</B>" if i == 0 else html.escape(t) for i, t in enumerate(lines)]
+    rows = "".join(f"<TR><TD>{cell}</TD></TR>" for cell in cells)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{rows}</TABLE>>'
+
+
+def _check_mlp(mlp: object) -> None:
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"expected an nn.MLP, got {type(mlp).__name__}: {mlp!r:.60}")
