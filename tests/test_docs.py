@@ -68,6 +68,14 @@ def test_api_reference_documents_the_engine(site):
         assert f'id="{name}"' in api, name
 
 
+def test_the_readme_figure_is_made_again_by_the_build(site):
+    """docs/make_readme_figure.py ran into the site: the committed picture can be regenerated."""
+    made = page(site, "_static/readme-figure.svg")
+    committed = (DOCS / "_static" / "readme-figure.svg").read_text(encoding="utf-8")
+    for text in ("delta", "neuron 4", "layer 2 (tanh)"):
+        assert text in made and text in committed
+
+
 def test_the_lecture_page_quotes_the_code_it_explains(site):
     lecture = page(site, "lecture-to-code.html")
     assert "affine_local" in lecture  # included from engine/derivatives.py at build time
