@@ -224,7 +224,7 @@ class Graph:
                     self.summary[v] = box
 
     def names(self, known: Mapping[Value, str] | None = None,
-              longest: int = 16) -> dict[Value, str]:
+              longest: int = 24) -> dict[Value, str]:
         """A name for every drawn Value, to refer to it in text: its label, else its name in
         ``known``, else its number (a leaf), else its expression (``a * b``), else ``#k`` (k: its
         place, oldest first)."""
@@ -285,11 +285,12 @@ class Graph:
             counts[1] += 1
 
         def emit_value(target: Any, v: Value) -> None:
-            fields = [_record_field(label_text(v)), "data " + _number(v.data)]
+            label = label_text(v)
+            fields = [_record_field(label), "data " + _number(v.data)]
             if show_grad:
                 fields.append(_record_field("grad " + grad_text(v)))
             kind = ("output" if v is self.root else "parameter" if v in params else
-                    "value" if v.parents else "input" if v.label else "constant")
+                    "value" if v.parents else "input" if label else "constant")
             attrs = {"shape": "record", "style": "filled",
                      "fillcolor": node_colour.get(v, COLOURS[kind])}
             if v in marked:
@@ -471,8 +472,21 @@ def _expression(v: Value, names: Mapping[Value, str]) -> str:
 
 
 def grouped(name: str) -> str:
-    """``name`` in parentheses unless it is one token (``a``, ``#7``, ``-0.5``): ``(a * b)``."""
-    return name if _TOKEN.fullmatch(name) else f"({name})"
+    """``name`` in parentheses if it is an infix expression (``a * b``), to use as an operand or
+    before ``.grad``; ``tanh(a * b)`` and ``W2[5,3]`` stay as they are."""
+    depth = 0
+    for c in name:
+        depth += (c in "([") - (c in ")]")
+        if c == " " and depth == 0:
+            return f"({name})"
+    return name
+
+
+def derivative(of: str, by: str) -> str:
+    """``dy/dx``, with parentheses around names that are not one token: ``d(a * b)/da``."""
+    def d(name: str) -> str:
+        return "d" + name if _TOKEN.fullmatch(name) else f"d({name})"
+    return f"{d(of)}/{d(by)}"
 
 
 _TOKEN = re.compile(r"[\w#.+,\[\]-]+")

@@ -24,6 +24,7 @@ from engine.draw import (
     Drawing,
     Graph,
     _number,
+    derivative,
     fallback_bundle,
     grouped,
 )
@@ -101,12 +102,16 @@ class Explanation:
     def text(self) -> str:
         names = self.graph.names(self.known_names)
 
+        def raw(v: Value) -> str:
+            return names.get(v) or v.label or "?"
+
         def name(v: Value) -> str:
-            return grouped(names.get(v) or v.label or "?")
+            return grouped(raw(v))
 
         r, x = name(self.root), name(self.leaf)
         n = self.n_paths
-        lines = [f"d{r}/d{x} = {_number(self.total)}: the sum over {n} path{'s' * (n != 1)} "
+        lines = [f"{derivative(raw(self.root), raw(self.leaf))} = {_number(self.total)}: the "
+                 f"sum over {n} path{'s' * (n != 1)} "
                  f"from {x} to {r} of the product of the local derivatives along each"]
         for i, path in enumerate(self.paths, 1):
             chain, factors = [x], []
@@ -115,7 +120,7 @@ class Explanation:
                 twice = upper.parents.count(lower) > 1
                 slot = f"[operand {path.slots[k] + 1}]" if twice else ""
                 chain.append(f"{name(upper)}{slot}")
-                factors.append(f"d{name(upper)}/d{name(lower)}{slot}")
+                factors.append(derivative(raw(upper), raw(lower)) + slot)
             numbers = [_number(f) for f in path.local]
             lines.append(f"  path {i}: {' -> '.join(_elide(chain))}")
             lines.append(f"    = {' x '.join(_elide(factors[::-1]))}")
@@ -170,8 +175,9 @@ class Explanation:
         except (RuntimeError, OSError) as error:
             hint = fallback_bundle("", error)["text/plain"].splitlines()[0]
             return {"text/plain": f"{text}\n({hint})"}
+        svg = svg[svg.index("<svg"):].replace("<svg", '<svg style="max-width:100%;height:auto"', 1)
         return {"text/plain": text,
-                "text/html": f"<pre>{html.escape(text)}</pre>\n{svg[svg.index('<svg'):]}"}
+                "text/html": f'<pre style="white-space:pre-wrap">{html.escape(text)}</pre>\n{svg}'}
 
     def __repr__(self) -> str:
         return self.text()

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.derivatives import OPS
-from engine.draw import Cluster, Drawing, Graph, _number, fallback_bundle, grouped
+from engine.draw import Cluster, Drawing, Graph, _number, derivative, fallback_bundle, grouped
 from engine.value import Value, _interior_nodes, ancestors
 
 DEFAULT_MAX_FRAMES = 200
@@ -169,6 +169,9 @@ class FilmStrip:
         def name(v: Value) -> str:
             return grouped(self.names[v])
 
+        def d(of: Value, by: Value) -> str:
+            return derivative(self.names[of], self.names[by])
+
         if frame.node is None:
             return (f"frame 0 of {n}: the backward pass starts at {name(self.root)} with "
                     f"{name(self.root)}.grad = {_number(frame.grads[self.root])}")
@@ -182,7 +185,7 @@ class FilmStrip:
                 continue  # a constant of the operation (an exponent, a slope): no gradient
             slot = f" (operand {s.slot + 1})" if twice else ""
             state = "complete" if s.complete else "so far"
-            lines.append(f"  {name(s.parent)}.grad += d{name(node)}/d{name(s.parent)}{slot} x "
+            lines.append(f"  {name(s.parent)}.grad += {d(node, s.parent)}{slot} x "
                          f"{name(node)}.grad = {_number(s.local)} x {_number(s.upstream)}"
                          f"  ->  {_number(s.after)} ({state})")
         return "\n".join(lines)
