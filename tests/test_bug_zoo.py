@@ -18,10 +18,12 @@ import textwrap
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.stateful import run_state_machine_as_test
 
 import engine.value as value_module
 from engine import Value, apply
 from engine.derivatives import OPS, RULES, Op, register
+from engine.stateful import GraphMachine
 from engine.strategies import expressions, graphs
 from engine.testing import (
     MISMATCH,
@@ -115,11 +117,28 @@ MUTATIONS = {"overwrite": Overwrite, "no_upstream": NoUpstream, "breadth_first":
 
 
 def _backward_pass_functions():
-    """Where the backward pass lives: Value.backward and engine.value's module functions."""
-    yield Value, "backward", Value.__dict__["backward"]
-    for name, obj in vars(value_module).items():
-        if inspect.isfunction(obj) and obj.__module__ == value_module.__name__:
-            yield value_module, name, obj
+    """Where the backward pass lives: Value.backward and the functions of engine.value it calls,
+    directly or not (found through the names their code uses)."""
+    backward = Value.__dict__["backward"]
+    found, seen = [(Value, "backward", backward)], {"backward"}
+    names = _names_used(backward.__code__)
+    while names:
+        name = names.pop()
+        obj = vars(value_module).get(name)
+        if name in seen or not inspect.isfunction(obj) or obj.__module__ != value_module.__name__:
+            continue
+        seen.add(name)
+        found.append((value_module, name, obj))
+        names |= _names_used(obj.__code__)
+    return found
+
+
+def _names_used(code):
+    names = set(code.co_names)
+    for const in code.co_consts:  # nested functions and comprehensions
+        if inspect.iscode(const):
+            names |= _names_used(const)
+    return names
 
 
 def _mutated(function, mutation):
@@ -131,6 +150,10 @@ def _mutated(function, mutation):
                    flags=__future__.annotations.compiler_flag, dont_inherit=True)
     namespace = {}
     exec(code, function.__globals__, namespace)  # globals: the engine module, as the original
+    if function.__name__ not in namespace:
+        raise MutationSiteNotFound(
+            f"the source read for {function.__qualname__} does not define it: was "
+            f"{inspect.getsourcefile(function)} edited while the tests ran?")
     return namespace[function.__name__]
 
 
@@ -278,6 +301,15 @@ def test_interior_grads_not_reset_are_caught():
         error, first, _ = caught(graphs())
     assert first <= BOUND and error.result.kinds == [STALE_INTERIOR_GRADS]
     assert "reset interior gradients to 0" in str(error.result.culprit)
+
+
+@pytest.mark.parametrize("name", [*sorted(MUTATIONS), "rule:tanh"])
+def test_the_state_machine_catches_each_backward_mutant(name):
+    with mutant(name), pytest.raises(AssertionError):
+        run_state_machine_as_test(GraphMachine, settings=settings(
+            max_examples=BOUND, derandomize=True, database=None, deadline=None,
+            stateful_step_count=20, phases=[Phase.generate], report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck)))
 
 
 # -- the mutants are alive, and always undone ------------------------------------------------------
