@@ -96,8 +96,7 @@ class Explanation:
             numbers.append(math.fsum(p.product for p in self.paths))
         if self.delta_form is not None:
             numbers.append(self.delta_form.value)
-        return all(math.isclose(x, self.total, rel_tol=rel_tol, abs_tol=abs_tol)
-                   for x in numbers)
+        return all(_same(x, self.total, rel_tol, abs_tol) for x in numbers)
 
     def text(self) -> str:
         names = self.graph.names(self.known_names)
@@ -133,7 +132,7 @@ class Explanation:
         else:
             lines.append(f"  sum over the paths = {_number(listed)}")
         lines.append(f"  backward pass: {_number(self.total)}; {x}.grad = {_number(self.grad)}"
-                     + ("" if math.isclose(self.grad, self.total, rel_tol=1e-9, abs_tol=1e-12)
+                     + ("" if _same(self.grad, self.total)
                         else f"  (differs: call {r}.zero_grad() then {r}.backward(); "
                              "leaf gradients accumulate)"))
         if self.delta_form is not None:
@@ -210,6 +209,12 @@ def explain(root: Value, leaf: Value, *, max_paths: int = DEFAULT_MAX_PATHS,
 
 
 # -- paths ----------------------------------------------------------------------------------------
+
+
+def _same(x: float, y: float, rel_tol: float = 1e-9, abs_tol: float = 1e-12) -> bool:
+    """Equal up to rounding; two nans count as equal (the same nan came through both ways)."""
+    return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rel_tol,
+                                                             abs_tol=abs_tol)
 
 
 def _elide(items: list[str], keep: int = 4) -> list[str]:

@@ -311,3 +311,11 @@ def test_without_a_renderer_svg_png_and_save_raise_with_the_hint(no_renderer, tm
         with pytest.raises(RendererNotFound, match="pip install graphviz-pure"):
             call()
     assert isinstance(drawing, Drawing) and drawing.save(tmp_path / "g.gv").exists()
+
+
+def test_import_engine_and_nn_load_no_drawing_package():
+    code = ("import sys, engine, nn; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'graphviz'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"

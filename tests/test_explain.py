@@ -112,3 +112,12 @@ def test_bad_input_gets_a_clear_error():
     with pytest.raises(ValueError, match="max_paths"):
         explain(y, x, max_paths=0)
     assert explain(y, y).total == 1.0  # d y / d y
+
+
+def test_nan_and_inf_gradients_agree_with_themselves():
+    a, b = Value(float("nan"), "a"), Value(1e300, "b")
+    c = a * b * b
+    c.backward()
+    e = explain(c, b)
+    assert math.isnan(e.total) and math.isnan(b.grad) and e.agrees()
+    assert explain(c, a).total == float("inf") == a.grad
