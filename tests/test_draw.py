@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from dot_structure import parse, svg_counts, svg_texts
@@ -205,7 +206,8 @@ def test_the_same_graph_gives_the_same_dot_every_time():
 
 
 def test_the_dot_is_identical_across_processes_and_hash_seeds():
-    code = ("import sys; sys.path.insert(0, 'tests'); from test_draw import expression; "
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            "from test_draw import expression; "
             "from engine import draw_graph; print(draw_graph(expression()).source)")
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               check=True, env={"PYTHONHASHSEED": seed}).stdout
