@@ -146,6 +146,36 @@ class Value:
             _record_in_mode(out, "affine", parents)
         return out
 
+    @staticmethod
+    def affine_layer(weights: Sequence[Sequence[Value]], inputs: Sequence[Value],
+                     biases: Sequence[Value]) -> list[Value]:
+        """``W x + b``: one ``affine`` node per row of ``weights``, a layer's ``z``.
+
+        The same nodes as ``[Value.affine(w, inputs, b) for w, b in zip(weights, biases)]``,
+        built faster: the inputs are checked and read once for all the rows.
+        """
+        if len(weights) != len(biases):
+            raise ValueError(f"affine_layer needs one bias per row, got {len(weights)} rows and "
+                             f"{len(biases)} biases")
+        inputs = tuple(inputs)
+        n = len(inputs)
+        x = [v.data for v in inputs if type(v) is Value]  # checks and reads in one pass
+        record = MODE.get() is RECORDING
+        out = []
+        for row, bias in zip(weights, biases, strict=True):
+            w = [p.data for p in row if type(p) is Value]
+            if len(w) != n or len(row) != n or len(x) != n or type(bias) is not Value:
+                out.append(Value.affine(row, inputs, bias))  # numbers to lift, or the error
+                continue
+            z = _new(Value)
+            z.data, z.grad, z.label, z._seq = sum(map(mul, w, x), bias.data), 0.0, "", _next_seq()
+            if record:
+                z.op, z.parents = "affine", (*row, *inputs, bias)
+            else:
+                _record_in_mode(z, "affine", (*row, *inputs, bias))
+            out.append(z)
+        return out
+
     # -- the backward pass ------------------------------------------------------------------------
     def backward(self, grad: Number = 1.0) -> None:
         """Compute d(self)/d(u) into ``u.grad`` for every ancestor ``u`` of this node.
