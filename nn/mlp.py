@@ -35,6 +35,8 @@ INITS = ("uniform", "xavier", "he")
 """Weight initializations: uniform(-1, 1) (micrograd's), Xavier/Glorot uniform, He uniform."""
 
 _VALUE_ONLY = {Value}
+_ENGINE_ACTIVATIONS = set(ACTIVATIONS.values())  # they always return a Value
+_MIXED = object()  # a layer whose neurons have different activations
 
 
 class LayerTrace(NamedTuple):
@@ -56,9 +58,12 @@ class Neuron:
     int or a ``random.Random`` (shared by a whole MLP so that its draws follow each other);
     ``weights`` and ``bias`` give the initial numbers explicitly instead. ``fan_out`` (the size
     of the neuron's layer) is used by the ``xavier`` initialization only.
+
+    ``w``, ``b`` and ``activation`` are fixed once made (layers rely on it); to change a weight,
+    change its ``data``.
     """
 
-    __slots__ = ("w", "b", "activation", "expanded", "_activate")
+    __slots__ = ("_w", "_b", "_activation", "_activate", "expanded")
 
     def __init__(self, nin: int, activation: Activation = "tanh", *, init: str = "uniform",
                  seed: Seed = None, fan_out: int = 1,
@@ -66,7 +71,7 @@ class Neuron:
                  expanded: bool = False) -> None:
         nin = _positive_int(nin, "nin")
         self._activate = _activation_function(activation)
-        self.activation = activation
+        self._activation = activation
         self.expanded = bool(expanded)
         limit, bias_limit = _init_limits(init, nin, _positive_int(fan_out, "fan_out"))
         if weights is None:
@@ -76,106 +81,154 @@ class Neuron:
                 bias = rng.uniform(-bias_limit, bias_limit) if bias_limit else 0.0
         elif len(weights) != nin:
             raise ValueError(f"a neuron with nin={nin} needs {nin} weights, got {len(weights)}")
-        self.w: tuple[Value, ...] = tuple(Value(x) for x in weights)
-        self.b = Value(0.0 if bias is None else bias)
+        self._w = tuple(Value(x) for x in weights)
+        self._b = Value(0.0 if bias is None else bias)
+
+    @property
+    def w(self) -> tuple[Value, ...]:
+        """The weights: one leaf Value per input."""
+        return self._w
+
+    @property
+    def b(self) -> Value:
+        """The bias: a leaf Value."""
+        return self._b
+
+    @property
+    def activation(self) -> Activation:
+        """The activation as given: a name of ``ACTIVATIONS`` or a callable."""
+        return self._activation
 
     @property
     def nin(self) -> int:
-        return len(self.w)
+        return len(self._w)
 
     @property
     def activation_name(self) -> str:
         """The activation's name: its key in ``ACTIVATIONS`` or the callable's ``__name__``."""
-        return _activation_name(self.activation)
+        return _activation_name(self._activation)
 
     def __call__(self, x: Sequence[Value | float]) -> Value:
         """The neuron's output ``a`` for the inputs ``x`` (numbers or Values)."""
-        return self.forward(_lift(x, len(self.w), "Neuron"))[1]
+        return self.forward(_lift(x, len(self._w), "Neuron"))[1]
 
-    def forward(self, x: tuple[Value, ...]) -> tuple[Value, Value]:
-        """``(z, a)`` for inputs already lifted to Values (a tuple of ``nin`` Values)."""
-        if self.expanded:
-            z = Value.sum([self.b, *(wi * xi for wi, xi in zip(self.w, x, strict=True))])
+    def forward(self, x: tuple[Value, ...], expanded: bool | None = None) -> tuple[Value, Value]:
+        """``(z, a)`` for inputs already lifted to Values (a tuple of ``nin`` Values).
+
+        ``expanded`` (default: the neuron's own flag) builds ``z`` from one ``*`` per weight.
+        """
+        if self.expanded if expanded is None else expanded:
+            z = Value.sum([self._b, *(wi * xi for wi, xi in zip(self._w, x, strict=True))])
         else:
-            z = Value.affine(self.w, x, self.b)
+            z = Value.affine(self._w, x, self._b)
+        return z, self._activated(z)
+
+    def _activated(self, z: Value) -> Value:
         act = self._activate
         if act is None:
-            return z, z
+            return z
         a = act(z)
         if type(a) is not Value:
             raise TypeError(f"the activation {self.activation_name} must return a Value, "
                             f"not {type(a).__name__}")
-        return z, a
+        return a
 
     def parameters(self) -> list[Value]:
         """Weights then bias (micrograd's order)."""
-        return [*self.w, self.b]
+        return [*self._w, self._b]
 
     def zero_grad(self) -> None:
-        for p in self.w:
+        for p in self._w:
             p.grad = 0.0
-        self.b.grad = 0.0
+        self._b.grad = 0.0
 
     def __repr__(self) -> str:
-        return f"Neuron(nin={len(self.w)}, activation={self.activation_name!r})"
+        return f"Neuron(nin={len(self._w)}, activation={self.activation_name!r})"
 
 
 class Layer:
-    """``nout`` neurons reading the same ``nin`` inputs; calling it returns a list of ``nout``."""
+    """``nout`` neurons reading the same ``nin`` inputs; calling it returns a list of ``nout``.
 
-    __slots__ = ("neurons",)
+    ``expanded`` (settable) builds every neuron's ``z`` the long way, one ``*`` per weight.
+    """
+
+    __slots__ = ("_neurons", "expanded", "_rows", "_biases", "_activate")
 
     def __init__(self, nin: int, nout: int, activation: Activation = "tanh", *,
                  init: str = "uniform", seed: Seed = None,
                  expanded: bool = False) -> None:
         nout = _positive_int(nout, "nout")
         rng = as_random(seed)
-        self.neurons = [Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
-                               expanded=expanded) for _ in range(nout)]
+        self._setup([Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
+                            expanded=expanded) for _ in range(nout)], expanded)
 
     @classmethod
-    def from_neurons(cls, neurons: Iterable[Neuron]) -> Layer:
+    def from_neurons(cls, neurons: Iterable[Neuron], expanded: bool = False) -> Layer:
         """A layer made of existing neurons (all with the same ``nin``)."""
         layer = cls.__new__(cls)
-        layer.neurons = list(neurons)
-        if not layer.neurons or len({n.nin for n in layer.neurons}) != 1:
-            raise ValueError("a layer needs at least one neuron, all with the same nin")
+        layer._setup(list(neurons), expanded)
         return layer
+
+    def _setup(self, neurons: list[Neuron], expanded: bool) -> None:
+        if not neurons or not all(type(n) is Neuron for n in neurons):
+            raise TypeError("a layer needs a non-empty list of Neurons")
+        if len({n.nin for n in neurons}) != 1:
+            raise ValueError("the neurons of a layer must all have the same nin")
+        self._neurons = tuple(neurons)
+        self.expanded = bool(expanded)
+        # what the fast path reads on every call (the neurons' w, b, activation are fixed)
+        self._rows = tuple(n.w for n in neurons)
+        self._biases = tuple(n.b for n in neurons)
+        same = len({id(n._activate) for n in neurons}) == 1
+        self._activate = neurons[0]._activate if same else _MIXED
+
+    @property
+    def neurons(self) -> tuple[Neuron, ...]:
+        return self._neurons
 
     @property
     def nin(self) -> int:
-        return len(self.neurons[0].w)
+        return len(self._rows[0])
 
     @property
     def nout(self) -> int:
-        return len(self.neurons)
+        return len(self._rows)
 
     @property
     def activation(self) -> Activation:
-        return self.neurons[0].activation
+        """The first neuron's activation (all of them share it unless built by from_neurons)."""
+        return self._neurons[0].activation
 
     @property
     def activation_name(self) -> str:
-        return self.neurons[0].activation_name
+        return self._neurons[0].activation_name
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         """The layer's outputs ``a`` (a list, even for one neuron)."""
-        return self._call_lifted(_lift(x, len(self.neurons[0].w), "Layer"))
+        return self._call_lifted(_lift(x, len(self._rows[0]), "Layer"))
 
     def _call_lifted(self, x: tuple[Value, ...]) -> list[Value]:
-        return [n.forward(x)[1] for n in self.neurons]
+        act = self._activate
+        if self.expanded or act not in _ENGINE_ACTIVATIONS:
+            return [a for _, a in self._forward(x)]
+        zs = Value.affine_layer(self._rows, x, self._biases)  # one node per neuron
+        return zs if act is None else list(map(act, zs))
+
+    def _forward(self, x: tuple[Value, ...]) -> list[tuple[Value, Value]]:
+        expanded = self.expanded
+        return [n.forward(x, expanded) for n in self._neurons]
 
     def trace(self, x: Sequence[Value | float]) -> LayerTrace:
         """The layer's inputs, pre-activations ``z`` and activations ``a`` as graph Values."""
-        x = _lift(x, len(self.neurons[0].w), "Layer")
-        za = [n.forward(x) for n in self.neurons]
+        x = _lift(x, len(self._rows[0]), "Layer")
+        za = self._forward(x)
         return LayerTrace(list(x), [z for z, _ in za], [a for _, a in za])
 
     def parameters(self) -> list[Value]:
-        return [p for n in self.neurons for p in (*n.w, n.b)]
+        return [p for n in self._neurons for p in (*n.w, n.b)]
 
     def zero_grad(self) -> None:
-        for n in self.neurons:
+        for n in self._neurons:
             n.zero_grad()
 
     def __repr__(self) -> str:
@@ -192,7 +245,7 @@ class MLP:
     Calling it returns a list of Values (one per output neuron), always.
     """
 
-    __slots__ = ("layers",)
+    __slots__ = ("_layers",)
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: Activation = "tanh",
                  output_activation: Activation = "linear", seed: Seed = None,
@@ -203,23 +256,37 @@ class MLP:
         _activation_function(activation)  # checked even when there is no hidden layer
         rng = as_random(seed)
         last = len(nouts) - 1
-        self.layers = [Layer(sizes[i], sizes[i + 1],
-                             output_activation if i == last else activation,
-                             init=init, seed=rng, expanded=expanded)
-                       for i in range(len(nouts))]
+        self._layers = tuple(Layer(sizes[i], sizes[i + 1],
+                                   output_activation if i == last else activation,
+                                   init=init, seed=rng, expanded=expanded)
+                             for i in range(len(nouts)))
 
     @classmethod
     def from_layers(cls, layers: Iterable[Layer]) -> MLP:
         """An MLP made of existing layers, each reading the previous one's outputs."""
         mlp = cls.__new__(cls)
-        mlp.layers = list(layers)
-        if not mlp.layers:
-            raise ValueError("an MLP needs at least one layer")
-        for i in range(1, len(mlp.layers)):
-            if mlp.layers[i].nin != mlp.layers[i - 1].nout:
-                raise ValueError(f"layer {i} reads {mlp.layers[i].nin} inputs but layer {i - 1} "
-                                 f"has {mlp.layers[i - 1].nout} outputs")
+        mlp._layers = tuple(layers)
+        if not mlp._layers or not all(type(layer) is Layer for layer in mlp._layers):
+            raise TypeError("an MLP needs a non-empty list of Layers")
+        for i in range(1, len(mlp._layers)):
+            if mlp._layers[i].nin != mlp._layers[i - 1].nout:
+                raise ValueError(f"layer {i} reads {mlp._layers[i].nin} inputs but layer {i - 1} "
+                                 f"has {mlp._layers[i - 1].nout} outputs")
         return mlp
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return self._layers
+
+    @property
+    def expanded(self) -> bool:
+        """Whether neurons build ``z`` the long way (one ``*`` per weight); settable."""
+        return self._layers[0].expanded
+
+    @expanded.setter
+    def expanded(self, value: bool) -> None:
+        for layer in self._layers:
+            layer.expanded = bool(value)
 
     @property
     def nin(self) -> int:
@@ -232,8 +299,9 @@ class MLP:
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         """The network's outputs ``a_L`` for one input (a list, even for one output)."""
-        x = _lift(x, self.layers[0].nin, "MLP")
-        for layer in self.layers:
+        layers = self._layers
+        x = _lift(x, len(layers[0]._rows[0]), "MLP")
+        for layer in layers:
             x = layer._call_lifted(x)
         return x
 

@@ -269,3 +269,39 @@ def test_parameter_gradients_match_central_differences(arch, xs):
         else:
             tol = 1e-6
         assert p.grad == pytest.approx(num, rel=tol, abs=tol)
+
+
+# -- the engine's Value.affine_layer, which layers are built with ------------------------------
+
+
+@given(st.integers(1, 5), st.integers(1, 4), st.integers(0, 2**32))
+def test_affine_layer_equals_one_affine_per_row(nin, nout, seed):
+    rng = random.Random(seed)
+    rows = [[Value(rng.uniform(-1, 1)) for _ in range(nin)] for _ in range(nout)]
+    biases = [Value(rng.uniform(-1, 1)) for _ in range(nout)]
+    x = [Value(rng.uniform(-2, 2)) for _ in range(nin)]
+    layer = Value.affine_layer(rows, x, biases)
+    single = [Value.affine(w, x, b) for w, b in zip(rows, biases, strict=True)]
+    assert [z.data for z in layer] == [z.data for z in single]
+    for z, w, b in zip(layer, rows, biases, strict=True):
+        assert z.op == "affine" and z.parents == (*w, *x, b)
+        assert z.data == pytest.approx(sum(wi.data * xi.data for wi, xi in zip(w, x, strict=True))
+                                       + b.data, rel=1e-12, abs=1e-12)
+
+
+def test_affine_layer_lifts_numbers_and_names_bad_operands():
+    z = Value.affine_layer([[Value(2.0), 3.0]], [Value(1.0), 2], [0.5])[0]
+    assert z.data == 2.0 + 6.0 + 0.5 and len(z.parents) == 5
+    with pytest.raises(ValueError, match="one bias per row, got 1 rows and 2 biases"):
+        Value.affine_layer([[Value(1.0)]], [Value(1.0)], [Value(0.0), Value(0.0)])
+    with pytest.raises(ValueError, match="as many weights as inputs"):
+        Value.affine_layer([[Value(1.0)]], [Value(1.0), Value(2.0)], [Value(0.0)])
+    with pytest.raises(TypeError, match="must be a real number"):
+        Value.affine_layer([[Value(1.0)]], ["x"], [Value(0.0)])
+
+
+def test_affine_layer_records_nothing_under_no_grad():
+    from engine import no_grad
+    with no_grad():
+        z = Value.affine_layer([[Value(1.0)]], [Value(2.0)], [Value(0.5)])[0]
+    assert z.data == 2.5 and z.parents == () and z.op == ""
