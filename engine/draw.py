@@ -267,6 +267,9 @@ class Graph:
         else:
             red = set(highlight_edges)
         red_heads = {v for v, _ in red}
+        # edge labels take part in the layout, which suits small graphs; with clusters they
+        # would push edges around the boxes, so there they are placed afterwards (xlabel)
+        label_attr = "xlabel" if self.clusters else "label"
 
         dot = graphviz.Digraph("graph", graph_attr={
             "rankdir": rankdir, "fontname": TEXT_FONT, "nodesep": "0.25", "ranksep": "0.35"})
@@ -354,7 +357,7 @@ class Graph:
                 if (v, slot) in red:
                     attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
                 if (v, slot) in edge_label:
-                    attrs["xlabel"] = _text(edge_label[v, slot])
+                    attrs[label_attr] = _text(edge_label[v, slot])
                     attrs["fontname"] = TEXT_FONT
                     attrs["fontsize"] = "10"
                 if not head_box and len(v.parents) == 2 == len(self.inputs[v]) \

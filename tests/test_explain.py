@@ -83,7 +83,7 @@ def test_the_drawing_highlights_the_paths_with_their_local_derivatives():
               if a.get("color") == HIGHLIGHT and a["shape"] == "record"}
     assert marked == {"w", "w * x", "h", "h * h", "y"}  # unlabelled nodes named by expression
     red = [a for _, _, a in dot.edges if a.get("color") == HIGHLIGHT]
-    assert sum(1 for a in red if "xlabel" in a) == 5  # w, w*x, h twice, h*h: one per slot
+    assert sum(1 for a in red if "label" in a) == 5  # w, w*x, h twice, h*h: one per slot
     (x_id,) = [n for n, a in dot.nodes.items() if a["shape"] == "record"
                and dot.fields(n)[0] == "x"]
     assert all(a.get("color") != HIGHLIGHT for t, _, a in dot.edges if t == x_id)

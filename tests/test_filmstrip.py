@@ -126,7 +126,7 @@ def test_frame_drawings_show_progress_and_keep_one_layout():
     assert last["a"] == "grad 6.0000" and last["b"] == "grad -4.0000"
     red = [(t, h) for t, h, a in dots[1].edges if a.get("color") == HIGHLIGHT]
     assert len(red) == 2 + 1  # the two operand edges of L's operation, and into L
-    labels = sorted(a["xlabel"] for _, _, a in dots[1].edges if "xlabel" in a)
+    labels = sorted(a["label"] for _, _, a in dots[1].edges if "label" in a)
     assert labels == sorted(["-2.0000", "4.0000", "1.0000", "1.0000", "-3.0000", "2.0000"])
 
 
