@@ -89,7 +89,8 @@ def _regenerate_readme_figure(app, exception) -> None:
     script = DOCS / "make_readme_figure.py"
     if script.exists():
         out = Path(app.outdir) / "_static" / "readme-figure.svg"
-        subprocess.run([sys.executable, str(script), str(out)], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, str(script), str(out)], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
 
 
 OPTIONAL_GUIDES = ("nn", "visualization", "testing")
