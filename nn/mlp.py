@@ -361,7 +361,9 @@ class MLP:
 
 def _lift(x: Sequence[Value | float], nin: int, who: str) -> tuple[Value, ...]:
     """The inputs as a tuple of ``nin`` Values (numbers become leaves), checked once per call."""
-    if type(x) is not tuple:
+    if type(x) is list:  # the usual case, checked first: isinstance on ABCs is slow
+        x = tuple(x)
+    elif type(x) is not tuple:
         if isinstance(x, (Value, numbers.Number, str)) or not isinstance(x, Iterable):
             raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values), "
                             f"got {type(x).__name__}: {x!r:.60}")
