@@ -93,16 +93,6 @@ def _regenerate_readme_figure(app, exception) -> None:
                        stdout=subprocess.DEVNULL)
 
 
-OPTIONAL_GUIDES = ("nn", "visualization", "testing")
-"""Guides written alongside other parts of the code: listed in the index once their file exists."""
-
-
-def _drop_missing_guides(app, docname, source) -> None:
-    if docname == "index":
-        missing = {g for g in OPTIONAL_GUIDES if not (DOCS / f"{g}.md").exists()}
-        source[0] = "\n".join(line for line in source[0].split("\n") if line not in missing)
-
-
 _LITERAL = re.compile(r"(``.+?``)")
 
 
@@ -117,7 +107,6 @@ def _plain_text_pipes(app, what, name, obj, options, lines) -> None:
 
 def setup(app):
     _mathjax_dir()  # fail early, with the install hint, when MathJax is missing
-    app.connect("source-read", _drop_missing_guides)
     app.connect("autodoc-process-docstring", _plain_text_pipes)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _regenerate_readme_figure)
