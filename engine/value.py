@@ -148,15 +148,25 @@ class Value:
 
     @staticmethod
     def affine_layer(weights: Sequence[Sequence[Value]], inputs: Sequence[Value],
-                     biases: Sequence[Value]) -> list[Value]:
+                     biases: Sequence[Value], activation: str | None = None) -> list[Value]:
         """``W x + b``: one ``affine`` node per row of ``weights``, a layer's ``z``.
 
         The same nodes as ``[Value.affine(w, inputs, b) for w, b in zip(weights, biases)]``,
-        built faster: the inputs are checked and read once for all the rows.
+        built faster: the inputs are checked and read once for all the rows. With
+        ``activation``, the name of a one-operand operation of the table (``"tanh"``,
+        ``"sigmoid"``, ``"relu"``, ...), each ``z`` is followed by its node ``a = s(z)`` and the
+        ``a`` are returned (``z`` is ``a.parents[0]``).
         """
         if len(weights) != len(biases):
             raise ValueError(f"affine_layer needs one bias per row, got {len(weights)} rows and "
                              f"{len(biases)} biases")
+        if activation is None:
+            s = None
+        elif activation in OPS and OPS[activation].arity == 1:
+            s = OPS[activation].forward
+        else:
+            raise ValueError(f"affine_layer's activation must name a one-operand operation, "
+                             f"got {activation!r}")
         inputs = tuple(inputs)
         n = len(inputs)
         x = [v.data for v in inputs if type(v) is Value]  # checks and reads in one pass
@@ -165,7 +175,8 @@ class Value:
         for row, bias in zip(weights, biases, strict=True):
             w = [p.data for p in row if type(p) is Value]
             if len(w) != n or len(row) != n or len(x) != n or type(bias) is not Value:
-                out.append(Value.affine(row, inputs, bias))  # numbers to lift, or the error
+                z = Value.affine(row, inputs, bias)  # numbers to lift, or the error
+                out.append(z if s is None else apply(activation, z))
                 continue
             z = _new(Value)
             z.data, z.grad, z.label, z._seq = sum(map(mul, w, x), bias.data), 0.0, "", _next_seq()
@@ -173,6 +184,14 @@ class Value:
                 z.op, z.parents = "affine", (*row, *inputs, bias)
             else:
                 _record_in_mode(z, "affine", (*row, *inputs, bias))
+            if s is not None:  # the activation node, built here: one call less per neuron
+                a = _new(Value)
+                a.data, a.grad, a.label, a._seq = s(z.data), 0.0, "", _next_seq()
+                if record:
+                    a.op, a.parents = activation, (z,)
+                else:
+                    _record_in_mode(a, activation, (z,))
+                z = a
             out.append(z)
         return out
 
