@@ -37,6 +37,8 @@ INITS = ("uniform", "xavier", "he")
 _VALUE_ONLY = {Value}
 _ENGINE_ACTIVATIONS = set(ACTIVATIONS.values())  # they always return a Value
 _MIXED = object()  # a layer whose neurons have different activations
+_ONE_OPERAND = {ACTIVATIONS[name]: None if name == "linear" else name
+                for name in ("tanh", "sigmoid", "relu", "linear")}  # op names for affine_layer
 
 
 class LayerTrace(NamedTuple):
@@ -211,8 +213,9 @@ class Layer:
         act = self._activate
         if self.expanded or act not in _ENGINE_ACTIVATIONS:
             return [a for _, a in self._forward(x)]
-        zs = Value.affine_layer(self._rows, x, self._biases)  # one node per neuron
-        return zs if act is None else list(map(act, zs))
+        if act in _ONE_OPERAND:  # tanh, sigmoid, relu, linear: z and a built by the engine
+            return Value.affine_layer(self._rows, x, self._biases, _ONE_OPERAND[act])
+        return list(map(act, Value.affine_layer(self._rows, x, self._biases)))
 
     def _forward(self, x: tuple[Value, ...]) -> list[tuple[Value, Value]]:
         expanded = self.expanded

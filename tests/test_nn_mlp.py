@@ -304,4 +304,29 @@ def test_affine_layer_records_nothing_under_no_grad():
     from engine import no_grad
     with no_grad():
         z = Value.affine_layer([[Value(1.0)]], [Value(2.0)], [Value(0.5)])[0]
+        a = Value.affine_layer([[Value(1.0)]], [Value(2.0)], [Value(0.5)], "relu")[0]
     assert z.data == 2.5 and z.parents == () and z.op == ""
+    assert a.data == 2.5 and a.parents == () and a.op == ""
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "exp"])
+def test_affine_layer_with_an_activation_builds_z_then_a(activation):
+    rows = [[Value(0.5), Value(-1.5)], [Value(2.0), Value(0.25)]]
+    biases, x = [Value(0.1), Value(-0.3)], [Value(1.0), Value(-2.0)]
+    outs = Value.affine_layer(rows, x, biases, activation)
+    for a, w, b in zip(outs, rows, biases, strict=True):
+        z = a.parents[0]
+        assert a.op == activation and len(a.parents) == 1 and z.op == "affine"
+        assert z.parents == (*w, *x, b)
+        assert a.data == getattr(Value.affine(w, x, b), activation)().data
+    assert Value.affine_layer(rows, [1.0, -2.0], biases, "tanh")[1].op == "tanh"  # lifted path
+    with pytest.raises(ValueError, match="must name a one-operand operation, got 'leaky_relu'"):
+        Value.affine_layer(rows, x, biases, "leaky_relu")
+    with pytest.raises(ValueError, match="got 'softmax'"):
+        Value.affine_layer(rows, x, biases, "softmax")
+
+
+def test_affine_layer_under_detect_anomaly_names_the_operation():
+    from engine import detect_anomaly
+    with detect_anomaly(), pytest.raises(FloatingPointError, match="exp produced inf"):
+        Value.affine_layer([[Value(1000.0)]], [Value(1.0)], [Value(0.0)], "exp")
