@@ -53,6 +53,9 @@ def add_all(*xs: float) -> float:
 
 def affine(*wxb: float) -> float:
     """w . x + b for operands (w_1..w_n, x_1..x_n, b): a neuron's pre-activation z."""
+    if len(wxb) % 2 == 0:
+        raise ValueError(f"affine takes n weights, n inputs and one bias (2n + 1 operands), "
+                         f"got {len(wxb)} operands")
     n = (len(wxb) - 1) // 2
     return sum(map(mul, wxb[:n], wxb[n:-1]), wxb[-1])
 
@@ -129,11 +132,23 @@ RULES: dict[str, Callable[..., tuple] | tuple[float, ...]] = {n: op.local for n,
 """op name -> local-derivative rule (or constant derivatives); the backward pass's lookup."""
 
 
+BUILT_IN = frozenset(OPS)
+
+
 def register(name: str, op: Op) -> None:
-    """Add a user-defined operation to the table (see :meth:`engine.Value.apply`)."""
+    """Add a user-defined operation to the table; ``engine.apply(name, ...)`` builds its nodes."""
     if not name or not isinstance(name, str):
         raise ValueError(f"an operation needs a non-empty str name, got {name!r}")
     if name in OPS:
         raise ValueError(f"operation {name!r} is already registered")
     OPS[name] = op
     RULES[name] = op.local
+
+
+def unregister(name: str) -> None:
+    """Remove a user-defined operation (graphs that still use it can no longer run backward)."""
+    if name in BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in operation; only registered ones can be removed")
+    if name not in OPS:
+        raise KeyError(f"no registered operation {name!r}")
+    del OPS[name], RULES[name]

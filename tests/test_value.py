@@ -123,3 +123,28 @@ def test_repr_has_no_memory_address():
     assert r == "Value(data=6.0, grad=0.0, op='*')"
     assert repr(Value(1.5, "w")) == "Value(data=1.5, grad=0.0, label='w')"
     assert "0x" not in r
+
+
+def test_apply_affine_needs_an_odd_operand_count():
+    with pytest.raises(ValueError, match=r"2n \+ 1 operands\), got 4"):
+        apply("affine", Value(1.0), 2.0, 3.0, 4.0)
+    assert apply("affine", 2.0, 3.0, 1.0).data == 7.0
+
+
+def test_register_and_unregister_a_user_operation():
+    from engine.derivatives import Op, register, unregister
+
+    register("cube", Op(lambda x: x ** 3, lambda x, out: (3 * x * x,), 1))
+    try:
+        x = Value(2.0)
+        y = apply("cube", x)
+        y.backward()
+        assert (y.data, x.grad) == (8.0, 12.0)
+        with pytest.raises(ValueError, match="already registered"):
+            register("cube", Op(abs, lambda x, out: (1.0,), 1))
+    finally:
+        unregister("cube")
+    with pytest.raises(ValueError, match="unknown operation 'cube'"):
+        apply("cube", 1.0)
+    with pytest.raises(ValueError, match="built-in"):
+        unregister("tanh")
