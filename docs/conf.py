@@ -50,7 +50,8 @@ nb_merge_streams = True
 
 # -- autodoc --------------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
+autodoc_typehints = "signature"
+python_maximum_signature_line_length = 90  # long signatures: one parameter per line
 autodoc_default_options = {"members": True, "show-inheritance": False}
 
 # -- HTML -----------------------------------------------------------------------------------------
