@@ -209,12 +209,19 @@ class MatrixTrainer:
     def step(self, X: Any, Y: Any) -> float:
         """One step on the batch ``X`` (rows are samples); returns the loss before the update.
 
-        ``Y`` is a list of targets, or the array ``targets()`` made of them (faster).
+        ``Y`` is a list of targets, or the array ``targets()`` made of them (faster): an array
+        must have that shape, ``(len(X), nout)``; an array of labels is refused, not broadcast.
         """
-        if type(X) is not np.ndarray or X.ndim != 2:
-            X = _inputs(X, len(self.Ws[0][0]))
+        nin, nout = self.Ws[0].shape[1], self.bs[-1].shape[0]
+        if type(X) is not np.ndarray or X.ndim != 2 or X.shape[1] != nin or not len(X):
+            X = _inputs(X, nin)  # converts, or raises naming the shape
         if type(Y) is not np.ndarray:
             Y = self.targets(Y)
+            if len(Y) != len(X):
+                raise ValueError(f"{len(X)} inputs but {len(Y)} targets")
+        elif Y.shape != (len(X), nout):  # e.g. an array of labels instead of targets() of them
+            raise ValueError(f"Y must be the targets matrix of shape {(len(X), nout)} (as "
+                             f"targets() makes it) for X of shape {X.shape}, got shape {Y.shape}")
         r = _backprop(self.Ws, self.bs, self._acts, X, Y, self.loss, self.alpha)
         grads = [*r.dW, *r.db]
         params = [*self.Ws, *self.bs]

@@ -176,3 +176,31 @@ def test_matrix_trainer_reads_changed_weights():
     trainer.write()
     assert mlp.layers[1].neurons[0].b.data == pytest.approx(1.0)
     assert mlp.layers[0].neurons[0].w[0].data == 0.0
+
+
+def test_matrix_trainer_step_refuses_arrays_of_the_wrong_shape():
+    mlp = MLP(2, [4, 3], seed=0)
+    trainer = MatrixTrainer(mlp, losses.softmax_cross_entropy)
+    X = np.array([[0.1, 0.2], [0.3, -0.4]])
+    before = [W.copy() for W in trainer.Ws]
+    # labels as an array of shape (N,) would broadcast against the (K, N) outputs
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*got shape \(2,\)"):
+        trainer.step(X, np.array([0, 2]))
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*got shape \(3, 3\)"):
+        trainer.step(X, trainer.targets([0, 2, 1]))
+    with pytest.raises(ValueError, match=r"shape \(N, 2\), got shape \(2, 3\)"):
+        trainer.step(np.zeros((2, 3)), trainer.targets([0, 2]))
+    with pytest.raises(ValueError, match="2 inputs but 1 targets"):
+        trainer.step(X, [0])
+    assert all((W == W0).all() for W, W0 in zip(trainer.Ws, before, strict=True))
+    assert trainer.step(X, np.array([0, 2])[:, None] == np.arange(3)) > 0  # a one-hot array
+
+
+def test_backprop_and_compare_refuse_targets_of_the_wrong_shape():
+    mlp = MLP(2, [3, 2], seed=0)
+    X = [[0.1, 0.2], [0.3, -0.4]]
+    for f in (backprop, compare):
+        with pytest.raises(ValueError, match="a target must be 2 number"):
+            f(mlp, X, np.array([0.5, 1.0]))
+        with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+            f(mlp, np.zeros((2, 3)), [[0.0, 0.0], [0.0, 0.0]])
