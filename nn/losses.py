@@ -55,13 +55,24 @@ class Loss:
             raise ValueError(f"{self.name}: {len(outputs)} outputs but {len(targets)} targets")
         if not outputs:
             raise ValueError(f"{self.name} of an empty batch")
-        total = Value.sum([self.sample(_as_list(out), y)
-                           for out, y in zip(outputs, targets, strict=True)])
+        total = Value.sum([self.sample(self._output(out, i), y)
+                           for i, (out, y) in enumerate(zip(outputs, targets, strict=True))])
         return total * (1.0 / len(outputs)) if self.reduction == "mean" else total
 
     def sample(self, output: Sequence[Value], target: Any) -> Value:
         """The cost of one sample."""
         raise NotImplementedError
+
+    def _output(self, output: Output, i: int) -> Sequence[Value]:
+        """Sample ``i``'s output as a non-empty list of Values; ``TypeError`` if it is not."""
+        if type(output) is Value:
+            return [output]
+        if (isinstance(output, Sequence) and not isinstance(output, str) and output
+                and all(isinstance(a, Value) for a in output)):
+            return output
+        raise TypeError(f"{self.name}: the output of sample {i} must be a Value or a non-empty "
+                        f"list of Values (what the model returned, not floats), got "
+                        f"{type(output).__name__}: {output!r:.60}")
 
     def predict(self, output: Sequence[float]) -> Any:
         """The label the outputs (floats) stand for, or ``None`` for a regression loss."""
@@ -269,10 +280,6 @@ def _log_sum_exp(xs: Sequence[Value]) -> Value:
 
 def _square(d: Value) -> Value:
     return d * d
-
-
-def _as_list(output: Output) -> Sequence[Value]:
-    return [output] if isinstance(output, Value) else output
 
 
 def _one_output(name: str, nout: int) -> None:

@@ -154,3 +154,17 @@ def test_bad_targets_and_shapes_name_the_problem():
         losses.mse(Value(1.0), [1.0])
     with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum'"):
         losses.MeanSquaredError(reduction="none")
+
+
+@pytest.mark.parametrize("loss", list(losses.LOSSES.values()), ids=list(losses.LOSSES))
+@pytest.mark.parametrize(("outputs", "given_type"), [
+    ([[0.5, 0.5]], "list"),  # floats (e.g. predictions) instead of the model's Values
+    ([0.5], "float"),  # a row that is not a sequence at all
+    ([[Value(0.5), 0.5]], "list"),  # a Value and a float
+    ([[]], "list"),
+    (["ab"], "str")])
+def test_outputs_that_are_not_values_name_the_sample(loss, outputs, given_type):
+    with pytest.raises(TypeError, match=f"output of sample 0 must be a Value .*got {given_type}"):
+        loss(outputs, [1])
+    with pytest.raises(TypeError, match="output of sample 1 must be"):
+        loss([[Value(0.5)] * (2 if loss is losses.softmax_cross_entropy else 1), *outputs], [1, 1])
