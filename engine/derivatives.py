@@ -141,6 +141,11 @@ def register(name: str, op: Op) -> None:
         raise ValueError(f"an operation needs a non-empty str name, got {name!r}")
     if name in OPS:
         raise ValueError(f"operation {name!r} is already registered")
+    if not isinstance(op, Op):
+        raise TypeError(f"register needs an engine.derivatives.Op, not {type(op).__name__}")
+    if not callable(op.forward) or not (callable(op.local) or type(op.local) is tuple):
+        raise TypeError(f"operation {name!r}: forward must be callable and local a rule or a "
+                        "tuple of constant derivatives")
     OPS[name] = op
     RULES[name] = op.local
 
@@ -150,5 +155,5 @@ def unregister(name: str) -> None:
     if name in BUILT_IN:
         raise ValueError(f"{name!r} is a built-in operation; only registered ones can be removed")
     if name not in OPS:
-        raise KeyError(f"no registered operation {name!r}")
+        raise ValueError(f"no registered operation {name!r}")
     del OPS[name], RULES[name]

@@ -4,7 +4,7 @@ Frame 0 seeds the output's gradient. In frame k the backward pass reaches one no
 is complete, and it passes it on to each operand with the chain rule,
 ``operand.grad += local * node.grad``, where ``local`` is the node's local derivative
 ``d node / d operand`` from ``engine.derivatives``. The replay takes the order from the engine
-(``engine.value._interior_nodes``) and the local derivatives from the same table, computes on
+(``engine.backward_order``) and the local derivatives from the same table, computes on
 recorded numbers (the graph is not modified) and therefore ends with exactly the numbers of
 ``zero_grad()`` then ``backward()``.
 
@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.derivatives import OPS
 from engine.draw import Cluster, Drawing, Graph, _number, derivative, fallback_bundle, grouped
-from engine.value import Value, _interior_nodes, ancestors
+from engine.value import Value, backward_order
 
 DEFAULT_MAX_FRAMES = 200
 PENDING = "#f0f0f0"  # a node whose gradient is not complete yet
@@ -61,16 +61,6 @@ class Frame:
     completed: tuple[Value, ...]
     grads: dict[Value, float]
     done: frozenset[Value]  # Values whose gradient is final
-
-
-def backward_order(root: Value) -> list[Value]:
-    """The interior nodes in the order ``root.backward()`` processes them (grads untouched)."""
-    saved = [(v, v.grad) for v in ancestors(root)]
-    try:
-        return _interior_nodes(root)  # the engine's own order; it zeroes grads as it goes
-    finally:
-        for v, g in saved:
-            v.grad = g
 
 
 def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:

@@ -6,11 +6,13 @@ The mode lives in a context variable, so each thread and each asyncio task has i
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NamedTuple
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Mode(NamedTuple):
@@ -22,36 +24,64 @@ RECORDING = Mode(record=True, anomaly=False)
 MODE: contextvars.ContextVar[Mode] = contextvars.ContextVar("deltagrad_mode", default=RECORDING)
 
 
-@contextmanager
-def _set(**changes: bool) -> Iterator[None]:
-    token = MODE.set(MODE.get()._replace(**changes))
-    try:
-        yield
-    finally:
-        MODE.reset(token)
+class ModeBlock:
+    """A block (``with``) or a function (decorator) that runs with some mode settings changed.
+
+    As a decorator it works on plain and ``async`` functions. A generator cannot be decorated:
+    its body runs piecemeal, interleaved with its caller's code; put the ``with`` block inside.
+    """
+
+    def __init__(self, **changes: bool) -> None:
+        self.changes = changes
+        self._tokens: list[contextvars.Token[Mode]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(MODE.set(MODE.get()._replace(**self.changes)))
+
+    def __exit__(self, *exc_info: object) -> None:
+        MODE.reset(self._tokens.pop())
+
+    def __call__(self, function: F) -> F:
+        changes = self.changes
+        if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
+            raise TypeError(f"{function.__qualname__} is a generator: use the mode as a `with` "
+                            "block inside it, around the code it applies to")
+        if inspect.iscoroutinefunction(function):
+            @functools.wraps(function)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with ModeBlock(**changes):  # a fresh block per call: calls may overlap
+                    return await function(*args, **kwargs)
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with ModeBlock(**changes):
+                return function(*args, **kwargs)
+        return run  # type: ignore[return-value]
 
 
-def no_grad() -> contextlib.AbstractContextManager[None]:
+def no_grad() -> ModeBlock:
     """Operations inside record no graph: their results are leaves (inference, optimizer steps).
 
     Use as ``with no_grad(): ...`` or as a decorator ``@no_grad()``.
     """
-    return _set(record=False)
+    return ModeBlock(record=False)
 
 
-def enable_grad() -> contextlib.AbstractContextManager[None]:
+def enable_grad() -> ModeBlock:
     """Record the graph again inside a ``no_grad()`` block."""
-    return _set(record=True)
+    return ModeBlock(record=True)
 
 
-def detect_anomaly() -> contextlib.AbstractContextManager[None]:
+def detect_anomaly() -> ModeBlock:
     """Raise ``FloatingPointError`` at the first operation or backward step giving nan or inf.
 
     The error names the operation and its inputs' values and labels. Slower: use it to find
     where a nan comes from, then leave it.
     """
-    return _set(anomaly=True)
+    return ModeBlock(anomaly=True)
 
 
 def is_grad_enabled() -> bool:
+    """Whether operations record their graph here (False inside ``no_grad()``)."""
     return MODE.get().record

@@ -79,6 +79,15 @@ class Value:
         self.parents: tuple[Value, ...] = ()
         self._seq = _next_seq()
 
+    def __getstate__(self) -> tuple:
+        return self.data, self.grad, self.label, self.op, self.parents
+
+    def __setstate__(self, state: tuple) -> None:
+        """Unpickled or copied nodes get a new creation number, in this process's count (the
+        parents are restored first), so creation order stays a topological order."""
+        self.data, self.grad, self.label, self.op, self.parents = state
+        self._seq = _next_seq()
+
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         op = f", op={self.op!r}" if self.op else ""
@@ -108,7 +117,7 @@ class Value:
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope * x; the slope is a constant (its derivative is slope at 0)."""
-        return self._leaky_relu(slope)
+        return self._leaky_relu(_real(slope, "leaky_relu's slope"))
 
     # -- comparisons and truth compare data, as for numbers; == stays identity (Values are hashed)
     def __lt__(self, other: Operand) -> bool: return self.data < _data(other)
@@ -208,7 +217,9 @@ class Value:
         if not self.parents:
             self.grad += grad
             return
-        nodes = _interior_nodes(self)
+        nodes = backward_order(self)
+        for node in nodes:
+            node.grad = 0.0  # interior nodes receive this pass's gradient only
         self.grad = grad
         anomaly, rules = MODE.get().anomaly, RULES
         for node in nodes:  # each node after all the nodes that use it: its grad is complete
@@ -281,7 +292,7 @@ def apply(op: str, *operands: Operand) -> Value:
     if entry.arity is not None and len(operands) != entry.arity:
         raise TypeError(f"{op} takes {entry.arity} operands, got {len(operands)}")
     if not operands:
-        return Value(0.0)  # the empty sum
+        return Value(entry.forward())  # e.g. the empty sum, 0.0
     data = [x.data for x in operands if type(x) is Value]  # checks and reads in one pass
     if len(data) != len(operands):  # some operands are numbers (or not numbers at all)
         operands = tuple(x if type(x) is Value else _constant(_real(x, f"an operand of {op}"))
@@ -296,26 +307,25 @@ def apply(op: str, *operands: Operand) -> Value:
 # -- graph traversal (iterative: a graph may be a million nodes deep) ----------------------------
 
 
-def _interior_nodes(root: Value) -> list[Value]:
-    """The non-leaf ancestors of ``root`` (itself included), each after all nodes that use it.
+def backward_order(root: Value) -> list[Value]:
+    """The non-leaf ancestors of ``root`` (itself included) in the order ``backward`` visits them:
+    each node after all the nodes that use it, so its gradient is complete when it is reached.
 
-    Their gradients are set to 0 on the way, so they receive this pass's gradient only.
     Breadth-first discovery order is already such an order when no interior node is reached twice
     (a tree); otherwise sort newest first: creation order is a topological order, because a
-    node's parents exist before it.
+    node's parents exist before it. Leaves are left out: they only receive gradients.
     """
     nodes = [root]
     seen = {root}
     shared = False
     for node in nodes:  # the list grows while we walk it: a queue without pops
         for parent in node.parents:
-            if parent.parents:  # leaves need no ordering: they only receive
+            if parent.parents:
                 if parent in seen:
                     shared = True
                 else:
                     seen.add(parent)
                     nodes.append(parent)
-                    parent.grad = 0.0
     if shared:
         nodes.sort(key=_seq_of, reverse=True)
     return nodes

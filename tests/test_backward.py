@@ -268,3 +268,59 @@ def test_detect_anomaly_is_quiet_for_finite_graphs():
         y = (x * x).tanh() / 2
         y.backward()
     assert x.grad == pytest.approx((1 - math.tanh(0.25) ** 2) * 0.5)
+
+
+def test_a_graph_unpickled_in_a_new_process_keeps_its_order():
+    """Creation numbers are per process: unpickled nodes are renumbered in the new process."""
+    import pickle
+    import subprocess
+
+    x = Value(3.0, "x")
+    for _ in range(1000):  # push this process's creation counter well past a fresh one's
+        Value(0.0) * 1.0
+    h = x * x
+    script = ("import pickle, sys\n"
+              "h = pickle.loads(sys.stdin.buffer.read())\n"
+              "out = h * h + h  # h is shared: backward must sort, by creation order\n"
+              "out.backward()\n"
+              "print(h.parents[0].grad)\n")
+    result = subprocess.run([sys.executable, "-c", script], input=pickle.dumps(h),
+                            capture_output=True, check=True)
+    assert float(result.stdout) == (2 * 9.0 + 1) * (2 * 3.0)  # d(h^2 + h)/dh * dh/dx
+
+
+def test_copies_of_a_graph_are_numbered_after_their_parents():
+    import copy
+
+    x = Value(3.0)
+    h = x * x
+    out = copy.deepcopy(h * h + h)
+    out.backward()
+    assert out.parents[1].parents[0].grad == (2 * 9.0 + 1) * (2 * 3.0)
+
+
+def test_backward_order_has_no_side_effects_and_puts_users_first():
+    from engine import backward_order
+
+    a = Value(1.0)
+    b = a * 2
+    c = b * b + b
+    c.backward()
+    grads = [v.grad for v in (a, b, c)]
+    order = backward_order(c)
+    assert [v.grad for v in (a, b, c)] == grads  # nothing reset
+    assert order[0] is c and order[-1] is b and a not in order
+
+
+def test_no_grad_decorates_async_functions_and_refuses_generators():
+    @no_grad()
+    async def double(v):
+        await asyncio.sleep(0)
+        return v * 2
+
+    assert asyncio.run(double(Value(1.0))).parents == ()
+    assert is_grad_enabled()
+    with pytest.raises(TypeError, match="generator"):
+        @no_grad()
+        def values():
+            yield Value(1.0) * 2

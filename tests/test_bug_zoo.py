@@ -376,7 +376,7 @@ def test_a_missing_mutation_site_fails_loudly(monkeypatch):
         raise NotImplementedError
 
     monkeypatch.setattr(Value, "backward", backward)
-    monkeypatch.setattr(value_module, "_interior_nodes", lambda root: [root])
+    monkeypatch.setattr(value_module, "backward_order", lambda root: [root])
     with pytest.raises(MutationSiteNotFound, match="could not find the chain rule"), \
             mutant("overwrite"):
         pass

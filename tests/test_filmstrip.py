@@ -14,7 +14,7 @@ from engine.derivatives import OPS
 from engine.draw import HIGHLIGHT
 from engine.filmstrip import FilmStrip, backward_order, film_strip, replay_backward
 from engine.render import INSTALL_HINT
-from engine.value import _interior_nodes
+from engine.value import backward_order as engine_order
 
 
 def lecture_expression() -> Value:
@@ -68,7 +68,7 @@ def test_frames_follow_the_engines_order_and_use_its_local_derivatives(make):
     root = make()
     frames = replay_backward(root)
     root.backward()
-    assert [f.node for f in frames[1:]] == _interior_nodes(root)
+    assert [f.node for f in frames[1:]] == engine_order(root)
     for frame in frames[1:]:
         node = frame.node
         local = OPS[node.op].derivatives(*[p.data for p in node.parents], node.data)

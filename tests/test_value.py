@@ -148,3 +148,22 @@ def test_register_and_unregister_a_user_operation():
         apply("cube", 1.0)
     with pytest.raises(ValueError, match="built-in"):
         unregister("tanh")
+
+
+def test_leaky_relu_slope_must_be_a_number():
+    with pytest.raises(TypeError, match="leaky_relu's slope must be a real number"):
+        Value(2.0).leaky_relu("a")
+
+
+def test_register_checks_its_operation_before_changing_the_table():
+    from engine.derivatives import OPS, register
+
+    with pytest.raises(TypeError, match=r"needs an engine\.derivatives\.Op"):
+        register("bad", lambda x: x)
+    assert "bad" not in OPS
+
+
+def test_apply_with_no_operands_asks_the_forward_function():
+    assert apply("sum").data == 0.0
+    with pytest.raises(ValueError, match="got 0 operands"):
+        apply("affine")
