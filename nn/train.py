@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from engine import Value, no_grad
 from nn.losses import L2Penalty, Loss, mse
-from nn.mlp import MLP
+from nn.mlp import MLP, _lift
 from nn.optim import SGD, Optimizer
 from nn.seeding import Seed, as_random
 
@@ -55,7 +55,7 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], *, loss: Los
     batch_size = n if batch_size is None else _count(batch_size, "batch_size", 1)
     optimizer = SGD(model.parameters(), lr=0.05) if optimizer is None else optimizer
     rng = as_random(seed)
-    inputs = [tuple(x if type(x) is Value else Value(x) for x in row) for row in X]  # made once
+    inputs = [_lift(row, model.nin, f"fit: X[{i}]") for i, row in enumerate(X)]  # made once
     targets = list(y)
     parameters = model.parameters()
     is_mean = loss.reduction == "mean"

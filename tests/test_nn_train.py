@@ -64,3 +64,13 @@ def test_predict_builds_no_graph_and_bad_arguments():
         train.fit(mlp, [[0, 0]], [0], batch_size=0, progress=False)
     with pytest.raises(ValueError, match="mse is a regression loss"):
         train.accuracy(mlp, [[0, 0]], [0.0], losses.mse)
+
+
+@pytest.mark.parametrize(("X", "error", "message"), [
+    ([[0.0, 1.0], 0.5], TypeError, r"fit: X\[1\] expects a sequence of 2 inputs .*got float"),
+    ([[0.0, 1.0], [0.0]], ValueError, r"fit: X\[1\] expects 2 inputs, got 1"),
+    ([[0.0, "a"], [0.0, 1.0]], TypeError, r"fit: X\[0\] input 1 must be a real number")])
+def test_fit_names_the_bad_input_row(X, error, message):
+    mlp = MLP(2, [3, 1], seed=0)
+    with pytest.raises(error, match=message):
+        train.fit(mlp, X, [0.0, 1.0], progress=False)
