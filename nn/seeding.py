@@ -14,5 +14,5 @@ def as_random(seed: Seed) -> random.Random:
     if isinstance(seed, random.Random):
         return seed
     if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
-        return random.Random(seed)
+        return random.Random(None if seed is None else int(seed))
     raise TypeError(f"seed must be an int, a random.Random or None, not {type(seed).__name__}")

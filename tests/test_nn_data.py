@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from nn import data
+from nn import MLP, data
 
 SETS = {
     "moons": lambda **kw: data.moons(60, **kw),
@@ -80,3 +80,10 @@ def test_bad_arguments():
         data.circles(10, factor=1.5)
     with pytest.raises(TypeError, match="seed must be an int"):
         data.xor(10, seed=1.5)
+
+
+def test_numpy_integer_seeds_work_as_ints():
+    import numpy as np
+
+    assert data.moons(20, seed=np.int64(3)) == data.moons(20, seed=3)
+    assert MLP(2, [3, 1], seed=np.int32(3)).to_dict() == MLP(2, [3, 1], seed=3).to_dict()
