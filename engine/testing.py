@@ -188,6 +188,9 @@ def gradcheck(f: Callable[..., Value], *inputs: float | Value, eps: float = 1e-6
        op (relu, abs, ...) sits on its kink; ``allow_kinks=True`` accepts the engine's
        subgradient there if it lies between the one-sided derivatives.
 
+    Values that ``f`` captures (weights, ...) take part in every backward pass, but keep the
+    grads they had: gradcheck saves and restores them.
+
     Returns a :class:`GradcheckResult`; raises :class:`GradcheckError` with it on failure unless
     ``raise_exception=False``. A failure is traced to a ``culprit``: the first node whose local
     derivative disagrees with its op's forward function, or the first node whose gradient the
@@ -202,7 +205,17 @@ def gradcheck(f: Callable[..., Value], *inputs: float | Value, eps: float = 1e-6
             raise ValueError(f"{name} must be a number >= 0, got {tol!r}")
     names = [getattr(x, "label", "") or f"x{i}" for i, x in enumerate(inputs)]
     run = _Runner(f, point, names)
+    try:
+        result = _check(run, eps, atol, rtol, method, upstream, allow_kinks)
+    finally:
+        run.restore()  # f's captured Values (weights, ...) keep the grads they had
+    return _finish(result, raise_exception)
 
+
+def _check(run: _Runner, eps: float, atol: float, rtol: float, method: str,
+           upstream: float | None, allow_kinks: bool) -> GradcheckResult:
+    """gradcheck's checks, in order; stops after not_reentrant, which the others need."""
+    f, point, names = run.f, run.point, run.names
     leaves, out = run()
     out.backward()
     analytic = [leaf.grad for leaf in leaves]
@@ -224,7 +237,7 @@ def gradcheck(f: Callable[..., Value], *inputs: float | Value, eps: float = 1e-6
         result.failures.append(Failure(NOT_REENTRANT, (
             f"two fresh backward passes gave different gradients ({pairs}): does f use "
             "randomness or state kept between calls? The other checks need a repeatable f")))
-        return _finish(result, raise_exception)
+        return result
 
     close = _closeness(atol, rtol)
     for i, row in enumerate(rows):
@@ -254,7 +267,7 @@ def gradcheck(f: Callable[..., Value], *inputs: float | Value, eps: float = 1e-6
 
     if result.failures and any(k != KINK for k in result.kinds):
         result.culprit = _find_culprit(run, result, g, atol, rtol)
-    return _finish(result, raise_exception)
+    return result
 
 
 def _finish(result: GradcheckResult, raise_exception: bool) -> GradcheckResult:
@@ -283,7 +296,7 @@ def assert_grads_match_torch(f: Callable[..., object], *inputs: float | Value,
     either a :class:`engine.programs.Program` (each op is translated to its torch function;
     ``torch_ops`` adds or replaces translations, e.g. for a user-registered op), or a function
     that uses only what Values and tensors share (operators, ``.tanh()``, ``.exp()``, ...).
-    nan equals nan, and inf must match exactly.
+    nan equals nan, and inf must match exactly. Values ``f`` captures keep their grads.
     """
     try:
         import torch  # optional: only this helper needs it
@@ -294,11 +307,12 @@ def assert_grads_match_torch(f: Callable[..., object], *inputs: float | Value,
     inputs = _default_inputs(f, inputs)
     point = _floats(inputs)
     names = [getattr(x, "label", "") or f"x{i}" for i, x in enumerate(inputs)]
-    leaves = [Value(x, label=n) for x, n in zip(point, names, strict=True)]
-    with enable_grad():
-        out = f(*leaves)
-    _require_value(out)
-    out.backward()
+    run = _Runner(f, point, names)  # type: ignore[arg-type]
+    leaves, out = run()
+    try:
+        out.backward()
+    finally:
+        run.restore()  # f's captured Values (weights, ...) keep the grads they had
 
     tensors = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in point]
     if isinstance(f, Program):
@@ -367,17 +381,33 @@ def _default_inputs(f: object, inputs: tuple) -> tuple:
 
 
 class _Runner:
-    """Builds f's graph on fresh, labelled leaves at the point, as often as a check needs."""
+    """Builds f's graph on fresh, labelled leaves at the point, as often as a check needs.
+
+    Values that f captures (weights, constants built outside f) are older than the runner: each
+    build sets their grads to 0, so every check sees the same graph, and :meth:`restore` gives
+    them back the grads they had before the check.
+    """
 
     def __init__(self, f: Callable[..., Value], point: list[float], names: list[str]) -> None:
         self.f, self.point, self.names = f, point, names
+        self.start = Value(0.0)._seq  # nodes created before this one were captured by f
+        self.saved: dict[Value, float] = {}
 
     def __call__(self, point: Sequence[float] | None = None) -> tuple[list[Value], Value]:
         leaves = [Value(x, label=n) for x, n in zip(point or self.point, self.names, strict=True)]
         with enable_grad():
             out = self.f(*leaves)
         _require_value(out)
+        for node in _graph_order(out):
+            if node._seq < self.start:
+                self.saved.setdefault(node, node.grad)
+                node.grad = 0.0
         return leaves, out
+
+    def restore(self) -> None:
+        """Give the Values f captured the grads they had before the first build."""
+        for node, grad in self.saved.items():
+            node.grad = grad
 
     def grads(self, seed: float, passes: int = 1) -> list[float] | tuple[list[float], ...]:
         leaves, out = self()

@@ -262,6 +262,23 @@ def test_raise_exception_false_returns_a_falsy_result():
     assert not result and result.kinds == [KINK]
 
 
+def test_values_f_captures_keep_their_grads():
+    w = Value(2.0)  # a weight, and an interior node built from it, both captured by f
+    h = w * 3.0
+    w.grad, h.grad = 0.25, -0.5
+    gradcheck(lambda x: (w * x).tanh() + h * x, 0.5)
+    assert (w.grad, h.grad) == (0.25, -0.5)
+
+
+def test_captured_grads_are_restored_when_gradcheck_fails():
+    w = Value(2.0)
+    w.grad = 0.25
+    with registered("slope_twice", Op(lambda x: x, lambda x, out: (2.0,), 1)):
+        with pytest.raises(GradcheckError):
+            gradcheck(lambda x: apply("slope_twice", w * x), 0.5)
+    assert w.grad == 0.25
+
+
 # -- assert_grads_match_torch, against a stand-in torch built on deltagrad itself ---------------
 
 
@@ -357,6 +374,14 @@ def test_torch_helper_needs_a_translation_for_user_ops(torch_stub):
         with pytest.raises(KeyError, match="no translation for the operation 'cube3'"):
             assert_grads_match_torch(program)
         assert_grads_match_torch(program, torch_ops={"cube3": lambda t: t * t * t})
+
+
+def test_torch_helper_leaves_the_grads_of_captured_values_alone(torch_stub):
+    torch_stub()
+    w = Value(2.0)
+    w.grad = 0.25
+    assert_grads_match_torch(lambda x: (x * (w if type(x) is Value else w.data)).tanh(), 0.5)
+    assert w.grad == 0.25
 
 
 def test_torch_helper_skips_with_a_reason_without_torch(monkeypatch):
