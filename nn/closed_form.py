@@ -26,6 +26,7 @@ import numpy as np
 from engine import Value
 from nn.losses import L2Penalty, Loss, mse
 from nn.mlp import MLP
+from nn.optim import _hyper
 
 __all__ = ["ACTIVATIONS_NP", "Backprop", "LayerDifference", "MatrixTrainer", "backprop",
            "compare", "read_weights", "write_weights"]
@@ -188,7 +189,8 @@ class MatrixTrainer:
     def __init__(self, mlp: MLP, loss: Loss = mse, lr: float = 0.05, momentum: float = 0.0,
                  weight_decay: float = 0.0, penalty: L2Penalty | None = None) -> None:
         self.mlp, self.loss = mlp, loss
-        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.lr, self.momentum = _hyper(lr, "lr"), _hyper(momentum, "momentum")
+        self.weight_decay = _hyper(weight_decay, "weight_decay")  # checked as optim.SGD does
         self.alpha = penalty.alpha if penalty else 0.0
         self._acts = [ACTIVATIONS_NP[a] for a in activations_of(mlp)]
         self.read()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from engine import Value
 
@@ -22,9 +22,14 @@ class Optimizer:
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError("the optimizer got an empty parameter list")
+        first: dict[int, int] = {}  # id -> index: a parameter listed twice would move twice
         for i, p in enumerate(self.parameters):
             if type(p) is not Value:
                 raise TypeError(f"parameter {i} must be a Value, not {type(p).__name__}")
+            j = first.setdefault(id(p), i)
+            if j != i:
+                raise ValueError(f"parameter {i} is parameter {j} again: each step would update "
+                                 "it twice")
         self.lr = _hyper(lr, "lr")
 
     def step(self) -> None:
@@ -77,6 +82,9 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(parameters, lr)
+        if isinstance(betas, str) or not isinstance(betas, Sequence) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got "
+                             f"{betas!r}")
         b1, b2 = betas
         self.betas = (_hyper(b1, "beta1", below_one=True), _hyper(b2, "beta2", below_one=True))
         self.eps = _hyper(eps, "eps")

@@ -204,3 +204,13 @@ def test_backprop_and_compare_refuse_targets_of_the_wrong_shape():
             f(mlp, X, np.array([0.5, 1.0]))
         with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
             f(mlp, np.zeros((2, 3)), [[0.0, 0.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize(("option", "value"), [("lr", -1), ("lr", "0.1"), ("lr", float("nan")),
+                                               ("momentum", -0.5), ("weight_decay", True)])
+def test_matrix_trainer_checks_its_hyper_parameters_as_sgd_does(option, value):
+    mlp = MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match=f"{option} must be a finite number >= 0"):
+        optim.SGD(mlp.parameters(), **{option: value})
+    with pytest.raises(ValueError, match=f"{option} must be a finite number >= 0"):
+        MatrixTrainer(mlp, **{option: value})

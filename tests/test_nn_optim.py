@@ -107,3 +107,20 @@ def test_bad_arguments():
         optim.SGD([Value(1.0)], lr=-0.1)
     with pytest.raises(ValueError, match="beta2 must be a finite number in \\[0, 1\\)"):
         optim.Adam([Value(1.0)], betas=(0.9, 1.0))
+
+
+@pytest.mark.parametrize("betas", [0.9, (0.9,), (0.9, 0.99, 0.999), "ab"])
+def test_adam_betas_must_be_a_pair(betas):
+    with pytest.raises(ValueError, match="betas must be a pair"):
+        optim.Adam([Value(1.0)], betas=betas)
+
+
+@pytest.mark.parametrize("make", [optim.SGD, optim.Adam])
+def test_a_parameter_listed_twice_is_refused(make):
+    params = MLP(2, [3, 1], seed=0).parameters()
+    with pytest.raises(ValueError, match="parameter 13 is parameter 0 again"):
+        make(params * 2)
+    w = Value(1.0)
+    make([w, Value(1.0)])  # equal numbers, different Values: fine
+    with pytest.raises(ValueError, match="parameter 1 is parameter 0 again"):
+        make([w, w])
