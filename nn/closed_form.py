@@ -87,11 +87,15 @@ def read_weights(mlp: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 def write_weights(mlp: MLP, Ws: Sequence[np.ndarray], bs: Sequence[np.ndarray]) -> None:
-    """Store ``Ws`` and ``bs`` (as ``read_weights`` gives them) into the MLP's Values."""
+    """Store ``Ws`` and ``bs`` (as ``read_weights`` gives them, or nested lists) into the MLP."""
     if len(Ws) != len(mlp.layers) or len(bs) != len(mlp.layers):
         raise ValueError(f"the MLP has {len(mlp.layers)} layers, got {len(Ws)} weight matrices "
                          f"and {len(bs)} bias vectors")
     for k, (layer, W, b) in enumerate(zip(mlp.layers, Ws, bs, strict=True)):
+        try:  # nested lists work too
+            W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"layer {k}: W and b must be arrays of numbers ({e})") from None
         if np.shape(W) != (layer.nout, layer.nin) or np.shape(b) != (layer.nout,):
             raise ValueError(f"layer {k} needs W of shape {(layer.nout, layer.nin)} and b of "
                              f"shape {(layer.nout,)}, got {np.shape(W)} and {np.shape(b)}")

@@ -214,3 +214,16 @@ def test_matrix_trainer_checks_its_hyper_parameters_as_sgd_does(option, value):
         optim.SGD(mlp.parameters(), **{option: value})
     with pytest.raises(ValueError, match=f"{option} must be a finite number >= 0"):
         MatrixTrainer(mlp, **{option: value})
+
+
+def test_write_weights_takes_nested_lists():
+    mlp = MLP(2, [3, 2], seed=0)
+    Ws, bs = read_weights(mlp)
+    other = MLP(2, [3, 2], seed=1)
+    write_weights(other, [W.tolist() for W in Ws], [b.tolist() for b in bs])
+    assert [p.data for p in other.parameters()] == [p.data for p in mlp.parameters()]
+    assert all(type(p.data) is float for p in other.parameters())
+    with pytest.raises(ValueError, match=r"layer 1 needs W of shape \(2, 3\)"):
+        write_weights(other, [Ws[0], [[1.0, 2.0]]], bs)
+    with pytest.raises(ValueError, match="layer 0: W and b must be arrays of numbers"):
+        write_weights(other, [[[1.0, 2.0], [1.0]], Ws[1]], bs)
