@@ -35,10 +35,7 @@ INITS = ("uniform", "xavier", "he")
 """Weight initializations: uniform(-1, 1) (micrograd's), Xavier/Glorot uniform, He uniform."""
 
 _VALUE_ONLY = {Value}
-_ENGINE_ACTIVATIONS = set(ACTIVATIONS.values())  # they always return a Value
 _MIXED = object()  # a layer whose neurons have different activations
-_ONE_OPERAND = {ACTIVATIONS[name]: None if name == "linear" else name
-                for name in ("tanh", "sigmoid", "relu", "linear")}  # op names for affine_layer
 
 
 class LayerTrace(NamedTuple):
@@ -154,7 +151,7 @@ class Layer:
     ``expanded`` (settable) builds every neuron's ``z`` the long way, one ``*`` per weight.
     """
 
-    __slots__ = ("_neurons", "expanded", "_rows", "_biases", "_activate")
+    __slots__ = ("_neurons", "expanded", "_rows", "_biases", "_activate", "_fast")
 
     def __init__(self, nin: int, nout: int, activation: Activation = "tanh", *,
                  init: str = "uniform", seed: Seed = None,
@@ -183,6 +180,7 @@ class Layer:
         self._biases = tuple(n.b for n in neurons)
         same = len({id(n._activate) for n in neurons}) == 1
         self._activate = neurons[0]._activate if same else _MIXED
+        self._fast = _fast_path(self._activate)
 
     @property
     def neurons(self) -> tuple[Neuron, ...]:
@@ -210,12 +208,12 @@ class Layer:
         return self._call_lifted(_lift(x, len(self._rows[0]), "Layer"))
 
     def _call_lifted(self, x: tuple[Value, ...]) -> list[Value]:
-        act = self._activate
-        if self.expanded or act not in _ENGINE_ACTIVATIONS:
+        fast = self._fast
+        if fast is None or self.expanded:
             return [a for _, a in self._forward(x)]
-        if act in _ONE_OPERAND:  # tanh, sigmoid, relu, linear: z and a built by the engine
-            return Value.affine_layer(self._rows, x, self._biases, _ONE_OPERAND[act])
-        return list(map(act, Value.affine_layer(self._rows, x, self._biases)))
+        op, then = fast
+        a = Value.affine_layer(self._rows, x, self._biases, op)
+        return a if then is None else list(map(then, a))
 
     def _forward(self, x: tuple[Value, ...]) -> list[tuple[Value, Value]]:
         expanded = self.expanded
@@ -383,6 +381,23 @@ def _input_value(v: object, i: int, who: str) -> Value:
         return Value(float(v))
     raise TypeError(f"{who} input {i} must be a real number or a Value, not "
                     f"{type(v).__name__}: {v!r:.60}")
+
+
+def _fast_path(act: object) -> tuple[str | None, Callable[[Value], Value] | None] | None:
+    """How a layer whose neurons share the activation ``act`` builds its outputs quickly:
+    ``(op, then)`` for ``then(affine_layer(..., op))``, or ``None`` (neuron by neuron).
+
+    Only the named activations qualify (they always return a Value); they are recognized by
+    identity, so any callable works as a custom activation, hashable or not.
+    """
+    if act is None:  # linear
+        return None, None
+    for name in ("tanh", "sigmoid", "relu"):  # the engine builds z and a
+        if act is ACTIVATIONS[name]:
+            return name, None
+    if act is ACTIVATIONS["leaky_relu"]:
+        return None, act
+    return None
 
 
 def _positive_int(n: object, what: str) -> int:

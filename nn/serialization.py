@@ -68,7 +68,7 @@ def mlp_from_dict(data: Any) -> MLP:
         if not isinstance(entry, dict):
             raise ValueError(f"{where} must be an object, got {type(entry).__name__}")
         activation = entry.get("activation")
-        if activation not in ACTIVATIONS or not isinstance(activation, str):
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"{where}: unknown activation {activation!r}; known: "
                              f"{', '.join(ACTIVATIONS)}")
         weights, biases = entry.get("weights"), entry.get("biases")

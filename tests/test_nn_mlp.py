@@ -195,6 +195,21 @@ def test_callable_activation():
         MLP(1, [1, 1], lambda v: 1.0, seed=0)([0.5])
 
 
+def test_an_unhashable_callable_is_a_fine_activation():
+    class Softplus:  # defines __eq__ without __hash__: unhashable, like many callable objects
+        __name__ = "softplus"
+
+        def __eq__(self, other):
+            return isinstance(other, Softplus)
+
+        def __call__(self, v):
+            return (v.exp() + 1).log()
+
+    mlp = MLP(1, [2, 1], Softplus(), seed=0)
+    reference = MLP(1, [2, 1], lambda v: (v.exp() + 1).log(), seed=0)
+    assert mlp([0.5])[0].data == reference([0.5])[0].data
+
+
 # -- the expanded form and trace -----------------------------------------------------------------
 
 

@@ -70,6 +70,8 @@ def broken(change):
     (broken(lambda d: d.update(layers=[])), "'layers' must be a non-empty list"),
     (broken(lambda d: d["layers"][0].update(activation="gelu")),
      "layer 0: unknown activation 'gelu'"),
+    (broken(lambda d: d["layers"][0].update(activation=["tanh"])),
+     "layer 0: unknown activation \\['tanh'\\]"),
     (broken(lambda d: d["layers"][1]["weights"][0].pop()),
      "layer 1, neuron 0: needs 2 weights \\(the previous layer's width\\), got 1"),
     (broken(lambda d: d["layers"][0]["biases"].pop()), "layer 0: 'biases' must be a list of 2"),
