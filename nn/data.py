@@ -45,7 +45,7 @@ def moons(n: int = 100, noise: float = 0.1, seed: Seed = None) -> Dataset:
     """Two interleaving half circles (class 0: the upper one), as scikit-learn's make_moons."""
     rng = as_random(seed)
     n = _count(n, "n", 2)
-    _noise(noise)
+    _noise(noise, "noise")
     n_upper = n // 2
     points = []
     for i in range(n_upper):
@@ -63,7 +63,7 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
     """A circle of radius 1 (class 0) around a circle of radius ``factor`` (class 1)."""
     rng = as_random(seed)
     n = _count(n, "n", 2)
-    _noise(noise)
+    _noise(noise, "noise")
     if not 0.0 < factor < 1.0:
         raise ValueError(f"factor must be between 0 and 1, got {factor!r}")
     n_outer = n // 2
@@ -79,7 +79,7 @@ def xor(n: int = 100, noise: float = 0.0, seed: Seed = None) -> Dataset:
     """Points uniform in [-1, 1]^2; class 1 where the two coordinates have opposite signs."""
     rng = as_random(seed)
     n = _count(n, "n", 1)
-    _noise(noise)
+    _noise(noise, "noise")
     points = []
     for _ in range(n):
         x0, x1 = rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0)
@@ -93,7 +93,7 @@ def spirals(n: int = 100, classes: int = 2, noise: float = 0.1,
     rng = as_random(seed)
     n = _count(n, "n", 1)
     classes = _count(classes, "classes", 2)
-    _noise(noise)
+    _noise(noise, "noise")
     points = []
     for k in range(classes):
         count = n // classes + (k < n % classes)
@@ -109,7 +109,7 @@ def blobs(n: int = 100, centers: int = 3, std: float = 0.3, seed: Seed = None) -
     rng = as_random(seed)
     n = _count(n, "n", 1)
     centers = _count(centers, "centers", 1)
-    _noise(std)
+    _noise(std, "std")
     points = []
     for i in range(n):
         k = i % centers
@@ -125,7 +125,7 @@ def curve(n: int = 50, noise: float = 0.1, seed: Seed = None) -> Dataset:
     """
     rng = as_random(seed)
     n = _count(n, "n", 1)
-    _noise(noise)
+    _noise(noise, "noise")
     xs = [rng.uniform(-1.0, 1.0) for _ in range(n)]
     return Dataset([[x] for x in xs], [math.sin(3.0 * x) + noise * rng.gauss(0.0, 1.0)
                                        for x in xs])
@@ -150,6 +150,6 @@ def _count(n: object, what: str, minimum: int) -> int:
     return int(n)
 
 
-def _noise(noise: object) -> None:
+def _noise(noise: object, name: str) -> None:
     if not isinstance(noise, numbers.Real) or not noise >= 0 or not math.isfinite(noise):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+        raise ValueError(f"{name} must be a finite number >= 0, got {noise!r}")

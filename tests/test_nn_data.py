@@ -87,3 +87,8 @@ def test_numpy_integer_seeds_work_as_ints():
 
     assert data.moons(20, seed=np.int64(3)) == data.moons(20, seed=3)
     assert MLP(2, [3, 1], seed=np.int32(3)).to_dict() == MLP(2, [3, 1], seed=3).to_dict()
+
+
+def test_a_bad_std_is_named_std():
+    with pytest.raises(ValueError, match="std must be a finite number >= 0, got -1"):
+        data.blobs(std=-1)
