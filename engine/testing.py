@@ -182,7 +182,8 @@ def gradcheck(f: Callable[..., Value], *inputs: float | Value, eps: float = 1e-6
     1. ``mismatch``: each gradient against finite differences, ``|a - n| <= atol + rtol * |n|``;
     2. ``not_reentrant``: two fresh backward passes give identical gradients;
     3. ``missing_chain_rule``: ``backward(g)`` scales every gradient by g (``upstream``; by
-       default a g drawn from the point, |g| in [1.5, 3]);
+       default a g drawn from the point, |g| in [1.5, 3]; 0, 1, -1 and non-finite g are
+       refused: the checks could not fail with them);
     4. ``stale_interior_grads``: backward twice on one graph gives twice the leaf gradients;
     5. ``kink``: a mismatch where the one-sided differences disagree because a node of a kinked
        op (relu, abs, ...) sits on its kink; ``allow_kinks=True`` accepts the engine's
@@ -203,6 +204,7 @@ def gradcheck(f: Callable[..., Value], *inputs: float | Value, eps: float = 1e-6
     for name, tol in (("atol", atol), ("rtol", rtol)):
         if not (isinstance(tol, (int, float)) and tol >= 0):
             raise ValueError(f"{name} must be a number >= 0, got {tol!r}")
+    _check_upstream(upstream)
     names = [getattr(x, "label", "") or f"x{i}" for i, x in enumerate(inputs)]
     run = _Runner(f, point, names)
     try:
@@ -711,6 +713,25 @@ def _check_options(eps: float, method: str) -> None:
         raise ValueError(f"eps must be a number between 0 and 1 (a relative step), got {eps!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+
+
+def _check_upstream(upstream: float | None) -> None:
+    """An upstream gradient the chain-rule checks can fail with: finite, not 0, 1 or -1."""
+    if upstream is None:
+        return
+    if isinstance(upstream, bool) or not isinstance(upstream, numbers.Real):
+        raise TypeError(f"upstream must be a number, got {type(upstream).__name__}")
+    why = {
+        0.0: "backward(0) gives every gradient 0, so stale_interior_grads cannot fail",
+        1.0: "backward(1) is the pass already checked, so missing_chain_rule cannot fail",
+        -1.0: "with |g| = 1, multiplying by g cannot be told from dividing by it or using its "
+              "sign, so missing_chain_rule is blind to those slips",
+    }.get(float(upstream))
+    if why is None and not math.isfinite(upstream):
+        why = "a non-finite g makes every gradient inf or nan, so the checks mean nothing"
+    if why is not None:
+        raise ValueError(f"upstream = {upstream!r} would weaken gradcheck: {why}; pick a finite "
+                         "g with |g| away from 0 and 1, such as 2.5, or leave the default")
 
 
 def _closeness(atol: float, rtol: float) -> Callable[[float, float], bool]:

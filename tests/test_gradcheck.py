@@ -279,6 +279,22 @@ def test_captured_grads_are_restored_when_gradcheck_fails():
     assert w.grad == 0.25
 
 
+@pytest.mark.parametrize(("g", "why"), [
+    (0, "stale_interior_grads cannot fail"), (1, "missing_chain_rule cannot fail"),
+    (1.0, "missing_chain_rule cannot fail"), (-1, "|g| = 1"), (math.inf, "non-finite"),
+    (math.nan, "non-finite")])
+def test_an_upstream_gradient_the_checks_cannot_fail_with_is_refused(g, why):
+    with pytest.raises(ValueError, match="would weaken gradcheck") as caught:
+        gradcheck(cube, 0.5, upstream=g)
+    assert why in str(caught.value)
+
+
+def test_an_upstream_gradient_away_from_0_and_1_is_used():
+    assert gradcheck(cube, 0.5, upstream=-2.5)
+    with pytest.raises(TypeError, match="upstream must be a number"):
+        gradcheck(cube, 0.5, upstream="2")
+
+
 # -- assert_grads_match_torch, against a stand-in torch built on deltagrad itself ---------------
 
 
