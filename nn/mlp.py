@@ -7,13 +7,16 @@ A neuron computes ``z = w . x + b`` and ``a = s(z)``: two nodes of the graph, ``
 
 ``expanded=True`` builds ``z`` the long way instead, one ``*`` node per weight and one ``sum``
 node, to show every multiplication in a drawing; both forms give bit-identical values and
-gradients (the sum adds ``b`` first, then the products in order, as ``affine`` does).
+gradients (the sum adds ``b`` first, then the products in order, as ``affine`` does). The flag
+lives in one place, each neuron's ``expanded``: ``Layer.expanded`` and ``MLP.expanded`` read
+their neurons' flags and set them all.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -36,6 +39,7 @@ INITS = ("uniform", "xavier", "he")
 
 _VALUE_ONLY = {Value}
 _MIXED = object()  # a layer whose neurons have different activations
+_EXPANDED = operator.attrgetter("expanded")
 
 
 class LayerTrace(NamedTuple):
@@ -59,7 +63,8 @@ class Neuron:
     of the neuron's layer) is used by the ``xavier`` initialization only.
 
     ``w``, ``b`` and ``activation`` are fixed once made (layers rely on it); to change a weight,
-    change its ``data``.
+    change its ``data``. ``expanded`` (settable) builds ``z`` from one ``*`` per weight; it is
+    the only copy of the flag, which the neuron's layers read on every call.
     """
 
     __slots__ = ("_w", "_b", "_activation", "_activate", "expanded")
@@ -100,6 +105,7 @@ class Neuron:
 
     @property
     def nin(self) -> int:
+        """The number of inputs (of weights)."""
         return len(self._w)
 
     @property
@@ -114,7 +120,7 @@ class Neuron:
     def forward(self, x: tuple[Value, ...], expanded: bool | None = None) -> tuple[Value, Value]:
         """``(z, a)`` for inputs already lifted to Values (a tuple of ``nin`` Values).
 
-        ``expanded`` (default: the neuron's own flag) builds ``z`` from one ``*`` per weight.
+        ``expanded`` (default: the neuron's own flag) overrides the flag for this call.
         """
         if self.expanded if expanded is None else expanded:
             z = Value.sum([self._b, *(wi * xi for wi, xi in zip(self._w, x, strict=True))])
@@ -137,6 +143,7 @@ class Neuron:
         return [*self._w, self._b]
 
     def zero_grad(self) -> None:
+        """Set the gradient of every weight and of the bias to 0."""
         for p in self._w:
             p.grad = 0.0
         self._b.grad = 0.0
@@ -148,10 +155,11 @@ class Neuron:
 class Layer:
     """``nout`` neurons reading the same ``nin`` inputs; calling it returns a list of ``nout``.
 
-    ``expanded`` (settable) builds every neuron's ``z`` the long way, one ``*`` per weight.
+    ``expanded`` (settable) builds every neuron's ``z`` the long way, one ``*`` per weight: it
+    reads and sets the neurons' own flags (a neuron whose flag is set is expanded on its own).
     """
 
-    __slots__ = ("_neurons", "expanded", "_rows", "_biases", "_activate", "_fast")
+    __slots__ = ("_neurons", "_rows", "_biases", "_activate", "_fast")
 
     def __init__(self, nin: int, nout: int, activation: Activation = "tanh", *,
                  init: str = "uniform", seed: Seed = None,
@@ -159,22 +167,26 @@ class Layer:
         nout = _positive_int(nout, "nout")
         rng = as_random(seed)
         self._setup([Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
-                            expanded=expanded) for _ in range(nout)], expanded)
+                            expanded=expanded) for _ in range(nout)])
 
     @classmethod
-    def from_neurons(cls, neurons: Iterable[Neuron], expanded: bool = False) -> Layer:
-        """A layer made of existing neurons (all with the same ``nin``)."""
+    def from_neurons(cls, neurons: Iterable[Neuron], expanded: bool | None = None) -> Layer:
+        """A layer made of existing neurons (all with the same ``nin``).
+
+        The neurons keep their ``expanded`` flags, unless ``expanded`` sets them all.
+        """
         layer = cls.__new__(cls)
-        layer._setup(list(neurons), expanded)
+        layer._setup(list(neurons))
+        if expanded is not None:
+            layer.expanded = expanded
         return layer
 
-    def _setup(self, neurons: list[Neuron], expanded: bool) -> None:
+    def _setup(self, neurons: list[Neuron]) -> None:
         if not neurons or not all(type(n) is Neuron for n in neurons):
             raise TypeError("a layer needs a non-empty list of Neurons")
         if len({n.nin for n in neurons}) != 1:
             raise ValueError("the neurons of a layer must all have the same nin")
         self._neurons = tuple(neurons)
-        self.expanded = bool(expanded)
         # what the fast path reads on every call (the neurons' w, b, activation are fixed)
         self._rows = tuple(n.w for n in neurons)
         self._biases = tuple(n.b for n in neurons)
@@ -184,15 +196,28 @@ class Layer:
 
     @property
     def neurons(self) -> tuple[Neuron, ...]:
+        """The layer's neurons, in output order."""
         return self._neurons
 
     @property
     def nin(self) -> int:
+        """The number of inputs every neuron reads."""
         return len(self._rows[0])
 
     @property
     def nout(self) -> int:
+        """The number of outputs (of neurons)."""
         return len(self._rows)
+
+    @property
+    def expanded(self) -> bool:
+        """Whether any neuron builds ``z`` the long way; setting it sets every neuron's flag."""
+        return any(map(_EXPANDED, self._neurons))
+
+    @expanded.setter
+    def expanded(self, value: bool) -> None:
+        for n in self._neurons:
+            n.expanded = bool(value)
 
     @property
     def activation(self) -> Activation:
@@ -216,8 +241,7 @@ class Layer:
         return a if then is None else list(map(then, a))
 
     def _forward(self, x: tuple[Value, ...]) -> list[tuple[Value, Value]]:
-        expanded = self.expanded
-        return [n.forward(x, expanded) for n in self._neurons]
+        return [n.forward(x) for n in self._neurons]  # each neuron reads its own flag
 
     def trace(self, x: Sequence[Value | float]) -> LayerTrace:
         """The layer's inputs, pre-activations ``z`` and activations ``a`` as graph Values."""
@@ -226,9 +250,11 @@ class Layer:
         return LayerTrace(list(x), [z for z, _ in za], [a for _, a in za])
 
     def parameters(self) -> list[Value]:
+        """Neuron by neuron, weights then bias."""
         return [p for n in self._neurons for p in (*n.w, n.b)]
 
     def zero_grad(self) -> None:
+        """Set the gradient of every parameter to 0."""
         for n in self._neurons:
             n.zero_grad()
 
@@ -277,12 +303,14 @@ class MLP:
 
     @property
     def layers(self) -> tuple[Layer, ...]:
+        """The layers, input side first."""
         return self._layers
 
     @property
     def expanded(self) -> bool:
-        """Whether neurons build ``z`` the long way (one ``*`` per weight); settable."""
-        return self._layers[0].expanded
+        """Whether any neuron builds ``z`` the long way (one ``*`` per weight); setting it sets
+        every neuron's flag."""
+        return any(layer.expanded for layer in self._layers)
 
     @expanded.setter
     def expanded(self, value: bool) -> None:
@@ -291,6 +319,7 @@ class MLP:
 
     @property
     def nin(self) -> int:
+        """The number of inputs."""
         return self.layers[0].nin
 
     @property
@@ -326,6 +355,7 @@ class MLP:
         return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
 
     def zero_grad(self) -> None:
+        """Set the gradient of every parameter to 0."""
         for layer in self.layers:
             layer.zero_grad()
 

@@ -232,6 +232,39 @@ def test_expanded_form_shows_every_multiplication():
     assert [p.op for p in z.parents] == ["", "*", "*", "*"]  # the bias, then w_i * x_i
 
 
+def test_the_neurons_own_the_expanded_flag():
+    compact, mixed = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=0)
+    mixed.layers[0].neurons[1].expanded = True  # one neuron, inside a layer: honoured
+    assert mixed.layers[0].expanded and mixed.expanded and not compact.expanded
+    x = [0.3, -0.7]
+    z = mixed.trace(x)[0].z
+    assert [v.op for v in z] == ["affine", "sum", "affine"]
+    for op in ("__call__", "trace"):  # the fast call path and the traced path
+        out_c = Value.sum(compact(x)) if op == "__call__" else compact.trace(x)[-1].a[0]
+        out_m = Value.sum(mixed(x)) if op == "__call__" else mixed.trace(x)[-1].a[0]
+        compact.zero_grad()
+        mixed.zero_grad()
+        out_c.backward()
+        out_m.backward()
+        assert out_c.data == out_m.data
+        assert [p.grad for p in compact.parameters()] == [p.grad for p in mixed.parameters()]
+    mixed.expanded = True  # the MLP's setter reaches every neuron
+    assert all(n.expanded for layer in mixed.layers for n in layer.neurons)
+    mixed.expanded = False
+    assert not any(n.expanded for layer in mixed.layers for n in layer.neurons)
+    assert all(v.op == "affine" for v in mixed.trace(x)[0].z)
+
+
+def test_from_neurons_keeps_the_neurons_flags_unless_told():
+    neurons = [Neuron(2, seed=i, expanded=i == 1) for i in range(2)]
+    layer = Layer.from_neurons(neurons)
+    assert [v.op for v in layer.trace([1.0, 2.0]).z] == ["affine", "sum"]
+    layer = Layer.from_neurons(neurons, expanded=True)
+    assert all(n.expanded for n in neurons)
+    assert [v.op for v in layer([1.0, 2.0])] == ["tanh", "tanh"]
+    assert all(v.parents[0].op == "sum" for v in layer([1.0, 2.0]))
+
+
 def test_trace_gives_the_graph_values_of_every_layer():
     mlp = MLP(2, [3, 2, 1], "sigmoid", seed=4)
     x = [0.3, -0.7]
