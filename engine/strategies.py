@@ -19,12 +19,14 @@ Needs hypothesis: ``pip install "deltagrad[strategies]"``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
 try:
     from hypothesis import HealthCheck, reject, settings
     from hypothesis import strategies as st
+    from hypothesis.errors import InvalidArgument
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("engine.strategies needs hypothesis: pip install \"deltagrad[strategies]\" "
                       "(or pip install hypothesis)") from error
@@ -52,21 +54,48 @@ _DATASET_SIZES = st.integers(1, 8)
 def finite_floats(lo: float = -2.0, hi: float = 2.0, *, avoid: Sequence[float] = (),
                   margin: float = 0.01) -> st.SearchStrategy[float]:
     """Floats in [lo, hi], never nan, inf or subnormal, and at least ``margin`` from each point of
-    ``avoid`` (a draw that lands closer is pushed out, not rejected, so nothing is filtered)."""
+    ``avoid`` (a draw that lands closer is pushed out to the nearest number that is far enough and
+    still in [lo, hi], not rejected, so nothing is filtered). Raises ``InvalidArgument`` if every
+    number in [lo, hi] is within ``margin`` of a point of ``avoid``."""
     if not lo < hi:
         raise ValueError(f"finite_floats needs lo < hi, got lo={lo!r}, hi={hi!r}")
+    if not (isinstance(margin, (int, float)) and 0 <= margin < math.inf):
+        raise ValueError(f"finite_floats needs a finite margin >= 0, got {margin!r}")
     base = st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-    avoid = tuple(float(a) for a in avoid)
-    if not avoid:
+    gaps = _gaps(sorted(float(a) for a in avoid), margin)
+    if not gaps:
         return base
+    if any(left < lo and right > hi for left, right in gaps):
+        raise InvalidArgument(
+            f"finite_floats(lo={lo!r}, hi={hi!r}, avoid={tuple(avoid)!r}, margin={margin!r}) can "
+            f"draw nothing: every number in [{lo!r}, {hi!r}] is within margin={margin!r} of a "
+            "point of avoid; widen [lo, hi] or use a smaller margin")
 
     def push_out(x: float) -> float:
-        for a in avoid:
-            if abs(x - a) < margin:
-                x = a + margin if a + margin <= hi else a - margin
+        for left, right in gaps:
+            if left < x < right:  # too close: to the nearer edge that is inside [lo, hi]
+                inside = [edge for edge in (right, left) if lo <= edge <= hi]
+                return min(inside, key=lambda edge: abs(edge - x))
         return x
 
     return base.map(push_out)
+
+
+def _gaps(avoid: list[float], margin: float) -> list[tuple[float, float]]:
+    """The stretches too close to a point of ``avoid`` (sorted), as (left, right): the nearest
+    numbers on either side that are at least ``margin`` away. Overlapping stretches are merged."""
+    gaps: list[tuple[float, float]] = []
+    for a in avoid if margin > 0 else ():
+        left, right = a - margin, a + margin
+        while a - left < margin:  # rounding may leave a - (a - margin) just under margin
+            left = math.nextafter(left, -math.inf)
+        while right - a < margin:
+            right = math.nextafter(right, math.inf)
+        if gaps and left < gaps[-1][1]:
+            left, right = gaps[-1][0], max(right, gaps[-1][1])
+            gaps.pop()
+        gaps.append((left, right))
+    return gaps
 
 
 def leaves(lo: float = -2.0, hi: float = 2.0, *, label: str = "",

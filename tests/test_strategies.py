@@ -13,6 +13,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument, NoSuchExample
 
 import nn
 from engine import Value, apply
@@ -150,6 +151,33 @@ def test_finite_floats_are_finite_normal_and_away_from_avoided_points(x):
     assert -1.0 <= x <= 1.0 and math.isfinite(x)
     assert x == 0 or abs(x) >= 2.2250738585072014e-308
     assert abs(x) >= 0.05 and abs(x - 0.5) >= 0.05
+
+
+@pytest.mark.parametrize(("lo", "hi", "avoid", "margin"), [
+    (0.0, 0.02, (0.0,), 0.01),  # only the right side fits
+    (-0.02, 0.005, (0.0,), 0.01),  # only the left side fits
+    (-1.0, 0.02, (0.0, 0.015), 0.01),  # pushed left from 0.015, a draw must not land near 0
+    (-1.0, 1.0, (0.1, 0.3), 0.01),  # 0.1 + 0.01 rounds to a number under 0.01 from 0.1
+])
+def test_pushed_out_draws_stay_in_range_and_away_from_every_avoided_point(lo, hi, avoid, margin):
+    def bad(x):
+        return not lo <= x <= hi or any(abs(x - a) < margin for a in avoid)
+
+    with pytest.raises(NoSuchExample):
+        find(finite_floats(lo, hi, avoid=avoid, margin=margin), bad,
+             settings=settings(database=None, derandomize=True, max_examples=300))
+    assert not bad(find(finite_floats(lo, hi, avoid=avoid, margin=margin), lambda x: True))
+
+
+def test_a_range_with_nothing_far_enough_from_avoid_is_refused_when_built():
+    with pytest.raises(InvalidArgument) as caught:
+        finite_floats(0.0, 0.005, avoid=[0.0])
+    assert str(caught.value).startswith(
+        "finite_floats(lo=0.0, hi=0.005, avoid=(0.0,), margin=0.01) can draw nothing")
+    with pytest.raises(InvalidArgument, match="can draw nothing"):  # two stretches that touch
+        finite_floats(-0.005, 0.025, avoid=[0.0, 0.019])
+    with pytest.raises(ValueError, match="finite margin >= 0"):
+        finite_floats(avoid=[0.0], margin=-1.0)
 
 
 @given(leaves(label="w"))
