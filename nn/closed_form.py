@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine import Value
-from nn.losses import L2Penalty, Loss, mse
+from nn.losses import L2Penalty, Loss, _sigmoid_np, mse
 from nn.mlp import MLP
 from nn.optim import _hyper
 
@@ -34,15 +34,10 @@ __all__ = ["ACTIVATIONS_NP", "Backprop", "LayerDifference", "MatrixTrainer", "ba
 LEAKY_SLOPE = 0.01  # Value.leaky_relu's default slope, used by the "leaky_relu" activation
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))  # never overflows
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
 ACTIVATIONS_NP: dict[str, tuple[Any, Any]] = {
     # name: (s(z), s'(z) from z and a = s(z)); the kinks take the engine's subgradients
     "tanh": (np.tanh, lambda z, a: 1.0 - a * a),
-    "sigmoid": (_sigmoid, lambda z, a: a * (1.0 - a)),
+    "sigmoid": (_sigmoid_np, lambda z, a: a * (1.0 - a)),
     "relu": (lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(float)),
     "leaky_relu": (lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
                    lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE)),

@@ -14,6 +14,7 @@ import numbers
 import random
 from typing import NamedTuple
 
+from nn.mlp import _count
 from nn.seeding import Seed, as_random
 
 __all__ = ["Dataset", "blobs", "circles", "curve", "moons", "spirals", "xor"]
@@ -143,11 +144,6 @@ def _finish(points: list[tuple[list[float], int]], noise: float, rng: random.Ran
     rng.shuffle(points)
     return Dataset([x for x, _ in points], [label for _, label in points])
 
-
-def _count(n: object, what: str, minimum: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {n!r}")
-    return int(n)
 
 
 def _noise(noise: object, name: str) -> None:

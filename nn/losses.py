@@ -27,9 +27,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import Value
+
+if TYPE_CHECKING:  # NumPy is imported only when a closed-form method runs
+    import numpy as np
 
 __all__ = ["L2Penalty", "Loss", "bce_with_logits", "hinge", "mse", "softmax_cross_entropy"]
 
@@ -79,17 +82,18 @@ class Loss:
         return None
 
     # -- the closed form (NumPy; columns are samples) ---------------------------------------------
-    def targets_matrix(self, targets: Sequence[Any], nout: int):
-        """The targets as a float array the NumPy methods read (shape depends on the loss)."""
+    def targets_matrix(self, targets: Sequence[Any], nout: int) -> np.ndarray:
+        """The targets as the float array of shape ``(N, nout)`` the NumPy methods read."""
         import numpy as np
-        return np.array([self._check_target(y, nout) for y in targets], dtype=float)
+        rows = [self._check_target(y, nout) for y in targets]  # a number or nout numbers each
+        return np.array(rows, dtype=float).reshape(len(rows), nout)
 
-    def value_np(self, A, Y) -> float:
+    def value_np(self, A: np.ndarray, Y: np.ndarray) -> float:
         """The loss of the batch whose outputs are the columns of ``A``."""
         per_sample = self._costs_np(A, Y)
         return float(per_sample.mean() if self.reduction == "mean" else per_sample.sum())
 
-    def grad_output(self, A, Y):
+    def grad_output(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """``dC/da_L`` for every sample (same shape as ``A``), reduction included."""
         g = self._grad_np(A, Y)
         return g / A.shape[1] if self.reduction == "mean" else g
@@ -152,10 +156,6 @@ class Hinge(Loss):
                              "converts 0/1 labels)")
         return float(y)
 
-    def targets_matrix(self, targets: Sequence[Any], nout: int):
-        import numpy as np
-        return np.array([[self._check_target(y, nout)] for y in targets], dtype=float)
-
     def _costs_np(self, A, Y):
         import numpy as np
         return np.maximum(1.0 - Y.T * A, 0.0)[0]
@@ -186,10 +186,6 @@ class BinaryCrossEntropyWithLogits(Loss):
             raise ValueError(f"bce_with_logits: a target must be a number in [0, 1], got {y!r}")
         return float(y)
 
-    def targets_matrix(self, targets: Sequence[Any], nout: int):
-        import numpy as np
-        return np.array([[self._check_target(y, nout)] for y in targets], dtype=float)
-
     def _costs_np(self, A, Y):
         import numpy as np
         return (np.logaddexp(0.0, A) - Y.T * A)[0]
@@ -218,8 +214,8 @@ class SoftmaxCrossEntropy(Loss):
                              f"0..{nout - 1}, got {y!r}")
         return int(y)
 
-    def targets_matrix(self, targets: Sequence[Any], nout: int):
-        """One-hot rows."""
+    def targets_matrix(self, targets: Sequence[Any], nout: int) -> np.ndarray:
+        """One-hot rows: shape ``(N, nout)``."""
         import numpy as np
         Y = np.zeros((len(targets), nout))
         for i, y in enumerate(targets):
@@ -287,7 +283,8 @@ def _one_output(name: str, nout: int) -> None:
         raise ValueError(f"{name} needs an MLP with exactly 1 output, got {nout}")
 
 
-def _sigmoid_np(A):
+def _sigmoid_np(A: np.ndarray) -> np.ndarray:
+    """The logistic function, elementwise; never overflows (also ``closed_form``'s sigmoid)."""
     import numpy as np
     e = np.exp(-np.abs(A))
     return np.where(A >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

@@ -73,11 +73,11 @@ class Neuron:
                  seed: Seed = None, fan_out: int = 1,
                  weights: Sequence[float] | None = None, bias: float | None = None,
                  expanded: bool = False) -> None:
-        nin = _positive_int(nin, "nin")
+        nin = _count(nin, "nin")
         self._activate = _activation_function(activation)
         self._activation = activation
         self.expanded = bool(expanded)
-        limit, bias_limit = _init_limits(init, nin, _positive_int(fan_out, "fan_out"))
+        limit, bias_limit = _init_limits(init, nin, _count(fan_out, "fan_out"))
         if weights is None:
             rng = as_random(seed)
             weights = [rng.uniform(-limit, limit) for _ in range(nin)]
@@ -164,7 +164,7 @@ class Layer:
     def __init__(self, nin: int, nout: int, activation: Activation = "tanh", *,
                  init: str = "uniform", seed: Seed = None,
                  expanded: bool = False) -> None:
-        nout = _positive_int(nout, "nout")
+        nout = _count(nout, "nout")
         rng = as_random(seed)
         self._setup([Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
                             expanded=expanded) for _ in range(nout)])
@@ -279,7 +279,7 @@ class MLP:
                  *, init: str = "uniform", expanded: bool = False) -> None:
         if isinstance(nouts, numbers.Integral) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        sizes = [_positive_int(nin, "nin"), *(_positive_int(n, "a layer size") for n in nouts)]
+        sizes = [_count(nin, "nin"), *(_count(n, "a layer size") for n in nouts)]
         _activation_function(activation)  # checked even when there is no hidden layer
         rng = as_random(seed)
         last = len(nouts) - 1
@@ -430,9 +430,11 @@ def _fast_path(act: object) -> tuple[str | None, Callable[[Value], Value] | None
     return None
 
 
-def _positive_int(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
+def _count(n: object, what: str, minimum: int = 1) -> int:
+    """``n`` as an int, checked to be an int (not a bool) >= ``minimum``; used all over ``nn``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
+        bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{what} must be {bound}, got {n!r}")
     return int(n)
 
 

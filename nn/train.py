@@ -11,13 +11,12 @@ True
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from engine import Value, no_grad
 from nn.losses import L2Penalty, Loss, mse
-from nn.mlp import MLP, _lift
+from nn.mlp import MLP, _count, _lift
 from nn.optim import SGD, Optimizer
 from nn.seeding import Seed, as_random
 
@@ -125,8 +124,3 @@ def _progress(epochs: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm  # imported only when a bar is shown
     return tqdm(total=epochs, desc="training", unit="epoch")
 
-
-def _count(n: object, what: str, minimum: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {n!r}")
-    return int(n)

@@ -168,3 +168,12 @@ def test_outputs_that_are_not_values_name_the_sample(loss, outputs, given_type):
         loss(outputs, [1])
     with pytest.raises(TypeError, match="output of sample 1 must be"):
         loss([[Value(0.5)] * (2 if loss is losses.softmax_cross_entropy else 1), *outputs], [1, 1])
+
+
+@pytest.mark.parametrize(("name", "nout", "targets"), [
+    ("mse", 1, [0.5, -1.0]), ("mse", 2, [[0.5, 1.0], [0.0, 2.0]]), ("hinge", 1, [1, -1]),
+    ("bce_with_logits", 1, [0.0, 0.25]), ("softmax_cross_entropy", 3, [2, 0])])
+def test_targets_matrix_is_n_by_nout_even_when_empty(name, nout, targets):
+    loss = losses.LOSSES[name]
+    assert loss.targets_matrix(targets, nout).shape == (2, nout)
+    assert loss.targets_matrix([], nout).shape == (0, nout)

@@ -60,7 +60,7 @@ def test_predict_builds_no_graph_and_bad_arguments():
     assert train.predict(mlp, [[0.0, 1.0]]) == [[mlp([0.0, 1.0])[0].data]]
     with pytest.raises(ValueError, match="3 inputs but 2 targets"):
         train.fit(mlp, [[0, 0]] * 3, [0, 1], progress=False)
-    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
         train.fit(mlp, [[0, 0]], [0], batch_size=0, progress=False)
     with pytest.raises(ValueError, match="mse is a regression loss"):
         train.accuracy(mlp, [[0, 0]], [0.0], losses.mse)
