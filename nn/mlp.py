@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -370,13 +371,13 @@ class MLP:
         from nn.serialization import mlp_from_dict
         return mlp_from_dict(data)
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write ``to_dict()`` as JSON to ``path``."""
         from nn.serialization import save
         save(self, path)
 
     @classmethod
-    def load(cls, path: str) -> MLP:
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
         """Read an MLP saved by ``save``; never executes code from the file."""
         from nn.serialization import load
         return load(path)

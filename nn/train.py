@@ -34,7 +34,7 @@ class History(NamedTuple):
     accuracy: list[float | None]
 
 
-def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], *, loss: Loss = mse,
+def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss = mse, *,
         optimizer: Optimizer | None = None, epochs: int = 100, batch_size: int | None = None,
         shuffle: bool = True, seed: Seed = None, penalty: L2Penalty | None = None,
         progress: bool = True) -> History:
@@ -97,8 +97,13 @@ def predict(model: MLP, X: Sequence[Sequence[float]]) -> list[list[float]]:
         return [[a.data for a in model(x)] for x in X]
 
 
-def accuracy(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss) -> float:
-    """The fraction of samples whose prediction (``loss.predict``) equals the label."""
+def accuracy(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any],
+             loss: Loss = mse) -> float:
+    """The fraction of samples whose prediction (``loss.predict``) equals the label.
+
+    ``loss`` is the one the model was trained with (a classification loss: ``mse``, the default
+    everywhere, predicts no labels), as in ``fit`` and ``closed_form.backprop``.
+    """
     if len(X) != len(y) or not len(X):
         raise ValueError(f"accuracy needs as many labels as inputs (and some), got {len(X)} "
                          f"inputs and {len(y)} labels")

@@ -74,3 +74,31 @@ def test_fit_names_the_bad_input_row(X, error, message):
     mlp = MLP(2, [3, 1], seed=0)
     with pytest.raises(error, match=message):
         train.fit(mlp, X, [0.0, 1.0], progress=False)
+
+
+def test_loss_is_the_fourth_argument_everywhere_positional_or_keyword_default_mse():
+    import inspect
+
+    from nn import closed_form
+    for f in (train.fit, train.accuracy, closed_form.backprop, closed_form.compare):
+        p = list(inspect.signature(f).parameters.values())[3]
+        assert (p.name, p.kind, p.default) == ("loss", p.POSITIONAL_OR_KEYWORD, losses.mse), f
+    X, y = [[0.0, 1.0], [1.0, 0.0]], [0, 1]
+    a, b = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=0)
+    ha = train.fit(a, X, y, losses.bce_with_logits, epochs=3, progress=False, seed=0)
+    hb = train.fit(b, X, y, loss=losses.bce_with_logits, epochs=3, progress=False, seed=0)
+    assert ha.loss == hb.loss
+    assert train.accuracy(a, X, y, losses.bce_with_logits) == train.accuracy(
+        a, X, y, loss=losses.bce_with_logits)
+    with pytest.raises(ValueError, match="mse is a regression loss"):
+        train.accuracy(a, X, y)
+
+
+def test_mlp_save_and_load_take_a_path(tmp_path):
+    import inspect
+
+    mlp = MLP(2, [3, 1], seed=0)
+    mlp.save(tmp_path / "m.json")
+    assert MLP.load(tmp_path / "m.json").to_dict() == mlp.to_dict()
+    for f in (MLP.save, MLP.load):
+        assert "os.PathLike" in str(inspect.signature(f).parameters["path"].annotation)
