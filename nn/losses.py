@@ -121,6 +121,7 @@ class MeanSquaredError(Loss):
     name = "mse"
 
     def sample(self, output: Sequence[Value], target: Any) -> Value:
+        """``sum_k (a_k - y_k)^2`` for one sample."""
         target = self._check_target(target, len(output))
         return Value.sum([_square(a - y) for a, y in zip(output, target, strict=True)])
 
@@ -143,10 +144,12 @@ class Hinge(Loss):
     name = "hinge"
 
     def sample(self, output: Sequence[Value], target: Any) -> Value:
+        """``max(0, 1 - y a)`` for one sample."""
         y = self._check_target(target, len(output))
         return (1.0 - y * output[0]).relu()
 
     def predict(self, output: Sequence[float]) -> float:
+        """``+1.0`` for a positive score, else ``-1.0``."""
         return 1.0 if output[0] > 0 else -1.0
 
     def _check_target(self, y: Any, nout: int) -> float:
@@ -173,11 +176,13 @@ class BinaryCrossEntropyWithLogits(Loss):
     name = "bce_with_logits"
 
     def sample(self, output: Sequence[Value], target: Any) -> Value:
+        """``log(1 + e^a) - y a`` for one sample, computed stably."""
         y = self._check_target(target, len(output))
         a = output[0]
         return _log_sum_exp([Value(0.0), a]) - y * a
 
     def predict(self, output: Sequence[float]) -> int:
+        """Class 1 for a positive logit, else 0."""
         return 1 if output[0] > 0 else 0
 
     def _check_target(self, y: Any, nout: int) -> float:
@@ -200,10 +205,12 @@ class SoftmaxCrossEntropy(Loss):
     name = "softmax_cross_entropy"
 
     def sample(self, output: Sequence[Value], target: Any) -> Value:
+        """``log sum_k e^(a_k) - a_y`` for one sample, computed stably."""
         y = self._check_target(target, len(output))
         return _log_sum_exp(output) - output[y]
 
     def predict(self, output: Sequence[float]) -> int:
+        """The index of the largest logit."""
         return max(range(len(output)), key=output.__getitem__)
 
     def _check_target(self, y: Any, nout: int) -> int:
@@ -247,6 +254,7 @@ class L2Penalty:
         self.alpha = float(alpha)
 
     def __call__(self, parameters: Sequence[Value]) -> Value:
+        """``alpha * sum(p^2)`` as a Value (add it to the data loss)."""
         return self.alpha * Value.sum([p * p for p in parameters])
 
     def __repr__(self) -> str:

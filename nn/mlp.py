@@ -227,6 +227,7 @@ class Layer:
 
     @property
     def activation_name(self) -> str:
+        """The first neuron's activation name (see ``Neuron.activation_name``)."""
         return self._neurons[0].activation_name
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:

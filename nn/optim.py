@@ -33,9 +33,11 @@ class Optimizer:
         self.lr = _hyper(lr, "lr")
 
     def step(self) -> None:
+        """Update every parameter's ``data`` from its ``grad`` (subclasses define the rule)."""
         raise NotImplementedError
 
     def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0 (before the next ``backward()``)."""
         for p in self.parameters:
             p.grad = 0.0
 
@@ -54,6 +56,7 @@ class SGD(Optimizer):
         self.velocity = [0.0] * len(self.parameters)
 
     def step(self) -> None:
+        """One SGD update of every parameter, from its current ``grad``."""
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
         if not momentum and not decay:
             for p in self.parameters:
@@ -94,6 +97,7 @@ class Adam(Optimizer):
         self.v = [0.0] * len(self.parameters)
 
     def step(self) -> None:
+        """One Adam update of every parameter, from its current ``grad`` (``t`` counts steps)."""
         self.t += 1
         (b1, b2), lr, eps, decay = self.betas, self.lr, self.eps, self.weight_decay
         correction1, correction2 = 1.0 - b1**self.t, 1.0 - b2**self.t
