@@ -5,24 +5,45 @@
   backward-pass bugs; on failure it names the node whose local derivative is wrong.
 - :func:`check_local`: that diagnosis on its own: every node's rule against its op's forward.
 - :func:`assert_grads_match_numeric` and :func:`assert_grads_match_torch`: one-line assertions.
+- :func:`registered`: a user op registered for the length of a ``with`` block.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import operator
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.derivatives import OPS, RULES
+from engine.derivatives import OPS, RULES, Op, register, unregister
 from engine.modes import enable_grad, no_grad
 from engine.programs import Program
 from engine.value import Value
 
 METHODS = ("central", "richardson")
 INFIX = {"+": "+", "-": "-", "*": "*", "/": "/", "**": "**", "pow": "**"}
+
+# -- a user op for the length of a block ----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def registered(name: str, op: Op) -> Iterator[str]:
+    """Register ``op`` as ``name`` for the length of a ``with`` block, then unregister it.
+
+    The table of operations is global: an op a test registers must not outlive the test, even
+    when the test fails. ``with registered("softplus", Op(...)):`` yields the name; if the block
+    removes the op itself, nothing is left to do at its end.
+    """
+    register(name, op)
+    try:
+        yield name
+    finally:
+        if OPS.get(name) is op:
+            unregister(name)
+
 
 # -- numeric derivatives --------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 import engine.value as value_module
 from engine import Value, apply
-from engine.derivatives import OPS, RULES, Op, register
+from engine.derivatives import RULES, Op
 from engine.stateful import GraphMachine
 from engine.strategies import expressions, graphs
 from engine.testing import (
@@ -31,6 +31,7 @@ from engine.testing import (
     STALE_INTERIOR_GRADS,
     GradcheckError,
     gradcheck,
+    registered,
 )
 
 # -- making mutants -------------------------------------------------------------------------------
@@ -244,12 +245,8 @@ def test_a_wrong_local_derivative_is_caught_and_named(op):
 
 def test_a_wrong_rule_of_a_user_op_is_caught_and_named():
     softplus = Op(lambda x: math.log1p(math.exp(x)), lambda x, out: (1 / (1 + math.exp(x)),), 1)
-    register("softplus", softplus)  # the planted slip: sigmoid(-x) instead of sigmoid(x)
-    try:
+    with registered("softplus", softplus):  # the planted slip: sigmoid(-x) instead of sigmoid(x)
         error, _, program = caught(graphs())
-    finally:
-        OPS.pop("softplus")
-        RULES.pop("softplus")
     assert error.result.culprit.op == "softplus"
     assert str(error.result.culprit).endswith("check softplus's local derivative")
     assert [ins.op for ins in program.instructions] == ["softplus"]

@@ -4,7 +4,6 @@ Expected derivatives come from calculus written here by hand (3x², 1 - tanh², 
 the engine's own output.
 """
 
-import contextlib
 import math
 import sys
 import types
@@ -14,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import Value, apply, no_grad
-from engine.derivatives import OPS, RULES, Op, register
+from engine.derivatives import OPS, Op, unregister
 from engine.programs import Constant, Instruction, Program
 from engine.testing import (
     KINK,
@@ -26,22 +25,27 @@ from engine.testing import (
     check_local,
     gradcheck,
     numeric_grad,
+    registered,
 )
-
-
-@contextlib.contextmanager
-def registered(name, op):
-    """A user op for the length of a test: the table is global, so always take it out again."""
-    register(name, op)
-    try:
-        yield name
-    finally:
-        OPS.pop(name, None)
-        RULES.pop(name, None)
 
 
 def cube(x):
     return x ** 3
+
+
+# -- registered ----------------------------------------------------------------------------------
+
+
+def test_registered_takes_the_op_out_again_even_when_the_block_fails():
+    op = Op(lambda x: x ** 3, lambda x, out: (3 * x * x,), 1)
+    with pytest.raises(ZeroDivisionError), registered("cube_in_block", op) as name:
+        assert name == "cube_in_block" and OPS[name] is op
+        assert apply(name, Value(2.0)).data == 8.0
+        raise ZeroDivisionError
+    assert "cube_in_block" not in OPS
+    with registered("cube_in_block", op):  # and it can be registered again
+        unregister("cube_in_block")  # a block may remove it itself
+    assert "cube_in_block" not in OPS
 
 
 # -- numeric_grad ---------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ DELTAGRAD_PROFILE=thorough DELTAGRAD_MAX_EXAMPLES=100000 python -m pytest \
     tests/test_strategies.py -k random_graphs --hypothesis-show-statistics
 """
 
-import contextlib
 import math
 import os
 
@@ -17,7 +16,7 @@ from hypothesis.errors import InvalidArgument, NoSuchExample
 
 import nn
 from engine import Value, apply
-from engine.derivatives import OPS, POSITIVE, RULES, Op, register
+from engine.derivatives import OPS, POSITIVE, Op
 from engine.programs import Constant
 from engine.strategies import (
     PROFILES,
@@ -31,7 +30,7 @@ from engine.strategies import (
     points,
     register_profiles,
 )
-from engine.testing import assert_grads_match_numeric, numeric_grad
+from engine.testing import assert_grads_match_numeric, numeric_grad, registered
 
 # -- the main property --------------------------------------------------------------------------
 
@@ -106,16 +105,6 @@ def test_shrinking_gives_a_minimal_diamond():
     program = find(graphs(), _paths_of_different_lengths,
                    settings=settings(database=None, derandomize=True, max_examples=1000))
     assert len(program.instructions) == 2, program
-
-
-@contextlib.contextmanager
-def registered(name, op):
-    register(name, op)
-    try:
-        yield name
-    finally:
-        OPS.pop(name, None)
-        RULES.pop(name, None)
 
 
 def test_a_registered_op_is_drawn_inside_its_domain_and_away_from_its_kink():
