@@ -13,7 +13,8 @@ What the engine must do, as the reference models it:
 - ``r.zero_grad()``: ``r`` and all its ancestors hold 0;
 - nodes that are not ancestors keep their gradient.
 
-Use it in a test module as ``TestGraph = GraphMachine.TestCase``. Needs hypothesis.
+Use it in a test module as ``TestGraph = GraphMachine.TestCase``. Needs hypothesis:
+``pip install "deltagrad[strategies]"``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ import operator
 from collections.abc import Callable
 from typing import NamedTuple
 
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+try:
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError("engine.stateful needs hypothesis: pip install \"deltagrad[strategies]\" "
+                      "(or pip install hypothesis)") from error
 
 from engine.strategies import finite_floats
 from engine.value import Value

@@ -2,6 +2,8 @@
 derivatives worked out by hand. (tests/test_bug_zoo.py checks that the machine catches bugs.)"""
 
 import math
+import subprocess
+import sys
 
 import pytest
 from hypothesis import settings
@@ -33,3 +35,13 @@ def test_the_reference_by_hand(op, args, expected):
     got = OPERATIONS[op].reference(*args)
     assert got.value == pytest.approx(expected.value, rel=1e-15, abs=1e-300)
     assert got.tangent == pytest.approx(expected.tangent, rel=1e-15, abs=1e-300)
+
+
+@pytest.mark.parametrize("module", ["engine.stateful", "engine.strategies"])
+def test_without_hypothesis_the_import_error_says_how_to_install_it(module):
+    blocked = "import sys; sys.modules['hypothesis'] = None; "  # import hypothesis now fails
+    done = subprocess.run([sys.executable, "-c", f"{blocked}import {module}"],
+                          capture_output=True, text=True, timeout=60)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (f'ImportError: {module} needs hypothesis: pip install '
+                    '"deltagrad[strategies]" (or pip install hypothesis)')
