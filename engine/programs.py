@@ -42,8 +42,10 @@ _BUILD: dict[str, Callable[..., Value]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
     "**": operator.pow, "pow": operator.pow, "neg": operator.neg, "abs": abs,
 }  # the Python spelling users write; any other op is built with engine.apply
-_INFIX = {"+": (" + ", 1), "-": (" - ", 1), "*": (" * ", 2), "/": (" / ", 2),
-          "**": (" ** ", 4), "pow": (" ** ", 4)}  # symbol, precedence
+INFIX = {"+": ("+", 1), "-": ("-", 1), "*": ("*", 2), "/": ("/", 2), "**": ("**", 4),
+         "pow": ("**", 4)}
+"""The ops printed infix, as (Python symbol, precedence): shared by the printers of programs and
+of gradcheck's messages."""
 _NEG, _ATOM = 3, 5
 
 
@@ -202,8 +204,8 @@ class Program:
         ins = self.instructions[k - self.n_inputs]
         parts = [_constant_text(a.value) if isinstance(a, Constant) else self._render(a, named)
                  for a in ins.operands]
-        if ins.op in _INFIX and len(parts) == 2:
-            symbol, prec = _INFIX[ins.op]
+        if ins.op in INFIX and len(parts) == 2:
+            symbol, prec = INFIX[ins.op]
             (left, lp), (right, rp) = parts
             if ins.op in ("**", "pow"):  # right-associative, and binds tighter than unary minus
                 left = left if lp > prec else f"({left})"
@@ -211,7 +213,7 @@ class Program:
             else:
                 left = left if lp >= prec else f"({left})"
                 right = right if rp > prec else f"({right})"
-            return f"{left}{symbol}{right}", prec
+            return f"{left} {symbol} {right}", prec
         if ins.op == "neg":
             text, p = parts[0]
             return f"-{text}" if p >= _NEG else f"-({text})", _NEG

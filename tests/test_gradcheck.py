@@ -408,3 +408,10 @@ def test_torch_helper_skips_with_a_reason_without_torch(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
     with pytest.raises(pytest.skip.Exception, match="torch is not installed"):
         assert_grads_match_torch(cube, 1.0)
+
+
+def test_messages_and_programs_print_infix_ops_from_one_table():
+    import engine.programs
+    import engine.testing
+
+    assert engine.testing.INFIX is engine.programs.INFIX
