@@ -217,9 +217,7 @@ class Value:
         if not self.parents:
             self.grad += grad
             return
-        nodes = backward_order(self)
-        for node in nodes:
-            node.grad = 0.0  # interior nodes receive this pass's gradient only
+        nodes = _walk(self, reset=True)
         self.grad = grad
         anomaly, rules = MODE.get().anomaly, RULES
         for node in nodes:  # each node after all the nodes that use it: its grad is complete
@@ -315,6 +313,12 @@ def backward_order(root: Value) -> list[Value]:
     (a tree); otherwise sort newest first: creation order is a topological order, because a
     node's parents exist before it. Leaves are left out: they only receive gradients.
     """
+    return _walk(root, reset=False)
+
+
+def _walk(root: Value, reset: bool) -> list[Value]:
+    """``backward_order``; with ``reset``, also zero each node's grad on the way (for backward:
+    interior nodes receive this pass's gradient only; one walk is cheaper than two)."""
     nodes = [root]
     seen = {root}
     shared = False
@@ -326,6 +330,8 @@ def backward_order(root: Value) -> list[Value]:
                 else:
                     seen.add(parent)
                     nodes.append(parent)
+                    if reset:
+                        parent.grad = 0.0
     if shared:
         nodes.sort(key=_seq_of, reverse=True)
     return nodes
