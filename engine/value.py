@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter, mul
 
 from engine.derivatives import OPS, RULES
-from engine.modes import MODE, RECORDING
+from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING
 
 Number = int | float
 
@@ -219,7 +219,8 @@ class Value:
             return
         nodes = _walk(self, reset=True)
         self.grad = grad
-        anomaly, rules = MODE.get().anomaly, RULES
+        anomaly = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly
+        rules = RULES
         for node in nodes:  # each node after all the nodes that use it: its grad is complete
             parents, g, rule = node.parents, node.grad, rules[node.op]
             n = len(parents)  # a rule takes the operands' values and the output's value

@@ -324,3 +324,27 @@ def test_no_grad_decorates_async_functions_and_refuses_generators():
         @no_grad()
         def values():
             yield Value(1.0) * 2
+
+
+def test_detect_anomaly_in_one_thread_leaves_another_thread_quiet():
+    entered, done, errors = threading.Event(), threading.Event(), []
+
+    def worker():
+        with detect_anomaly():
+            entered.set()
+            done.wait(5)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    entered.wait(5)
+    try:
+        y = Value(0.0).sqrt()  # inf gradient: only an anomaly block would raise
+        y.backward()
+    except FloatingPointError as e:  # pragma: no cover - the failure this test looks for
+        errors.append(e)
+    finally:
+        done.set()
+        t.join()
+    assert not errors
+    with detect_anomaly(), pytest.raises(FloatingPointError):
+        Value(0.0).sqrt().backward()  # and a block in this thread still raises
