@@ -1,8 +1,8 @@
 """The main demo, ``demos/moons.py``, run as the README runs it: as a script, in a subprocess.
 
 A short run checks every output file (PNG, SVG, a JSON model that ``MLP.load`` reads back); a
-run with the defaults checks the promise of the README: 100 % training accuracy in well under
-a minute.
+run with the defaults checks the promise of the README: 100 % training accuracy. (How long it
+takes is a benchmark figure, not a test: the demo prints its training time.)
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -58,11 +57,9 @@ def test_a_short_run_writes_every_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_defaults_reach_full_training_accuracy_in_well_under_a_minute(tmp_path):
-    start = time.monotonic()
+def test_defaults_reach_full_training_accuracy(tmp_path):
     done = run("--no-progress", cwd=tmp_path)
-    seconds = time.monotonic() - start
     assert done.returncode == 0, done.stderr
     assert re.search(r"training accuracy 100%", done.stdout), done.stdout
+    assert re.search(r"trained in [0-9.]+ s", done.stdout), done.stdout  # the time is reported
     assert (tmp_path / "moons-output" / "model.json").is_file()  # the default folder
-    assert seconds < 30, f"the demo took {seconds:.1f} s"
