@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.derivatives import OPS
+from engine.programs import written
 from engine.render import INSTALL_HINT, RendererNotFound, render
 from engine.value import Value
 
@@ -461,28 +462,10 @@ def _nearest_values(root: Value, max_nodes: int | None) -> tuple[list[Value], in
     return sorted(kept, key=lambda v: v._seq), len(queue) - len(kept)
 
 
-INFIX = {"+", "-", "*", "/", "**", "pow"}
-
-
 def _expression(v: Value, names: Mapping[Value, str]) -> str:
     """``v`` written with its operands' names: ``a * b``, ``tanh(n)``, ``(a + b) ** 2``."""
-    args = [names.get(p) or (f"{p.data:g}" if not p.parents else "...") for p in v.parents]
-    if v.op in INFIX and len(args) == 2:
-        return f"{grouped(args[0])} {'**' if v.op == 'pow' else v.op} {grouped(args[1])}"
-    if v.op == "neg":
-        return f"-{grouped(args[0])}"
-    return f"{v.op}({', '.join(args)})"
-
-
-def grouped(name: str) -> str:
-    """``name`` in parentheses if it is an infix expression (``a * b``), to use as an operand or
-    before ``.grad``; ``tanh(a * b)`` and ``W2[5,3]`` stay as they are."""
-    depth = 0
-    for c in name:
-        depth += (c in "([") - (c in ")]")
-        if c == " " and depth == 0:
-            return f"({name})"
-    return name
+    return written(v.op, [names.get(p) or (f"{p.data:g}" if not p.parents else "...")
+                          for p in v.parents])
 
 
 def derivative(of: str, by: str) -> str:

@@ -26,9 +26,9 @@ from engine.draw import (
     _number,
     derivative,
     fallback_bundle,
-    grouped,
 )
 from engine.filmstrip import replay_backward
+from engine.programs import grouped
 from engine.value import Value, ancestors
 
 DEFAULT_MAX_PATHS = 20

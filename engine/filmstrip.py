@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.derivatives import OPS
-from engine.draw import Cluster, Drawing, Graph, _number, derivative, fallback_bundle, grouped
+from engine.draw import Cluster, Drawing, Graph, _number, derivative, fallback_bundle
+from engine.programs import grouped
 from engine.value import Value, backward_order
 
 DEFAULT_MAX_FRAMES = 200

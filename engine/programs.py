@@ -49,6 +49,27 @@ of gradcheck's messages."""
 _NEG, _ATOM = 3, 5
 
 
+def written(op: str, operands: Sequence[str]) -> str:
+    """An operation written with its operands' names: ``a * b``, ``-a``, ``tanh(a)``,
+    ``leaky_relu(a, 0.01)``; an operand that is itself an infix expression gets parentheses."""
+    if op in INFIX and len(operands) == 2:
+        return f"{grouped(operands[0])} {INFIX[op][0]} {grouped(operands[1])}"
+    if op == "neg":
+        return f"-{grouped(operands[0])}"
+    return f"{op}({', '.join(operands)})"
+
+
+def grouped(name: str) -> str:
+    """``name`` in parentheses if it is an infix expression (``a * b``), to use as an operand or
+    before ``.grad``; ``tanh(a * b)`` and ``W2[5,3]`` stay as they are."""
+    depth = 0
+    for c in name:
+        depth += (c in "([") - (c in ")]")
+        if c == " " and depth == 0:
+            return f"({name})"
+    return name
+
+
 @dataclass(frozen=True, repr=False)
 class Program:
     """Instructions over ``n_inputs`` inputs; ``point`` is a point where it is well behaved.

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from engine.derivatives import OPS, RULES, Op, register, unregister
 from engine.modes import enable_grad, no_grad
-from engine.programs import INFIX, Program
+from engine.programs import Program, written
 from engine.value import Value
 
 METHODS = ("central", "richardson")
@@ -705,12 +705,7 @@ def _number(x: float) -> str:
 
 def _expression(node: Value, names: dict[Value, str]) -> str:
     """``v5 * v3``, ``tanh(v2)``, ``leaky_relu(v2, 0.01)``: a node as its op applied to names."""
-    operands = [names[p] for p in node.parents]
-    if node.op in INFIX and len(operands) == 2:
-        return f"{operands[0]} {INFIX[node.op][0]} {operands[1]}"
-    if node.op == "neg":
-        return f"-{operands[0]}"
-    return f"{node.op}({', '.join(operands)})"
+    return written(node.op, [names[p] for p in node.parents])
 
 
 # -- small pieces ---------------------------------------------------------------------------------
