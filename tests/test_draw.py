@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from dot_structure import parse, svg_counts, svg_texts
+from lecture import lecture_expression
 
 from engine import Value, draw_graph
 from engine import render as render_module
@@ -17,16 +18,8 @@ from engine.render import INSTALL_HINT, RendererNotFound, find_renderer
 
 
 def expression() -> Value:
-    """L = (a*b + c) * f, micrograd's lecture example."""
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    L.backward()
-    return L
+    """L = (a*b + c) * f, micrograd's lecture example, after backward."""
+    return lecture_expression(backward=True)
 
 
 def node_by_label(dot, label):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from dot_structure import parse, unescape
+from lecture import lecture_expression
 
 from engine import Value, ancestors
 from engine import render as render_module
@@ -15,17 +16,6 @@ from engine.draw import HIGHLIGHT
 from engine.filmstrip import FilmStrip, backward_order, film_strip, replay_backward
 from engine.render import INSTALL_HINT
 from engine.value import backward_order as engine_order
-
-
-def lecture_expression() -> Value:
-    a, b, c, f = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c"), Value(-2.0, "f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    return L
 
 
 def every_operation() -> Value:
