@@ -48,16 +48,25 @@ def sign(x):
 
 
 def add_all(*xs: float) -> float:
-    return sum(xs, 0.0)
+    """x_1 + x_2 + ..., left to right in plain float additions (``sum()`` compensates its
+    rounding from Python 3.12 on: the engine gives the same numbers on every version)."""
+    total = 0.0
+    for x in xs:
+        total += x
+    return total
 
 
 def affine(*wxb: float) -> float:
-    """w . x + b for operands (w_1..w_n, x_1..x_n, b): a neuron's pre-activation z."""
+    """w . x + b for operands (w_1..w_n, x_1..x_n, b): a neuron's pre-activation z, added as
+    b + w_1 x_1 + ... + w_n x_n (the order of ``Value.sum([b, *products])``)."""
     if len(wxb) % 2 == 0:
         raise ValueError(f"affine takes n weights, n inputs and one bias (2n + 1 operands), "
                          f"got {len(wxb)} operands")
     n = (len(wxb) - 1) // 2
-    return sum(map(mul, wxb[:n], wxb[n:-1]), wxb[-1])
+    total = wxb[-1]
+    for w, x in zip(wxb[:n], wxb[n:-1], strict=True):
+        total += w * x
+    return total
 
 
 def affine_local(*wxb_out):

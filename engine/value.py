@@ -6,9 +6,9 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
-from operator import attrgetter, mul
+from operator import attrgetter
 
-from engine.derivatives import OPS, RULES
+from engine.derivatives import OPS, RULES, affine_local
 from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING
 
 Number = int | float
@@ -16,7 +16,9 @@ Number = int | float
 _new = object.__new__
 _next_seq = itertools.count().__next__  # creation order: parents are older than their children
 _seq_of = attrgetter("_seq")
-_POSITIONS = [tuple(range(n)) for n in range(8)]  # operand positions: faster to loop than range
+_POSITIONS = [tuple(range(n)) for n in range(65)]  # operand positions: faster to loop than range
+_MANY = len(_POSITIONS)  # from this many operands on, loop over range()
+_NOTHING_WALKED = frozenset()  # a walk without affine nodes makes no set for them
 
 
 def _binary(op: str, reflected: bool = False) -> Callable[[Value, Operand], Value]:
@@ -32,7 +34,7 @@ def _binary(op: str, reflected: bool = False) -> Callable[[Value, Operand], Valu
         out = _new(Value)
         out.data, out.grad, out.label, out._seq = forward(a.data, b.data), 0.0, "", _next_seq()
         if MODE.get() is RECORDING:
-            out.op, out.parents = op, (a, b)
+            out.op, out._parents = op, (a, b)
         else:
             _record_in_mode(out, op, (a, b))
         return out
@@ -48,7 +50,7 @@ def _unary(op: str, doc: str) -> Callable[[Value], Value]:
         out = _new(Value)
         out.data, out.grad, out.label, out._seq = forward(self.data), 0.0, "", _next_seq()
         if MODE.get() is RECORDING:
-            out.op, out.parents = op, (self,)
+            out.op, out._parents = op, (self,)
         else:
             _record_in_mode(out, op, (self,))
         return out
@@ -64,9 +66,14 @@ class Value:
     ``data`` is the number, ``grad`` is d(root)/d(self) after ``root.backward()``, ``label`` names
     it in drawings and messages, ``op`` is the operation that made it (``""`` for a leaf) and
     ``parents`` are that operation's operands, in order (``a * a`` has two).
+
+    An ``affine`` node (a neuron's ``z``) stores its operands as two tuples, its neuron's
+    ``(w_1, ..., w_n, b)`` and its inputs ``(x_1, ..., x_n)``, which it shares with the other
+    nodes of its layer: the graph of a layer holds its inputs once, not once per neuron, and the
+    backward pass walks them once. ``parents`` spells them out as ``(w_1..w_n, x_1..x_n, b)``.
     """
 
-    __slots__ = ("data", "grad", "label", "op", "parents", "_seq")
+    __slots__ = ("data", "grad", "label", "op", "_parents", "_seq")
     __array_ufunc__ = None  # NumPy scalars return NotImplemented, so Value's reflected op runs
 
     def __init__(self, data: Number, label: str = "") -> None:
@@ -76,16 +83,21 @@ class Value:
         self.grad = 0.0
         self.label = label
         self.op = ""
-        self.parents: tuple[Value, ...] = ()
+        self._parents: tuple = ()
         self._seq = _next_seq()
 
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The operands of the operation that made this node, in order; ``()`` for a leaf."""
+        return _spelled_out(self.op, self._parents)
+
     def __getstate__(self) -> tuple:
-        return self.data, self.grad, self.label, self.op, self.parents
+        return self.data, self.grad, self.label, self.op, self._parents
 
     def __setstate__(self, state: tuple) -> None:
         """Unpickled or copied nodes get a new creation number, in this process's count (the
         parents are restored first), so creation order stays a topological order."""
-        self.data, self.grad, self.label, self.op, self.parents = state
+        self.data, self.grad, self.label, self.op, self._parents = state
         self._seq = _next_seq()
 
     def __repr__(self) -> str:
@@ -138,71 +150,38 @@ class Value:
 
         Its local derivatives are ``dz/dw_i = x_i``, ``dz/dx_i = w_i`` and ``dz/db = 1``.
         """
-        n = len(weights)
-        if len(inputs) != n:
-            raise ValueError(f"affine needs as many weights as inputs, got {n} weights and "
-                             f"{len(inputs)} inputs")
-        parents = (*weights, *inputs, bias)
-        data = [p.data for p in parents if type(p) is Value]  # checks and reads in one pass
-        if len(data) != len(parents):  # numbers among the operands: the general path
-            return apply("affine", *parents)
-        out = _new(Value)
-        out.data, out.grad, out.label, out._seq = (
-            sum(map(mul, data[:n], data[n:-1]), data[-1]), 0.0, "", _next_seq())
-        if MODE.get() is RECORDING:
-            out.op, out.parents = "affine", parents
-        else:
-            _record_in_mode(out, "affine", parents)
-        return out
+        if len(inputs) != len(weights):
+            raise ValueError(f"affine needs as many weights as inputs, got {len(weights)} "
+                             f"weights and {len(inputs)} inputs")
+        row = (*weights, bias)
+        if {*map(type, row), *map(type, inputs)} == _VALUE_ONLY:
+            return affine_rows((row,), inputs)[0]
+        return apply("affine", *weights, *inputs, bias)  # numbers to lift, or the error
 
     @staticmethod
-    def affine_layer(weights: Sequence[Sequence[Value]], inputs: Sequence[Value],
-                     biases: Sequence[Value], activation: str | None = None) -> list[Value]:
+    def affine_layer(weights: Sequence[Sequence[Operand]], inputs: Sequence[Operand],
+                     biases: Sequence[Operand], activation: str | None = None) -> list[Value]:
         """``W x + b``: one ``affine`` node per row of ``weights``, a layer's ``z``.
 
         The same nodes as ``[Value.affine(w, inputs, b) for w, b in zip(weights, biases)]``,
-        built faster: the inputs are checked and read once for all the rows. With
-        ``activation``, the name of a one-operand operation of the table (``"tanh"``,
-        ``"sigmoid"``, ``"relu"``, ...), each ``z`` is followed by its node ``a = s(z)`` and the
-        ``a`` are returned (``z`` is ``a.parents[0]``).
+        built faster. With ``activation``, the name of a one-operand operation of the table
+        (``"tanh"``, ``"sigmoid"``, ``"relu"``, ...), each ``z`` is followed by its node
+        ``a = s(z)`` and the ``a`` are returned (``z`` is ``a.parents[0]``).
         """
         if len(weights) != len(biases):
             raise ValueError(f"affine_layer needs one bias per row, got {len(weights)} rows and "
                              f"{len(biases)} biases")
-        if activation is None:
-            s = None
-        elif activation in OPS and OPS[activation].arity == 1:
-            s = OPS[activation].forward
-        else:
+        if activation is not None and (activation not in OPS or OPS[activation].arity != 1):
             raise ValueError(f"affine_layer's activation must name a one-operand operation, "
                              f"got {activation!r}")
         inputs = tuple(inputs)
         n = len(inputs)
-        x = [v.data for v in inputs if type(v) is Value]  # checks and reads in one pass
-        record = MODE.get() is RECORDING
-        out = []
-        for row, bias in zip(weights, biases, strict=True):
-            w = [p.data for p in row if type(p) is Value]
-            if len(w) != n or len(row) != n or len(x) != n or type(bias) is not Value:
-                z = Value.affine(row, inputs, bias)  # numbers to lift, or the error
-                out.append(z if s is None else apply(activation, z))
-                continue
-            z = _new(Value)
-            z.data, z.grad, z.label, z._seq = sum(map(mul, w, x), bias.data), 0.0, "", _next_seq()
-            if record:
-                z.op, z.parents = "affine", (*row, *inputs, bias)
-            else:
-                _record_in_mode(z, "affine", (*row, *inputs, bias))
-            if s is not None:  # the activation node, built here: one call less per neuron
-                a = _new(Value)
-                a.data, a.grad, a.label, a._seq = s(z.data), 0.0, "", _next_seq()
-                if record:
-                    a.op, a.parents = activation, (z,)
-                else:
-                    _record_in_mode(a, activation, (z,))
-                z = a
-            out.append(z)
-        return out
+        rows = [(*row, bias) for row, bias in zip(weights, biases, strict=True)]
+        if ({*map(type, inputs)} <= _VALUE_ONLY
+                and all(len(row) == n + 1 and {*map(type, row)} == _VALUE_ONLY for row in rows)):
+            return affine_rows(rows, inputs, activation)
+        zs = [Value.affine(row, inputs, bias) for row, bias in zip(weights, biases, strict=True)]
+        return zs if activation is None else [apply(activation, z) for z in zs]
 
     # -- the backward pass ------------------------------------------------------------------------
     def backward(self, grad: Number = 1.0) -> None:
@@ -211,31 +190,47 @@ class Value:
         Leaf gradients accumulate across calls (call ``zero_grad`` between steps, as in PyTorch);
         the nodes in between get this pass's gradient, so two calls give exactly twice the leaf
         gradients. No recursion: graphs of any depth work.
+
+        The loop is the chain rule, ``parent.grad += local derivative * node.grad``, spelled out
+        for two operands, one, any number, and for a neuron's ``affine`` node, whose local
+        derivatives are its own operands. Under ``detect_anomaly`` the plain loop of
+        ``_backward_checked`` runs instead and checks every step.
         """
         if type(grad) is not float:
             grad = _real(grad, "backward's grad")
-        if not self.parents:
+        if not self._parents:
             self.grad += grad
             return
-        nodes = _walk(self, reset=True)
+        nodes = _walk(self, True)
         self.grad = grad
-        anomaly = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly
+        if OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly:
+            return _backward_checked(nodes)
         rules = RULES
         for node in nodes:  # each node after all the nodes that use it: its grad is complete
-            parents, g, rule = node.parents, node.grad, rules[node.op]
+            parents, g, rule = node._parents, node.grad, rules[node.op]
+            if rule is affine_local:  # z = w . x + b: dz/dw_i = x_i, dz/dx_i = w_i, dz/db = 1
+                row, inputs = parents  # stored as (w_1..w_n, b) and (x_1..x_n): see Value
+                n = len(inputs)
+                for i in _POSITIONS[n] if n < _MANY else range(n):
+                    w, x = row[i], inputs[i]
+                    w.grad += x.data * g
+                    x.grad += w.data * g
+                row[-1].grad += g
+                continue
             n = len(parents)  # a rule takes the operands' values and the output's value
-            if type(rule) is tuple:  # constant local derivatives (+, -, neg)
-                local = rule
-            elif n == 2:
-                local = rule(parents[0].data, parents[1].data, node.data)
+            if n == 2:
+                x, y = parents
+                dx, dy = rule if type(rule) is tuple else rule(x.data, y.data, node.data)
+                x.grad += dx * g  # the chain rule: local derivative x upstream gradient
+                y.grad += dy * g
             elif n == 1:
-                local = rule(parents[0].data, node.data)
+                (x,) = parents
+                (dx,) = rule if type(rule) is tuple else rule(x.data, node.data)
+                x.grad += dx * g
             else:
-                local = rule(*[p.data for p in parents], node.data)
-            for i in _POSITIONS[n] if n < 8 else range(n):
-                parents[i].grad += local[i] * g  # the chain rule: local derivative x upstream grad
-            if anomaly:
-                _check_backward_step(node, local)
+                local = rule if type(rule) is tuple else rule(*[p.data for p in parents], node.data)
+                for parent, d in zip(parents, local, strict=True):
+                    parent.grad += d * g
 
     def zero_grad(self) -> None:
         """Set the gradient of this node and of all its ancestors to 0."""
@@ -244,6 +239,7 @@ class Value:
 
 
 Operand = Value | int | float  # a number operand becomes a constant leaf
+_VALUE_ONLY = {Value}
 
 # -- building nodes -------------------------------------------------------------------------------
 
@@ -266,17 +262,27 @@ def _constant(x: object) -> Value:
     if type(x) is not float and not isinstance(x, numbers.Real):
         return NotImplemented
     out = _new(Value)
-    out.data, out.grad, out.label, out.op, out.parents, out._seq = (
+    out.data, out.grad, out.label, out.op, out._parents, out._seq = (
         float(x), 0.0, "", "", (), _next_seq())
     return out
 
 
-def _record_in_mode(out: Value, op: str, parents: tuple[Value, ...]) -> None:
+def _record_in_mode(out: Value, op: str, parents: tuple) -> None:
     """Finish a new node under no_grad (a leaf) or detect_anomaly (check the result)."""
     mode = MODE.get()
     if mode.anomaly and not math.isfinite(out.data):
-        raise FloatingPointError(f"{op} produced {out.data} from {_describe(parents)}")
-    out.op, out.parents = (op, parents) if mode.record else ("", ())
+        raise FloatingPointError(
+            f"{op} produced {out.data} from {_describe(_spelled_out(op, parents))}")
+    out.op, out._parents = (op, parents) if mode.record else ("", ())
+
+
+def _spelled_out(op: str, parents: tuple) -> tuple[Value, ...]:
+    """A node's operands from what it stores: an affine node keeps ``(w_1..w_n, b)`` and
+    ``(x_1..x_n)`` and its operands are ``(w_1..w_n, x_1..x_n, b)``."""
+    if op == "affine":
+        row, inputs = parents
+        return (*row[:-1], *inputs, row[-1])
+    return parents
 
 
 def apply(op: str, *operands: Operand) -> Value:
@@ -297,9 +303,59 @@ def apply(op: str, *operands: Operand) -> Value:
         operands = tuple(x if type(x) is Value else _constant(_real(x, f"an operand of {op}"))
                          for x in operands)
         data = [x.data for x in operands]
+    if op == "affine":  # stored as shared tuples (see Value): built as a layer's nodes are
+        if len(operands) % 2 == 0:
+            entry.forward(*data)  # raises the ValueError that names the operand count
+        n = len(operands) // 2
+        return affine_rows(((*operands[:n], operands[-1]),), operands[n:-1])[0]
     out = _new(Value)
     out.data, out.grad, out.label, out._seq = entry.forward(*data), 0.0, "", _next_seq()
     _record_in_mode(out, op, operands)
+    return out
+
+
+def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
+                activation: str | None = None) -> list[Value]:
+    """One ``affine`` node ``z = w . x + b`` per row ``(w_1, ..., w_n, b)`` of ``rows`` (tuples),
+    all on the same ``inputs``; with ``activation`` (a one-operand operation), each followed by
+    its node ``a = s(z)``, and the ``a`` returned.
+
+    ``Value.affine_layer`` without its checks, for callers that guarantee them (``nn.Layer``):
+    every weight, bias and input a Value, each row one longer than ``inputs``. A neuron's forward
+    pass is the hot spot of training, so its nodes are built inline (one store per slot is the
+    fastest way). Each node stores its row and the inputs tuple, shared with the layer's nodes.
+    """
+    inputs = tuple(inputs)
+    x = [v.data for v in inputs]
+    positions = _POSITIONS[len(x)] if len(x) < _MANY else range(len(x))
+    s = None if activation is None else OPS[activation].forward
+    record = MODE.get() is RECORDING
+    out = []
+    for row in rows:
+        total = row[-1].data  # z = b + w_1 x_1 + ... + w_n x_n, added in this order
+        for i in positions:
+            total += row[i].data * x[i]
+        z = _new(Value)
+        z.data = total
+        z.grad = 0.0
+        z.label = ""
+        z._seq = _next_seq()
+        if record:
+            z.op, z._parents = "affine", (row, inputs)
+        else:
+            _record_in_mode(z, "affine", (row, inputs))
+        if s is not None:  # the activation node a = s(z)
+            a = _new(Value)
+            a.data = s(total)
+            a.grad = 0.0
+            a.label = ""
+            a._seq = _next_seq()
+            if record:
+                a.op, a._parents = activation, (z,)
+            else:
+                _record_in_mode(a, activation, (z,))
+            z = a
+        out.append(z)
     return out
 
 
@@ -322,10 +378,27 @@ def _walk(root: Value, reset: bool) -> list[Value]:
     interior nodes receive this pass's gradient only; one walk is cheaper than two)."""
     nodes = [root]
     seen = {root}
+    walked = _NOTHING_WALKED  # the ids of the tuples that affine nodes store (made when needed)
     shared = False
     for node in nodes:  # the list grows while we walk it: a queue without pops
-        for parent in node.parents:
-            if parent.parents:
+        parents = node._parents
+        if node.op == "affine":  # its row and inputs are shared with other nodes: walk each once
+            if walked is _NOTHING_WALKED:
+                walked = set()
+            row, inputs = parents
+            parents = ()
+            if id(row) in walked:
+                shared = True
+            else:
+                walked.add(id(row))
+                parents = row
+            if id(inputs) in walked:
+                shared = True
+            else:
+                walked.add(id(inputs))
+                parents += inputs
+        for parent in parents:
+            if parent._parents:
                 if parent in seen:
                     shared = True
                 else:
@@ -352,6 +425,16 @@ def ancestors(root: Value) -> list[Value]:
 
 def _describe(values: Iterable[Value]) -> str:
     return ", ".join(f"{v.label or 'an unlabelled value'} = {v.data!r}" for v in values)
+
+
+def _backward_checked(nodes: list[Value]) -> None:
+    """The backward loop in its plainest spelling, each step checked (under ``detect_anomaly``)."""
+    for node in nodes:
+        parents, g, rule = node.parents, node.grad, RULES[node.op]
+        local = rule if type(rule) is tuple else rule(*[p.data for p in parents], node.data)
+        for parent, d in zip(parents, local, strict=True):
+            parent.grad += d * g  # the chain rule: local derivative x upstream grad
+        _check_backward_step(node, local)
 
 
 def _check_backward_step(node: Value, local: tuple) -> None:

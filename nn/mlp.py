@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from engine import Value
+from engine.value import affine_rows
 from nn.seeding import Seed, as_random
 
 Activation = str | Callable[[Value], Value]
@@ -68,7 +69,8 @@ class Neuron:
     the only copy of the flag, which the neuron's layers read on every call.
     """
 
-    __slots__ = ("_w", "_b", "_activation", "_activate", "expanded")
+    __slots__ = ("_w", "_b", "_activation", "_activate", "_expanded")
+    _any_expanded = False  # has any neuron's flag been set? if not, layers need not read them
 
     def __init__(self, nin: int, activation: Activation = "tanh", *, init: str = "uniform",
                  seed: Seed = None, fan_out: int = 1,
@@ -77,7 +79,7 @@ class Neuron:
         nin = _count(nin, "nin")
         self._activate = _activation_function(activation)
         self._activation = activation
-        self.expanded = bool(expanded)
+        self.expanded = expanded
         limit, bias_limit = _init_limits(init, nin, _count(fan_out, "fan_out"))
         if weights is None:
             rng = as_random(seed)
@@ -88,6 +90,17 @@ class Neuron:
             raise ValueError(f"a neuron with nin={nin} needs {nin} weights, got {len(weights)}")
         self._w = tuple(Value(x) for x in weights)
         self._b = Value(0.0 if bias is None else bias)
+
+    @property
+    def expanded(self) -> bool:
+        """Whether ``z`` is built the long way: one ``*`` node per weight and a ``sum``."""
+        return self._expanded
+
+    @expanded.setter
+    def expanded(self, value: bool) -> None:
+        self._expanded = bool(value)
+        if value:
+            Neuron._any_expanded = True
 
     @property
     def w(self) -> tuple[Value, ...]:
@@ -123,7 +136,7 @@ class Neuron:
 
         ``expanded`` (default: the neuron's own flag) overrides the flag for this call.
         """
-        if self.expanded if expanded is None else expanded:
+        if self._expanded if expanded is None else expanded:
             z = Value.sum([self._b, *(wi * xi for wi, xi in zip(self._w, x, strict=True))])
         else:
             z = Value.affine(self._w, x, self._b)
@@ -160,7 +173,7 @@ class Layer:
     reads and sets the neurons' own flags (a neuron whose flag is set is expanded on its own).
     """
 
-    __slots__ = ("_neurons", "_rows", "_biases", "_activate", "_fast")
+    __slots__ = ("_neurons", "_rows", "_nin", "_activate", "_fast")
 
     def __init__(self, nin: int, nout: int, activation: Activation = "tanh", *,
                  init: str = "uniform", seed: Seed = None,
@@ -189,8 +202,8 @@ class Layer:
             raise ValueError("the neurons of a layer must all have the same nin")
         self._neurons = tuple(neurons)
         # what the fast path reads on every call (the neurons' w, b, activation are fixed)
-        self._rows = tuple(n.w for n in neurons)
-        self._biases = tuple(n.b for n in neurons)
+        self._rows = tuple((*n.w, n.b) for n in neurons)  # (w_1..w_n, b), as affine nodes store
+        self._nin = neurons[0].nin
         same = len({id(n._activate) for n in neurons}) == 1
         self._activate = neurons[0]._activate if same else _MIXED
         self._fast = _fast_path(self._activate)
@@ -203,7 +216,7 @@ class Layer:
     @property
     def nin(self) -> int:
         """The number of inputs every neuron reads."""
-        return len(self._rows[0])
+        return self._nin
 
     @property
     def nout(self) -> int:
@@ -232,14 +245,14 @@ class Layer:
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         """The layer's outputs ``a`` (a list, even for one neuron)."""
-        return self._call_lifted(_lift(x, len(self._rows[0]), "Layer"))
+        return self._call_lifted(_lift(x, self._nin, "Layer"))
 
     def _call_lifted(self, x: tuple[Value, ...]) -> list[Value]:
         fast = self._fast
-        if fast is None or self.expanded:
+        if fast is None or (Neuron._any_expanded and self.expanded):
             return [a for _, a in self._forward(x)]
         op, then = fast
-        a = Value.affine_layer(self._rows, x, self._biases, op)
+        a = affine_rows(self._rows, x, op)  # what it needs checked: rows of Values, x by _lift
         return a if then is None else list(map(then, a))
 
     def _forward(self, x: tuple[Value, ...]) -> list[tuple[Value, Value]]:
@@ -247,7 +260,7 @@ class Layer:
 
     def trace(self, x: Sequence[Value | float]) -> LayerTrace:
         """The layer's inputs, pre-activations ``z`` and activations ``a`` as graph Values."""
-        x = _lift(x, len(self._rows[0]), "Layer")
+        x = _lift(x, self._nin, "Layer")
         za = self._forward(x)
         return LayerTrace(list(x), [z for z, _ in za], [a for _, a in za])
 
@@ -332,7 +345,7 @@ class MLP:
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         """The network's outputs ``a_L`` for one input (a list, even for one output)."""
         layers = self._layers
-        x = _lift(x, len(layers[0]._rows[0]), "MLP")
+        x = _lift(x, layers[0]._nin, "MLP")
         for layer in layers:
             x = layer._call_lifted(x)
         return x

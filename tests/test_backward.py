@@ -348,3 +348,59 @@ def test_detect_anomaly_in_one_thread_leaves_another_thread_quiet():
     assert not errors
     with detect_anomaly(), pytest.raises(FloatingPointError):
         Value(0.0).sqrt().backward()  # and a block in this thread still raises
+
+
+# -- affine nodes store shared tuples: a neuron's (w, b) and its layer's inputs -----------------
+
+
+def test_backward_through_affine_nodes_that_share_rows_and_inputs():
+    """A layer's affine nodes share one inputs tuple and a neuron's row is shared by every call,
+    and the walk visits each shared tuple once. Here the tuples hold interior nodes (tied
+    weights, computed inputs) that are also used elsewhere: a node missed, visited twice or
+    taken out of order would show against central differences."""
+    from engine.testing import gradcheck
+    from engine.value import affine_rows
+
+    def f(u, v, s, t):
+        w1, w2, b = u * s, v.tanh(), s + t
+        rows = ((w1, w2, b), (w2, w1, t))  # reused below, as a layer reuses its neurons' rows
+        h = affine_rows(rows, (s.exp(), t * u), "tanh")
+        k = affine_rows(rows, h)
+        return k[0] * k[1] + h[0] * w1 + Value.affine([w1], [h[1]], b)
+
+    result = gradcheck(f, 0.3, -0.7, 0.5, 1.2)
+    assert result.ok and len(result.rows) == 4
+
+    def reached_late(u, w, b):  # only the shared tuples are shared, and z2 is found after h:
+        inputs = (u.tanh(),)     # the walk must still put h after z2
+        z1 = affine_rows(((w, b),), inputs)[0]
+        z2 = affine_rows(((b, w),), inputs)[0]
+        return z1 + (z2 * 2.0).exp()
+
+    def row_reached_late(u, x, b):
+        row = (u.tanh(), b)
+        z1 = affine_rows((row,), (x,))[0]
+        z2 = affine_rows((row,), (x * 3.0,))[0]
+        return z1 + (z2 * 2.0).exp()
+
+    assert gradcheck(reached_late, 0.4, -0.3, 0.2).ok
+    assert gradcheck(row_reached_late, 0.4, -0.3, 0.2).ok
+
+
+def test_affine_parents_are_spelled_out_and_survive_pickling_and_copying():
+    import copy
+    import pickle
+
+    from nn import MLP
+
+    mlp = MLP(3, [4, 2], seed=3)
+    trace = mlp.trace([Value(0.5), Value(-1.0), Value(2.0)])
+    z, neuron = trace[1].z[1], mlp.layers[1].neurons[1]
+    assert z.parents == (*neuron.w, *trace[0].a, neuron.b)
+    loss = trace[1].a[0] * trace[1].a[1]
+    copies = [pickle.loads(pickle.dumps(loss)), copy.deepcopy(loss)]
+    loss.backward()
+    expected = sorted(p.grad for p in ancestors(loss) if not p.parents)
+    for graph in copies:
+        graph.backward()
+        assert sorted(p.grad for p in ancestors(graph) if not p.parents) == expected

@@ -58,7 +58,7 @@ class Mutation(ast.NodeTransformer):
 
 
 class Overwrite(Mutation):
-    looks_for = "the chain rule `parents[i].grad += local[i] * g` (an AugAssign)"
+    looks_for = "the chain rule `<parent>.grad += <local derivative> * g` (an AugAssign)"
 
     def visit_AugAssign(self, node):
         if not _is_chain_rule(node):
@@ -69,16 +69,13 @@ class Overwrite(Mutation):
 
 
 class NoUpstream(Mutation):
-    looks_for = "the multiply `local[i] * g` in the chain rule"
+    looks_for = "the multiply `<local derivative> * <upstream gradient>` in the chain rule"
 
     def visit_AugAssign(self, node):
         if not _is_chain_rule(node):
             return node
-        local = [side for side in (node.value.left, node.value.right)
-                 if isinstance(side, ast.Subscript)]
-        if len(local) == 1:  # keep the local derivative, drop the upstream gradient
-            self.sites += 1
-            node.value = local[0]
+        self.sites += 1  # keep the local derivative (written first), drop the upstream gradient
+        node.value = node.value.left
         return node
 
 
