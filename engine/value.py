@@ -201,7 +201,7 @@ class Value:
         if not self._parents:
             self.grad += grad
             return
-        nodes = _walk(self, True)
+        nodes = _walk(self)
         self.grad = grad
         if OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly:
             return _backward_checked(nodes)
@@ -368,16 +368,25 @@ def backward_order(root: Value) -> list[Value]:
 
     Breadth-first discovery order is already such an order when no interior node is reached twice
     (a tree); otherwise sort newest first: creation order is a topological order, because a
-    node's parents exist before it. Leaves are left out: they only receive gradients.
+    node's parents exist before it. Leaves are left out: they only receive gradients. This runs
+    the walk of ``backward`` itself, then puts back the gradients that the walk sets to 0.
     """
-    return _walk(root, reset=False)
+    saved = [(node, node.grad) for node in ancestors(root)]
+    nodes = _walk(root)
+    for node, grad in saved:
+        node.grad = grad
+    return nodes
 
 
-def _walk(root: Value, reset: bool) -> list[Value]:
-    """``backward_order``; with ``reset``, also zero each node's grad on the way (for backward:
-    interior nodes receive this pass's gradient only; one walk is cheaper than two)."""
+def _walk(root: Value) -> list[Value]:
+    """``backward_order(root)``, setting the grad of each node found to 0 on the way: interior
+    nodes receive this pass's gradient only.
+
+    The 0 is a float object made for this walk, so ``grad is zero`` also says that a node was
+    found already: no set of nodes to fill and search.
+    """
+    zero = float(0)  # a new object (float(0.0) would return its argument)
     nodes = [root]
-    seen = {root}
     walked = _NOTHING_WALKED  # the ids of the tuples that affine nodes store (made when needed)
     shared = False
     for node in nodes:  # the list grows while we walk it: a queue without pops
@@ -399,13 +408,11 @@ def _walk(root: Value, reset: bool) -> list[Value]:
                 parents += inputs
         for parent in parents:
             if parent._parents:
-                if parent in seen:
+                if parent.grad is zero:
                     shared = True
                 else:
-                    seen.add(parent)
+                    parent.grad = zero
                     nodes.append(parent)
-                    if reset:
-                        parent.grad = 0.0
     if shared:
         nodes.sort(key=_seq_of, reverse=True)
     return nodes

@@ -100,13 +100,14 @@ class BreadthFirst(Mutation):
 
 
 class StaleInteriorGrads(Mutation):
-    looks_for = "the reset of interior gradients (`<node>.grad = 0.0`) in the backward pass"
+    looks_for = ("the walk of the backward pass, `_walk(self)`, which resets interior gradients "
+                 "(the mutant calls backward_order, which puts them back)")
 
-    def visit_Assign(self, node):
-        if (len(node.targets) == 1 and _is_grad(node.targets[0])
-                and isinstance(node.value, ast.Constant) and node.value.value == 0):
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "_walk":
             self.sites += 1
-            return ast.copy_location(ast.Pass(), node)
+            node.func = ast.copy_location(ast.Name("backward_order", ast.Load()), node.func)
         return node
 
 
