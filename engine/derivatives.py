@@ -49,9 +49,12 @@ def sign(x):
 
 def add_all(*xs: float) -> float:
     """x_1 + x_2 + ..., left to right in plain float additions (``sum()`` compensates its
-    rounding from Python 3.12 on: the engine gives the same numbers on every version)."""
-    total = 0.0
-    for x in xs:
+    rounding from Python 3.12 on: the engine gives the same numbers on every version). It starts
+    from x_1, not from 0.0, so that ``add_all(b, *products)`` is exactly ``affine``'s sum."""
+    if not xs:
+        return 0.0
+    total = xs[0]
+    for x in xs[1:]:
         total += x
     return total
 

@@ -482,8 +482,10 @@ def _is_folded(v: Value, slot: int) -> bool:
     """Whether operand ``slot`` of ``v`` is a constant of its operation (an exponent, a slope)
     that is written into the operation's label instead of drawn as a node."""
     op = OPS.get(v.op)
+    if op is None or slot not in op.constants:
+        return False
     p = v.parents[slot]
-    return op is not None and slot in op.constants and not p.parents and not p.label
+    return not p.parents and not p.label
 
 
 def _number(x: float) -> str:

@@ -266,8 +266,9 @@ def _paths(root: Value, leaf: Value, on_path: set[Value], limit: int) -> list[Pa
                 product *= f
             found.append(Path(values, slots, factors, product))
             continue
-        for slot in reversed(range(len(v.parents))):
-            p = v.parents[slot]
+        parents = v.parents
+        for slot in reversed(range(len(parents))):
+            p = parents[slot]
             if p in on_path:
                 stack.append((p, (*trail, (v, slot))))
     return found

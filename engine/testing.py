@@ -666,17 +666,16 @@ def _graph_order(root: Value) -> list[Value]:
     traversal, independent of the engine's, so the diagnosis does not share the engine's bugs."""
     order: list[Value] = []
     seen = {root}
-    stack: list[tuple[Value, int]] = [(root, 0)]
+    stack: list[tuple[Value, Iterator[Value]]] = [(root, iter(root.parents))]
     while stack:
-        node, k = stack.pop()
-        if k < len(node.parents):
-            stack.append((node, k + 1))
-            parent = node.parents[k]
-            if parent not in seen:
-                seen.add(parent)
-                stack.append((parent, 0))
-        else:
+        node, operands = stack[-1]
+        parent = next(operands, None)
+        if parent is None:
+            stack.pop()
             order.append(node)
+        elif parent not in seen:
+            seen.add(parent)
+            stack.append((parent, iter(parent.parents)))
     return order
 
 

@@ -188,8 +188,8 @@ class Value:
         """Compute d(self)/d(u) into ``u.grad`` for every ancestor ``u`` of this node.
 
         Leaf gradients accumulate across calls (call ``zero_grad`` between steps, as in PyTorch);
-        the nodes in between get this pass's gradient, so two calls give exactly twice the leaf
-        gradients. No recursion: graphs of any depth work.
+        the nodes in between get this pass's gradient, so two calls give twice the leaf gradients
+        (up to rounding). No recursion: graphs of any depth work.
 
         The loop is the chain rule, ``parent.grad += local derivative * node.grad``, spelled out
         for two operands, one, any number, and for a neuron's ``affine`` node, whose local
@@ -208,15 +208,18 @@ class Value:
         rules = RULES
         for node in nodes:  # each node after all the nodes that use it: its grad is complete
             parents, g, rule = node._parents, node.grad, rules[node.op]
-            if rule is affine_local:  # z = w . x + b: dz/dw_i = x_i, dz/dx_i = w_i, dz/db = 1
-                row, inputs = parents  # stored as (w_1..w_n, b) and (x_1..x_n): see Value
-                n = len(inputs)
-                for i in _POSITIONS[n] if n < _MANY else range(n):
-                    w, x = row[i], inputs[i]
-                    w.grad += x.data * g
-                    x.grad += w.data * g
-                row[-1].grad += g
-                continue
+            if node.op == "affine":  # stored as (w_1..w_n, b) and (x_1..x_n): see Value
+                if rule is affine_local:  # dz/dw_i = x_i, dz/dx_i = w_i, dz/db = 1
+                    row, inputs = parents
+                    n = len(inputs)
+                    positions = _POSITIONS[n] if n < _MANY else range(n)
+                    for i in positions:  # weights, then inputs, then b: the operands' order
+                        row[i].grad += inputs[i].data * g
+                    for i in positions:
+                        inputs[i].grad += row[i].data * g
+                    row[-1].grad += g
+                    continue
+                parents = _spelled_out("affine", parents)  # a rule put in the table by hand
             n = len(parents)  # a rule takes the operands' values and the output's value
             if n == 2:
                 x, y = parents
@@ -369,23 +372,35 @@ def backward_order(root: Value) -> list[Value]:
     Breadth-first discovery order is already such an order when no interior node is reached twice
     (a tree); otherwise sort newest first: creation order is a topological order, because a
     node's parents exist before it. Leaves are left out: they only receive gradients. This runs
-    the walk of ``backward`` itself, then puts back the gradients that the walk sets to 0.
+    the walk of ``backward`` itself, then puts back the gradients that the walk sets to 0 (do
+    not run it while another thread runs ``backward`` on the same graph).
     """
-    saved = [(node, node.grad) for node in ancestors(root)]
-    nodes = _walk(root)
-    for node, grad in saved:
-        node.grad = grad
-    return nodes
+    if not root._parents:
+        return []
+    saved = [(node, node.grad) for node in ancestors(root) if node._parents]
+    try:
+        return _walk(root)
+    finally:
+        for node, grad in saved:
+            node.grad = grad
+
+
+class _PassZero(float):
+    """The 0 that one walk gives the nodes it finds: a float subclass, so that ``is`` tells one
+    walk's zero from any other 0.0 on every Python (PyPy compares floats themselves by value)."""
+
+    __slots__ = ()
 
 
 def _walk(root: Value) -> list[Value]:
     """``backward_order(root)``, setting the grad of each node found to 0 on the way: interior
     nodes receive this pass's gradient only.
 
-    The 0 is a float object made for this walk, so ``grad is zero`` also says that a node was
-    found already: no set of nodes to fill and search.
+    The 0 is an object made for this walk, so ``grad is zero`` also says that a node was found
+    already: no set of nodes to fill and search. (Every node found is an operand of a node the
+    backward pass visits, so its first ``+=`` replaces the mark by a plain float.)
     """
-    zero = float(0)  # a new object (float(0.0) would return its argument)
+    zero = _PassZero()
     nodes = [root]
     walked = _NOTHING_WALKED  # the ids of the tuples that affine nodes store (made when needed)
     shared = False
@@ -405,7 +420,7 @@ def _walk(root: Value) -> list[Value]:
                 shared = True
             else:
                 walked.add(id(inputs))
-                parents += inputs
+                parents = (*parents, *inputs)
         for parent in parents:
             if parent._parents:
                 if parent.grad is zero:

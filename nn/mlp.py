@@ -102,6 +102,14 @@ class Neuron:
         if value:
             Neuron._any_expanded = True
 
+    def __setstate__(self, state: tuple) -> None:
+        """Unpickled and copied neurons set their flag through ``expanded``, so that layers
+        still see it."""
+        _, slots = state
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
+        self.expanded = self._expanded
+
     @property
     def w(self) -> tuple[Value, ...]:
         """The weights: one leaf Value per input."""

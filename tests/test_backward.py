@@ -310,6 +310,96 @@ def test_backward_order_has_no_side_effects_and_puts_users_first():
     order = backward_order(c)
     assert [v.grad for v in (a, b, c)] == grads  # nothing reset
     assert order[0] is c and order[-1] is b and a not in order
+    assert backward_order(a) == []  # a leaf: backward visits no node
+
+
+def test_backward_order_puts_the_gradients_back_even_when_interrupted(monkeypatch):
+    import engine.value as value_module
+    from engine import backward_order
+
+    a = Value(1.0)
+    b = a.tanh()
+    c = b * b
+    c.backward()
+    grads = [v.grad for v in (a, b, c)]
+
+    def interrupted(root):
+        root.parents[0].grad = 0.0  # what the walk does, before it is cut short
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(value_module, "_walk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        backward_order(c)
+    assert [v.grad for v in (a, b, c)] == grads
+
+
+def test_a_walk_tells_its_own_zero_from_any_other_zero():
+    """backward marks the nodes it finds by giving them its own 0: nodes whose grad is 0.0
+    already (new nodes, or zeroed ones) must still be found."""
+    from engine.value import _PassZero
+
+    assert _PassZero() is not _PassZero() and _PassZero() == 0.0
+    x = Value(0.5)
+    h = x * 3.0
+    for v in ancestors(h):
+        v.grad = 0.0
+    out = h * h + h.tanh()
+    out.backward()
+    assert x.grad == pytest.approx((2 * 1.5 + 1 - math.tanh(1.5) ** 2) * 3.0, rel=1e-12)
+    assert all(type(v.grad) is float for v in ancestors(out))
+
+
+def test_anomaly_mode_and_the_fast_loop_add_in_the_same_order():
+    """A Value that is both an input and a later weight of one affine node gets its two terms
+    in operand order (weights first) in every loop: the results agree to the last bit."""
+    from engine.testing import gradcheck
+
+    def f(p, q, r, b, c):
+        return p * c + Value.affine([q, p], [p, r], b)  # p is x_1 and w_2
+
+    values = (1.3292401940446954, -1.6274266723772841, 2.6716241733235337, 2.408564745668901,
+              -2.816460101798679)  # where the two orders of adding p's three terms differ
+    fast, checked = [Value(v) for v in values], [Value(v) for v in values]
+    f(*fast).backward()
+    with detect_anomaly():
+        f(*checked).backward()
+    assert [v.grad for v in fast] == [v.grad for v in checked]
+    assert gradcheck(f, *values).ok
+
+
+def test_an_operation_that_reuses_the_affine_rule_under_another_name():
+    """Only nodes named ``affine`` are stored as shared tuples; the rule is an ordinary table
+    entry, which another operation may reuse, and which can be replaced (as tests do)."""
+    from engine import apply
+    from engine.derivatives import OPS, RULES, Op, affine, affine_local, register, unregister
+
+    register("my_affine", Op(affine, affine_local, None))
+    try:
+        w, x, b = Value(2.0), Value(3.0), Value(1.0)
+        apply("my_affine", w, x, b).backward()
+        assert (w.grad, x.grad, b.grad) == (3.0, 2.0, 1.0)
+    finally:
+        unregister("my_affine")
+    original = RULES["affine"]
+    RULES["affine"] = lambda *wxb_out: original(*wxb_out)  # the same rule, not the same object
+    try:
+        w, x, b = Value(2.0), Value(3.0), Value(1.0)
+        Value.affine([w], [x], b).backward()
+        assert (w.grad, x.grad, b.grad) == (3.0, 2.0, 1.0)
+    finally:
+        RULES["affine"] = original
+    assert OPS["affine"].local is RULES["affine"]
+
+
+def test_rows_given_as_lists_are_not_changed_by_the_walk():
+    from engine.value import affine_rows
+
+    w, b, x = Value(2.0), Value(1.0), Value(3.0)
+    row = [w, b]
+    z = affine_rows([row], [x])[0]
+    z.backward()
+    z.backward()
+    assert row == [w, b] and (w.grad, b.grad, x.grad) == (6.0, 2.0, 4.0)
 
 
 def test_no_grad_decorates_async_functions_and_refuses_generators():

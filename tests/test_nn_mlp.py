@@ -378,3 +378,20 @@ def test_affine_layer_under_detect_anomaly_names_the_operation():
     from engine import detect_anomaly
     with detect_anomaly(), pytest.raises(FloatingPointError, match="exp produced inf"):
         Value.affine_layer([[Value(1000.0)]], [Value(1.0)], [Value(0.0)], "exp")
+
+
+def test_an_unpickled_expanded_neuron_is_still_expanded_in_a_new_process():
+    """Layers skip reading their neurons' flags until some neuron was expanded in this process;
+    an unpickled neuron sets its flag through the property, so its layer still sees it."""
+    import pickle
+    import subprocess
+    import sys
+
+    layer = Layer(2, 2, "linear")
+    layer.neurons[0].expanded = True
+    script = ("import pickle, sys\n"
+              "layer = pickle.loads(sys.stdin.buffer.read())\n"
+              "print([z.op for z in layer([1.0, 2.0])])\n")
+    result = subprocess.run([sys.executable, "-c", script], input=pickle.dumps(layer),
+                            capture_output=True, check=True, text=False)
+    assert result.stdout.decode().split() == ["['sum',", "'affine']"]
