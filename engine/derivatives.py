@@ -158,6 +158,10 @@ def register(name: str, op: Op) -> None:
     if not callable(op.forward) or not (callable(op.local) or type(op.local) is tuple):
         raise TypeError(f"operation {name!r}: forward must be callable and local a rule or a "
                         "tuple of constant derivatives")
+    if type(op.local) is tuple and len(op.local) != op.arity:
+        raise ValueError(f"operation {name!r}: {len(op.local)} constant derivatives for "
+                         + ("any number of operands (give a rule instead)" if op.arity is None
+                            else f"{op.arity} operands"))
     OPS[name] = op
     RULES[name] = op.local
 

@@ -191,10 +191,9 @@ class Value:
         the nodes in between get this pass's gradient, so two calls give twice the leaf gradients
         (up to rounding). No recursion: graphs of any depth work.
 
-        The loop is the chain rule, ``parent.grad += local derivative * node.grad``, spelled out
-        for two operands, one, any number, and for a neuron's ``affine`` node, whose local
-        derivatives are its own operands. Under ``detect_anomaly`` the plain loop of
-        ``_backward_checked`` runs instead and checks every step.
+        Then the chain rule, ``parent.grad += local derivative * node.grad``, runs node by node:
+        in ``_chain_rule``, or under ``detect_anomaly`` in ``_chain_rule_checked``, its plain
+        form, which checks every step.
         """
         if type(grad) is not float:
             grad = _real(grad, "backward's grad")
@@ -203,37 +202,14 @@ class Value:
             return
         nodes = _walk(self)
         self.grad = grad
-        if OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly:
-            return _backward_checked(nodes)
-        rules = RULES
-        for node in nodes:  # each node after all the nodes that use it: its grad is complete
-            parents, g, rule = node._parents, node.grad, rules[node.op]
-            if node.op == "affine":  # stored as (w_1..w_n, b) and (x_1..x_n): see Value
-                if rule is affine_local:  # dz/dw_i = x_i, dz/dx_i = w_i, dz/db = 1
-                    row, inputs = parents
-                    n = len(inputs)
-                    positions = _POSITIONS[n] if n < _MANY else range(n)
-                    for i in positions:  # weights, then inputs, then b: the operands' order
-                        row[i].grad += inputs[i].data * g
-                    for i in positions:
-                        inputs[i].grad += row[i].data * g
-                    row[-1].grad += g
-                    continue
-                parents = _spelled_out("affine", parents)  # a rule put in the table by hand
-            n = len(parents)  # a rule takes the operands' values and the output's value
-            if n == 2:
-                x, y = parents
-                dx, dy = rule if type(rule) is tuple else rule(x.data, y.data, node.data)
-                x.grad += dx * g  # the chain rule: local derivative x upstream gradient
-                y.grad += dy * g
-            elif n == 1:
-                (x,) = parents
-                (dx,) = rule if type(rule) is tuple else rule(x.data, node.data)
-                x.grad += dx * g
+        try:
+            if OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly:
+                _chain_rule_checked(nodes)
             else:
-                local = rule if type(rule) is tuple else rule(*[p.data for p in parents], node.data)
-                for parent, d in zip(parents, local, strict=True):
-                    parent.grad += d * g
+                _chain_rule(nodes)
+        except (TypeError, ValueError) as error:
+            _refuse_miscounting_rules(nodes, error)  # clearer if a rule gave too few or too many
+            raise
 
     def zero_grad(self) -> None:
         """Set the gradient of this node and of all its ancestors to 0."""
@@ -449,14 +425,74 @@ def _describe(values: Iterable[Value]) -> str:
     return ", ".join(f"{v.label or 'an unlabelled value'} = {v.data!r}" for v in values)
 
 
-def _backward_checked(nodes: list[Value]) -> None:
-    """The backward loop in its plainest spelling, each step checked (under ``detect_anomaly``)."""
+def _chain_rule(nodes: list[Value]) -> None:
+    """``parent.grad += local derivative * node.grad`` for every operand of every node, in order.
+
+    The line is written out for two operands, one, any number, and for a neuron's ``affine``
+    node, whose local derivatives are its own operands (a neuron of 16 inputs has 33): Python
+    runs a written-out line faster than a loop over positions, and these nodes are most of the
+    work of a training step. ``_chain_rule_checked`` is the same loop in one plain spelling.
+    """
+    rules = RULES
+    for node in nodes:  # each node after all the nodes that use it: its grad is complete
+        parents, g, rule = node._parents, node.grad, rules[node.op]
+        if node.op == "affine":  # stored as (w_1..w_n, b) and (x_1..x_n): see Value
+            if rule is affine_local:  # dz/dw_i = x_i, dz/dx_i = w_i, dz/db = 1
+                row, inputs = parents
+                n = len(inputs)
+                positions = _POSITIONS[n] if n < _MANY else range(n)
+                for i in positions:  # weights, then inputs, then b: the operands' order
+                    row[i].grad += inputs[i].data * g
+                for i in positions:
+                    inputs[i].grad += row[i].data * g
+                row[-1].grad += g
+                continue
+            parents = _spelled_out("affine", parents)  # a rule put in the table by hand
+        n = len(parents)  # a rule takes the operands' values and the output's value
+        if n == 2:
+            x, y = parents
+            dx, dy = rule if type(rule) is tuple else rule(x.data, y.data, node.data)
+            x.grad += dx * g  # the chain rule: local derivative x upstream gradient
+            y.grad += dy * g
+        elif n == 1:
+            (x,) = parents
+            (dx,) = rule if type(rule) is tuple else rule(x.data, node.data)
+            x.grad += dx * g
+        else:
+            local = rule if type(rule) is tuple else rule(*[p.data for p in parents], node.data)
+            for parent, d in zip(parents, local, strict=True):
+                parent.grad += d * g
+
+
+def _chain_rule_checked(nodes: list[Value]) -> None:
+    """``_chain_rule`` in its plainest spelling, each step checked (under ``detect_anomaly``)."""
     for node in nodes:
         parents, g, rule = node.parents, node.grad, RULES[node.op]
         local = rule if type(rule) is tuple else rule(*[p.data for p in parents], node.data)
         for parent, d in zip(parents, local, strict=True):
             parent.grad += d * g  # the chain rule: local derivative x upstream grad
         _check_backward_step(node, local)
+
+
+def _refuse_miscounting_rules(nodes: list[Value], error: Exception) -> None:
+    """Raise an error naming the first node whose rule does not give a tuple of one local
+    derivative per operand (a user-registered rule, most likely), caused by ``error``; return
+    if every rule counts right, or one raises (``error`` is then the one to see)."""
+    for node in nodes:
+        parents, rule = node.parents, RULES.get(node.op)
+        try:
+            local = rule if type(rule) is tuple else rule(*[p.data for p in parents], node.data)
+        except Exception:
+            return
+        at = (f"at the node {node.label or 'unlabelled'} = {node.data!r} with operands "
+              f"{_describe(parents)}")
+        if not isinstance(local, tuple | list):
+            raise TypeError(f"the local-derivative rule of {node.op!r} must return a tuple, one "
+                            f"derivative per operand, not {type(local).__name__} {local!r:.40}; "
+                            f"{at}") from error
+        if len(local) != len(parents):
+            raise ValueError(f"the local-derivative rule of {node.op!r} gave {len(local)} "
+                             f"derivatives for {len(parents)} operands, {at}") from error
 
 
 def _check_backward_step(node: Value, local: tuple) -> None:

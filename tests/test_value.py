@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine import Value, apply
+from engine.derivatives import Op
 
 
 def test_leaf_attributes():
@@ -156,11 +157,53 @@ def test_leaky_relu_slope_must_be_a_number():
 
 
 def test_register_checks_its_operation_before_changing_the_table():
-    from engine.derivatives import OPS, register
+    from engine.derivatives import OPS, Op, register
 
     with pytest.raises(TypeError, match=r"needs an engine\.derivatives\.Op"):
         register("bad", lambda x: x)
+    with pytest.raises(ValueError, match="'bad': 1 constant derivatives for 2 operands"):
+        register("bad", Op(lambda x, y: x + y, (1.0,), 2))
+    with pytest.raises(ValueError, match="for any number of operands"):
+        register("bad", Op(lambda *xs: sum(xs), (1.0, 1.0), None))
     assert "bad" not in OPS
+
+
+@pytest.mark.parametrize("arity", [1, 2, 3])
+@pytest.mark.parametrize("anomaly", [False, True])
+def test_a_rule_that_miscounts_its_derivatives_is_named(arity, anomaly):
+    """A user rule returning one local derivative too many gets a clear error in backward,
+    whichever loop runs (each operand count has its own spelling in the fast loop)."""
+    from engine import detect_anomaly
+    from engine.testing import registered
+
+    def forward(*xs):
+        return sum(xs) * 2.0
+
+    def one_too_many(*xs_out):
+        return (2.0,) * len(xs_out)  # len(xs_out) = operands + 1
+
+    with registered("doubled_sum", Op(forward, one_too_many, arity)):
+        x = Value(1.0, "x")
+        y = apply("doubled_sum", *[x] * arity)
+        with pytest.raises(ValueError, match=(
+                rf"rule of 'doubled_sum' gave {arity + 1} derivatives for {arity} operands, "
+                r"at the node unlabelled = .* with operands x = 1.0")) as error:
+            if anomaly:
+                with detect_anomaly():
+                    (y * 1.0).backward()
+            else:
+                (y * 1.0).backward()
+    assert error.value.__cause__ is not None
+
+
+def test_a_rule_that_returns_a_bare_number_is_named():
+    from engine.testing import registered
+
+    with registered("cube", Op(lambda x: x ** 3, lambda x, out: 3 * x * x, 1)):  # not (3x²,)
+        x = Value(2.0, "x")
+        with pytest.raises(TypeError, match=r"rule of 'cube' must return a tuple, one "
+                           r"derivative per operand, not float 12\.0; at the node"):
+            apply("cube", x).backward()
 
 
 def test_apply_with_no_operands_asks_the_forward_function():
