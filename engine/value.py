@@ -187,13 +187,14 @@ class Value:
     def backward(self, grad: Number = 1.0) -> None:
         """Compute d(self)/d(u) into ``u.grad`` for every ancestor ``u`` of this node.
 
+        A walk lists the interior nodes, each after all the nodes that use it, and resets their
+        grads; then the chain rule, ``parent.grad += local derivative * node.grad``, runs node by
+        node (``_chain_rule``; under ``detect_anomaly``, ``_chain_rule_checked``, its plain form,
+        which checks every step). No recursion: graphs of any depth work.
+
         Leaf gradients accumulate across calls (call ``zero_grad`` between steps, as in PyTorch);
         the nodes in between get this pass's gradient, so two calls give twice the leaf gradients
-        (up to rounding). No recursion: graphs of any depth work.
-
-        Then the chain rule, ``parent.grad += local derivative * node.grad``, runs node by node:
-        in ``_chain_rule``, or under ``detect_anomaly`` in ``_chain_rule_checked``, its plain
-        form, which checks every step.
+        (up to rounding).
         """
         if type(grad) is not float:
             grad = _real(grad, "backward's grad")
