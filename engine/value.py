@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
@@ -363,10 +364,13 @@ def backward_order(root: Value) -> list[Value]:
 
 
 class _PassZero(float):
-    """The 0 that one walk gives the nodes it finds: a float subclass, so that ``is`` tells one
-    walk's zero from any other 0.0 on every Python (PyPy compares floats themselves by value)."""
+    """A float 0 that is always a new object, even where ``is`` compares floats by value
+    (PyPy). On CPython ``float(0)`` is one already, and cheaper to make."""
 
     __slots__ = ()
+
+
+_new_zero = float if sys.implementation.name == "cpython" else _PassZero
 
 
 def _walk(root: Value) -> list[Value]:
@@ -377,7 +381,7 @@ def _walk(root: Value) -> list[Value]:
     already: no set of nodes to fill and search. (Every node found is an operand of a node the
     backward pass visits, so its first ``+=`` replaces the mark by a plain float.)
     """
-    zero = _PassZero()
+    zero = _new_zero(0)  # a new object: this walk's zero
     nodes = [root]
     walked = _NOTHING_WALKED  # the ids of the tuples that affine nodes store (made when needed)
     shared = False
