@@ -59,13 +59,18 @@ def add_all(*xs: float) -> float:
     return total
 
 
+def affine_width(count: int) -> int:
+    """The n of an affine node with ``count`` operands (n weights, n inputs, one bias)."""
+    if count % 2 == 0:
+        raise ValueError(f"affine takes n weights, n inputs and one bias (2n + 1 operands), "
+                         f"got {count} operands")
+    return count // 2
+
+
 def affine(*wxb: float) -> float:
     """w . x + b for operands (w_1..w_n, x_1..x_n, b): a neuron's pre-activation z, added as
     b + w_1 x_1 + ... + w_n x_n (the order of ``Value.sum([b, *products])``)."""
-    if len(wxb) % 2 == 0:
-        raise ValueError(f"affine takes n weights, n inputs and one bias (2n + 1 operands), "
-                         f"got {len(wxb)} operands")
-    n = (len(wxb) - 1) // 2
+    n = affine_width(len(wxb))
     total = wxb[-1]
     for w, x in zip(wxb[:n], wxb[n:-1], strict=True):
         total += w * x

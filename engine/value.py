@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
-from engine.derivatives import OPS, RULES, affine_local
+from engine.derivatives import OPS, RULES, affine_local, affine_width
 from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING
 
 Number = int | float
@@ -285,9 +285,7 @@ def apply(op: str, *operands: Operand) -> Value:
                          for x in operands)
         data = [x.data for x in operands]
     if op == "affine":  # stored as shared tuples (see Value): built as a layer's nodes are
-        if len(operands) % 2 == 0:
-            entry.forward(*data)  # raises the ValueError that names the operand count
-        n = len(operands) // 2
+        n = affine_width(len(operands))
         return affine_rows(((*operands[:n], operands[-1]),), operands[n:-1])[0]
     out = _new(Value)
     out.data, out.grad, out.label, out._seq = entry.forward(*data), 0.0, "", _next_seq()
