@@ -87,21 +87,58 @@ def leaky_relu(x: float, slope: float) -> float:
     return x if x > 0 else slope * x
 
 
+# -- a neuron's node: its operands are stored in two tuples, and it has its own chain rule ------
+
+
+def affine_operands(stored: tuple) -> tuple:
+    """An affine node stores its neuron's ``(w_1..w_n, b)`` and its layer's ``(x_1..x_n)``,
+    tuples that it shares with other nodes; its operands are ``(w_1..w_n, x_1..x_n, b)``."""
+    row, inputs = stored
+    return (*row[:-1], *inputs, row[-1])
+
+
+def affine_chain_rule(z) -> None:
+    """The chain rule through ``z = w . x + b``, written out for its stored form:
+    ``w_i.grad += x_i * z.grad``, ``x_i.grad += w_i * z.grad``, ``b.grad += z.grad``, in the order
+    of the operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple)."""
+    row, inputs = z._parents
+    g = z.grad
+    for w, x in zip(row, inputs):  # noqa: B905 (row is one longer: b is left for the end)
+        w.grad += x.data * g
+    for w, x in zip(row, inputs):  # noqa: B905
+        x.grad += w.data * g
+    row[-1].grad += g
+
+
 # -- the table ----------------------------------------------------------------------------------
 
 REAL, POSITIVE, NONZERO = "real", "positive", "nonzero"  # where an operand keeps the op smooth
+SUM, PRODUCT, PREFIX, POWER, ATOM = 1, 2, 3, 4, 5  # how tightly a printed form binds
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Op:
-    """One operation: its forward function on floats and its local-derivative rule.
+    """One operation: all there is to know about it, beside its formula.
 
-    ``domain`` says, per operand, where the op is defined and differentiable; ``kinks`` lists the
-    points of the first operand where the derivative jumps (PyTorch's subgradient is used there);
-    ``constants`` are operand positions that are fixed parameters (an exponent, a slope), to which
-    no gradient flows. ``smooth=False`` marks an op that finite differences cannot check away
-    from listed kinks (a step, rounding): the hypothesis strategies leave it out. Gradient
-    checkers and the hypothesis strategies read these.
+    - ``forward`` computes it on floats; ``local`` gives its local derivatives, a rule
+      ``(*operands, out) -> (d out/d operand_1, ...)`` or a tuple of constants. A rule is plain
+      arithmetic, so it also runs on Values (derivatives of derivatives).
+    - ``domain`` says, per operand, where the op is defined and differentiable; ``kinks`` lists the
+      points of the first operand where the derivative jumps (PyTorch's subgradient is used
+      there); ``constants`` are operand positions that are fixed parameters (an exponent, a
+      slope), to which no gradient flows; ``smooth=False`` marks an op that finite differences
+      cannot check away from listed kinks (a step). Gradient checkers and strategies read these.
+    - How it prints: ``symbol`` is its Python spelling when it is written infix (``x + y``) or,
+      with one operand, prefix (``-x``), and ``precedence`` how tightly that binds; other ops are
+      written as calls, ``tanh(x)``. ``commutative`` lets drawings leave its operands unnumbered.
+      ``torch`` is its PyTorch equivalent, ``torch(torch_module, *operands)``.
+    - A fast path, for the op that needs one: ``operands`` spells out the operands from a node's
+      stored tuple when the op stores them otherwise (as groups shared between nodes, which the
+      walk of the backward pass visits once); ``chain_rule(node)`` applies the chain rule to a
+      node of the op, adding to its operands' grads exactly what the loop in ``backward`` adds.
+
+    Every node holds its entry (``node.op`` is the entry's name): to plant a bug in an operation
+    for a test, change a field of its entry and put it back (``engine.testing.planted``).
     """
 
     forward: Callable[..., float]
@@ -111,43 +148,98 @@ class Op:
     kinks: tuple[float, ...] = ()
     constants: tuple[int, ...] = ()
     smooth: bool = True  # False: the derivative also jumps off the listed kinks (steps, rounding)
+    symbol: str | None = None
+    precedence: int = ATOM
+    commutative: bool = False
+    torch: Callable[..., object] | None = None
+    operands: Callable[[tuple], tuple] | None = None
+    chain_rule: Callable[..., None] | None = None
+    name: str = ""  # its key in OPS, set by the table and by register
 
     def derivatives(self, *inputs_and_out):
-        """The local derivatives at the given operand values and output value."""
+        """The local derivatives at the given operand values (floats or Values) and output."""
         local = self.local
         return local if type(local) is tuple else local(*inputs_and_out)
 
 
+def local_derivatives(node, on_values: bool = False) -> tuple[tuple, tuple]:
+    """``(operands, local)``: the operands of ``node`` and, for each, its local derivative
+    d node / d operand, from the node's entry in the table. The one source that the backward
+    pass, detect_anomaly, the film strip, explain and gradcheck read.
+
+    With ``on_values`` the rule runs on the operand Values themselves, so the derivatives are
+    Values in the graph (``backward(create_graph=True)``); otherwise on their numbers.
+    """
+    op = node._op
+    operands = node._parents if op.operands is None else op.operands(node._parents)
+    rule = op.local
+    if type(rule) is tuple:
+        return operands, rule
+    if on_values:
+        local = rule(*operands, node)
+    elif len(operands) == 2:  # one and two operands spelled out: a list costs more than the rule
+        x, y = operands
+        dx, dy = rule(x.data, y.data, node.data)  # unpacking checks the count
+        return operands, (dx, dy)
+    elif len(operands) == 1:
+        (dx,) = rule(operands[0].data, node.data)
+        return operands, (dx,)
+    else:
+        local = rule(*[x.data for x in operands], node.data)
+    if len(local) != len(operands):
+        raise ValueError(f"{op.name} gave {len(local)} local derivatives for {len(operands)} "
+                         "operands")
+    return operands, local
+
+
+def _leaky_relu_torch(t, x, slope):
+    return t.nn.functional.leaky_relu(x, slope)
+
+
+def _sum_torch(t, *xs):
+    return sum(xs[1:], xs[0]) if xs else t.tensor(0.0, dtype=t.float64)
+
+
 # fmt: off
 OPS: dict[str, Op] = {
-    "+":          Op(add,         (1.0, 1.0), 2),
-    "-":          Op(sub,         (1.0, -1.0), 2),
-    "*":          Op(mul,         lambda x, y, out: (y, x), 2),
-    "/":          Op(ieee.div,    lambda x, y, out: (div(1.0, y), div(-out, y)), 2,
-                     (REAL, NONZERO)),
-    "**":         Op(ieee.power,  lambda x, c, out: (c * power(x, c - 1) if c else 0.0, 0.0), 2,
-                     (POSITIVE,), constants=(1,)),
-    "pow":        Op(ieee.power,  lambda x, y, out: (y * power(x, y - 1) if y else 0.0,
-                                                     out * log(x) if x or y < 0 else 0.0), 2,
-                     (POSITIVE, REAL)),
-    "neg":        Op(neg,         (-1.0,), 1),
-    "abs":        Op(abs,         lambda x, out: (sign(x),), 1, kinks=(0.0,)),
-    "exp":        Op(ieee.exp,    lambda x, out: (out,), 1),
-    "log":        Op(ieee.log,    lambda x, out: (div(1.0, x),), 1, (POSITIVE,)),
-    "sqrt":       Op(ieee.sqrt,   lambda x, out: (div(0.5, out),), 1, (POSITIVE,)),
-    "tanh":       Op(ieee.tanh,   lambda x, out: (1.0 - out * out,), 1),
-    "sigmoid":    Op(ieee.sigmoid, lambda x, out: (out * (1.0 - out),), 1),
-    "relu":       Op(ieee.relu,   lambda x, out: (1.0 if x > 0 else 0.0,), 1, kinks=(0.0,)),
-    "leaky_relu": Op(leaky_relu,  lambda x, slope, out: (1.0 if x > 0 else slope, 0.0), 2,
-                     kinks=(0.0,), constants=(1,)),
-    "sum":        Op(add_all,     lambda *xs_out: (1.0,) * (len(xs_out) - 1), None),
-    "affine":     Op(affine,      affine_local, None),
+    "+":   Op(add, (1.0, 1.0), 2, symbol="+", precedence=SUM, commutative=True,
+              torch=lambda t, x, y: x + y),
+    "-":   Op(sub, (1.0, -1.0), 2, symbol="-", precedence=SUM, torch=lambda t, x, y: x - y),
+    "*":   Op(mul, lambda x, y, out: (y, x), 2, symbol="*", precedence=PRODUCT,
+              commutative=True, torch=lambda t, x, y: x * y),
+    "/":   Op(ieee.div, lambda x, y, out: (div(1.0, y), div(-out, y)), 2, (REAL, NONZERO),
+              symbol="/", precedence=PRODUCT, torch=lambda t, x, y: x / y),
+    "**":  Op(ieee.power, lambda x, c, out: (c * power(x, c - 1) if c else 0.0, 0.0), 2,
+              (POSITIVE,), constants=(1,), symbol="**", precedence=POWER,
+              torch=lambda t, x, c: x ** c),
+    "pow": Op(ieee.power, lambda x, y, out: (y * power(x, y - 1) if y else 0.0,
+                                             out * log(x) if x or y < 0 else 0.0), 2,
+              (POSITIVE, REAL), symbol="**", precedence=POWER, torch=lambda t, x, y: t.pow(x, y)),
+    "neg": Op(neg, (-1.0,), 1, symbol="-", precedence=PREFIX, torch=lambda t, x: -x),
+    "abs":        Op(abs,          lambda x, out: (sign(x),), 1, kinks=(0.0,),
+                     torch=lambda t, x: t.abs(x)),
+    "exp":        Op(ieee.exp,     lambda x, out: (out,), 1, torch=lambda t, x: t.exp(x)),
+    "log":        Op(ieee.log,     lambda x, out: (div(1.0, x),), 1, (POSITIVE,),
+                     torch=lambda t, x: t.log(x)),
+    "sqrt":       Op(ieee.sqrt,    lambda x, out: (div(0.5, out),), 1, (POSITIVE,),
+                     torch=lambda t, x: t.sqrt(x)),
+    "tanh":       Op(ieee.tanh,    lambda x, out: (1.0 - out * out,), 1,
+                     torch=lambda t, x: t.tanh(x)),
+    "sigmoid":    Op(ieee.sigmoid, lambda x, out: (out * (1.0 - out),), 1,
+                     torch=lambda t, x: t.sigmoid(x)),
+    "relu":       Op(ieee.relu,    lambda x, out: (1.0 if x > 0 else 0.0,), 1, kinks=(0.0,),
+                     torch=lambda t, x: t.relu(x)),
+    "leaky_relu": Op(leaky_relu,   lambda x, slope, out: (1.0 if x > 0 else slope, 0.0), 2,
+                     kinks=(0.0,), constants=(1,), torch=_leaky_relu_torch),
+    "sum":        Op(add_all,      lambda *xs_out: (1.0,) * (len(xs_out) - 1), None,
+                     commutative=True, torch=_sum_torch),
+    "affine":     Op(affine,       affine_local, None, commutative=True,
+                     torch=lambda t, *wxb: affine(*wxb),
+                     operands=affine_operands, chain_rule=affine_chain_rule),
 }
 # fmt: on
-
-RULES: dict[str, Callable[..., tuple] | tuple[float, ...]] = {n: op.local for n, op in OPS.items()}
-"""op name -> local-derivative rule (or constant derivatives); the backward pass's lookup."""
-
+for _name, _op in OPS.items():
+    _op.name = _name
 
 BUILT_IN = frozenset(OPS)
 
@@ -167,8 +259,8 @@ def register(name: str, op: Op) -> None:
         raise ValueError(f"operation {name!r}: {len(op.local)} constant derivatives for "
                          + ("any number of operands (give a rule instead)" if op.arity is None
                             else f"{op.arity} operands"))
+    op.name = name
     OPS[name] = op
-    RULES[name] = op.local
 
 
 def unregister(name: str) -> None:
@@ -177,4 +269,4 @@ def unregister(name: str) -> None:
         raise ValueError(f"{name!r} is a built-in operation; only registered ones can be removed")
     if name not in OPS:
         raise ValueError(f"no registered operation {name!r}")
-    del OPS[name], RULES[name]
+    del OPS[name]

@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.derivatives import OPS, RULES, Op, register, unregister
+from engine.derivatives import OPS, Op, local_derivatives, register, unregister
 from engine.modes import enable_grad, no_grad
 from engine.programs import Program, written
 from engine.value import Value
@@ -653,9 +653,8 @@ def _reference_grads(root: Value, order: list[Value], seed: float
 
 
 def _local(node: Value) -> tuple[float, ...]:
-    """The local derivatives the backward pass uses for this node (its rule in RULES)."""
-    rule = RULES[node.op]
-    return rule if type(rule) is tuple else rule(*[p.data for p in node.parents], node.data)
+    """The local derivatives the backward pass uses for this node (from its table entry)."""
+    return tuple(local_derivatives(node)[1])
 
 
 # -- graph order and node names -------------------------------------------------------------------

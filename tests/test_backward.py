@@ -369,10 +369,11 @@ def test_anomaly_mode_and_the_fast_loop_add_in_the_same_order():
 
 
 def test_an_operation_that_reuses_the_affine_rule_under_another_name():
-    """Only nodes named ``affine`` are stored as shared tuples; the rule is an ordinary table
-    entry, which another operation may reuse, and which can be replaced (as tests do)."""
+    """Only nodes of an op with ``operands`` (affine) are stored as shared tuples; the rule is an
+    ordinary table entry, which another operation may reuse, and which can be replaced (as tests
+    do) once the op's own chain rule is set aside."""
     from engine import apply
-    from engine.derivatives import OPS, RULES, Op, affine, affine_local, register, unregister
+    from engine.derivatives import OPS, Op, affine, affine_local, register, unregister
 
     register("my_affine", Op(affine, affine_local, None))
     try:
@@ -381,15 +382,17 @@ def test_an_operation_that_reuses_the_affine_rule_under_another_name():
         assert (w.grad, x.grad, b.grad) == (3.0, 2.0, 1.0)
     finally:
         unregister("my_affine")
-    original = RULES["affine"]
-    RULES["affine"] = lambda *wxb_out: original(*wxb_out)  # the same rule, not the same object
+    entry = OPS["affine"]
+    original, chain_rule = entry.local, entry.chain_rule
+    entry.local = lambda *wxb_out: original(*wxb_out)  # the same rule, not the same object
+    entry.chain_rule = None  # backward then runs its own loop over the spelled-out operands
     try:
         w, x, b = Value(2.0), Value(3.0), Value(1.0)
         Value.affine([w], [x], b).backward()
         assert (w.grad, x.grad, b.grad) == (3.0, 2.0, 1.0)
     finally:
-        RULES["affine"] = original
-    assert OPS["affine"].local is RULES["affine"]
+        entry.local, entry.chain_rule = original, chain_rule
+    assert OPS["affine"].local is affine_local
 
 
 def test_rows_given_as_lists_are_not_changed_by_the_walk():

@@ -22,7 +22,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 import engine.value as value_module
 from engine import Value, apply
-from engine.derivatives import RULES, Op
+from engine.derivatives import OPS, Op
 from engine.stateful import GraphMachine
 from engine.strategies import expressions, graphs
 from engine.testing import (
@@ -163,8 +163,8 @@ def mutant(name):
     try:
         if name.startswith("rule:"):
             op = name.removeprefix("rule:")
-            patches.append((RULES, op, RULES[op]))
-            RULES[op] = WRONG_RULES[op]
+            patches.append((OPS[op], "local", OPS[op].local))  # the entry every node reads
+            OPS[op].local = WRONG_RULES[op]
         else:
             sites = 0
             for owner, attr, function in list(_backward_pass_functions()):
@@ -181,10 +181,7 @@ def mutant(name):
         yield
     finally:
         for owner, attr, original in reversed(patches):
-            if owner is RULES:
-                RULES[attr] = original
-            else:
-                setattr(owner, attr, original)
+            setattr(owner, attr, original)
 
 
 WRONG_RULES = {  # each a classic slip, next to the right rule in the comment
@@ -357,12 +354,13 @@ def _engine_is_real():
 
 @pytest.mark.parametrize("name", [*sorted(MUTATIONS), "rule:*"])
 def test_a_mutant_is_undone_even_when_the_test_fails(name):
-    originals = (Value.__dict__["backward"], dict(vars(value_module)), dict(RULES))
+    originals = (Value.__dict__["backward"], dict(vars(value_module)),
+                 {name: op.local for name, op in OPS.items()})
     with pytest.raises(ZeroDivisionError), mutant(name):
         raise ZeroDivisionError("a test failing while the mutant is applied")
     assert Value.__dict__["backward"] is originals[0]
     assert all(vars(value_module)[k] is v for k, v in originals[1].items())
-    assert RULES == originals[2]
+    assert {name: op.local for name, op in OPS.items()} == originals[2]
     _engine_is_real()
 
 
