@@ -31,6 +31,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("engine.stateful needs hypothesis: pip install \"deltagrad[strategies]\" "
                       "(or pip install hypothesis)") from error
 
+from engine.derivatives import NONZERO, OPS
 from engine.strategies import finite_floats
 from engine.value import Value
 
@@ -83,29 +84,35 @@ class Operation(NamedTuple):
     arity: int
     build: Callable[..., Value]  # the engine, as users call it
     reference: Callable[..., Dual]  # the same function on dual numbers, derived by hand
+    entry: str  # the name in engine.derivatives.OPS of the node that build makes
 
 
 OPERATIONS: dict[str, Operation] = {
-    "+": Operation(2, operator.add, lambda a, b: Dual(a.value + b.value, a.tangent + b.tangent)),
-    "-": Operation(2, operator.sub, lambda a, b: Dual(a.value - b.value, a.tangent - b.tangent)),
+    "+": Operation(2, operator.add, lambda a, b: Dual(a.value + b.value, a.tangent + b.tangent),
+                   "+"),
+    "-": Operation(2, operator.sub, lambda a, b: Dual(a.value - b.value, a.tangent - b.tangent),
+                   "-"),
     "*": Operation(2, operator.mul, lambda a, b: Dual(a.value * b.value,
-                                                      a.tangent * b.value + a.value * b.tangent)),
-    "/": Operation(2, operator.truediv, _div),
-    "neg": Operation(1, operator.neg, lambda a: Dual(-a.value, -a.tangent)),
-    "square": Operation(1, lambda a: a ** 2, lambda a: Dual(a.value ** 2, 2 * a.value * a.tangent)),
-    "tanh": Operation(1, Value.tanh, _tanh),
-    "sigmoid": Operation(1, Value.sigmoid, _sigmoid_dual),
-    "exp": Operation(1, Value.exp, _exp),
-    "relu": Operation(1, Value.relu, _relu),
-    "abs": Operation(1, abs, _abs),
+                                                      a.tangent * b.value + a.value * b.tangent),
+                   "*"),
+    "/": Operation(2, operator.truediv, _div, "/"),
+    "neg": Operation(1, operator.neg, lambda a: Dual(-a.value, -a.tangent), "neg"),
+    "square": Operation(1, lambda a: a ** 2, lambda a: Dual(a.value ** 2, 2 * a.value * a.tangent),
+                        "**"),
+    "tanh": Operation(1, Value.tanh, _tanh, "tanh"),
+    "sigmoid": Operation(1, Value.sigmoid, _sigmoid_dual, "sigmoid"),
+    "exp": Operation(1, Value.exp, _exp, "exp"),
+    "relu": Operation(1, Value.relu, _relu, "relu"),
+    "abs": Operation(1, abs, _abs, "abs"),
     "sum3": Operation(3, lambda a, b, c: Value.sum([a, b, c]),
                       lambda a, b, c: Dual(a.value + b.value + c.value,
-                                           a.tangent + b.tangent + c.tangent)),
+                                           a.tangent + b.tangent + c.tangent), "sum"),
 }
-"""The operations the machine combines nodes with: name -> (arity, engine, reference)."""
+"""The operations the machine combines nodes with: name -> (arity, engine, reference, entry).
+The references are the machine's own oracle; only where an op is defined comes from its entry."""
 
 MAX_MAGNITUDE = 1e4  # a node whose value would be larger (or not finite) is not added
-MIN_DIVISOR = 0.1  # nor a division by something smaller
+MIN_DIVISOR = 0.1  # nor a node with an operand its op needs nonzero (a divisor) closer to 0
 
 
 class Node(NamedTuple):
@@ -243,14 +250,18 @@ class GraphMachine(RuleBasedStateMachine):
         return found
 
     def _well_behaved(self, node: Node, numbers: list[float]) -> bool:
-        args = [numbers[i] for i in node.operands]
-        if node.op == "/" and abs(args[1]) < MIN_DIVISOR:
+        domain = OPS[OPERATIONS[node.op].entry].domain
+        if any(j < len(domain) and domain[j] == NONZERO and abs(numbers[i]) < MIN_DIVISOR
+               for j, i in enumerate(node.operands)):
             return False
         value = self._reference(node, [Dual(n, 0.0) for n in numbers]).value
         return math.isfinite(value) and abs(value) <= MAX_MAGNITUDE
 
     def _build(self, node: Node, k: int) -> Value:
-        out = OPERATIONS[node.op].build(*[self.values[i] for i in node.operands])
+        operation = OPERATIONS[node.op]
+        out = operation.build(*[self.values[i] for i in node.operands])
+        assert out.op == operation.entry, (  # the entry whose domain _well_behaved read
+            f"{node.op} built a {out.op!r} node, not {operation.entry!r}: fix OPERATIONS")
         out.label = f"v{k}"
         return out
 

@@ -8,7 +8,10 @@ import sys
 import pytest
 from hypothesis import settings
 
+from engine import Value
+from engine.derivatives import NONZERO, REAL
 from engine.stateful import OPERATIONS, Dual, GraphMachine
+from engine.testing import planted
 
 TestGraphMachine = GraphMachine.TestCase
 TestGraphMachine.settings = settings(settings.default, stateful_step_count=30)
@@ -45,3 +48,22 @@ def test_without_hypothesis_the_import_error_says_how_to_install_it(module):
     last = done.stderr.strip().splitlines()[-1]
     assert last == (f'ImportError: {module} needs hypothesis: pip install '
                     '"deltagrad[strategies]" (or pip install hypothesis)')
+
+
+def test_the_machine_keeps_operands_inside_the_domain_their_entry_declares():
+    machine = GraphMachine()
+    machine.add_leaf(1.0)
+    machine.add_leaf(0.01)
+    machine._add_node("/", (0, 1))  # 1 / 0.01 = 100 is small enough, but "/" needs y nonzero
+    assert len(machine.values) == 2
+    machine._add_node("*", (0, 1))
+    assert len(machine.values) == 3
+    with planted("*", domain=(REAL, NONZERO)):  # the machine reads the entry, not op names
+        machine._add_node("*", (0, 1))
+    assert len(machine.values) == 3
+
+
+def test_each_operation_builds_the_node_of_its_entry():
+    for name, operation in OPERATIONS.items():
+        node = operation.build(*[Value(0.5 + k) for k in range(operation.arity)])
+        assert node.op == operation.entry, name
