@@ -522,10 +522,10 @@ def test_torch_helper_skips_with_a_reason_without_torch(monkeypatch):
 def test_messages_and_programs_print_infix_ops_from_one_table():
     import engine.draw
     import engine.programs
-    import engine.testing.graphs
+    import engine.testing.nodes
 
     # gradcheck's messages and the drawings' captions write nodes with the programs' writer
-    assert engine.testing.graphs.written is engine.programs.written
+    assert engine.testing.nodes.written is engine.programs.written
     assert engine.draw.written is engine.programs.written
     assert engine.programs.written("*", ["a + b", "c"]) == "(a + b) * c"
     assert engine.programs.written("pow", ["a", "b"]) == "a ** b"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine.derivatives import OPS, local_derivatives
-from engine.testing.graphs import expression, graph_order, is_constant, node_names
+from engine.testing.nodes import expression, graph_order, is_constant, node_names
 from engine.testing.numeric import check_options, derivative, step
 from engine.testing.report import (
     MISMATCH,

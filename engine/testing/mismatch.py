@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.derivatives import OPS, local_derivatives
-from engine.testing.graphs import expression, graph_order, node_names
+from engine.testing.nodes import expression, graph_order, node_names
 from engine.testing.numeric import along, one_sided, step
 from engine.testing.report import KINK, MISMATCH, Failure, GradcheckResult
 from engine.testing.runner import Runner
@@ -53,7 +53,9 @@ def kink_between(run: Runner, i: int, h: float) -> str | None:
     names = node_names(middle)
     for k, node in enumerate(middle):
         kinks = OPS[node.op].kinks if node.op in OPS else ()
-        x = node.parents[0].data if kinks else 0.0
+        if not kinks:
+            continue
+        x = node.parents[0].data
         for kink in kinks:
             sides = ([g[k].parents[0].data - kink for g in graphs] if same_shape
                      else [x - kink])

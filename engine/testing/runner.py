@@ -6,7 +6,7 @@ import numbers
 from collections.abc import Callable, Sequence
 
 from engine.modes import enable_grad
-from engine.testing.graphs import graph_order
+from engine.testing.nodes import graph_order
 from engine.value import Value
 
 
