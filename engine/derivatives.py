@@ -97,16 +97,21 @@ def affine_operands(stored: tuple) -> tuple:
     return (*row[:-1], *inputs, row[-1])
 
 
+_POSITIONS = [tuple(range(n)) for n in range(65)]  # CPython loops over a tuple faster than range
+
+
 def affine_chain_rule(z) -> None:
     """The chain rule through ``z = w . x + b``, written out for its stored form:
     ``w_i.grad += x_i * z.grad``, ``x_i.grad += w_i * z.grad``, ``b.grad += z.grad``, in the order
     of the operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple)."""
     row, inputs = z._parents
     g = z.grad
-    for w, x in zip(row, inputs):  # noqa: B905 (row is one longer: b is left for the end)
-        w.grad += x.data * g
-    for w, x in zip(row, inputs):  # noqa: B905
-        x.grad += w.data * g
+    n = len(inputs)
+    positions = _POSITIONS[n] if n < len(_POSITIONS) else range(n)
+    for i in positions:
+        row[i].grad += inputs[i].data * g
+    for i in positions:
+        inputs[i].grad += row[i].data * g
     row[-1].grad += g
 
 
@@ -172,20 +177,20 @@ def local_derivatives(node, on_values: bool = False) -> tuple[tuple, tuple]:
     """
     op = node._op
     operands = node._parents if op.operands is None else op.operands(node._parents)
-    rule = op.local
-    if type(rule) is tuple:
-        return operands, rule
+    local = op.local
+    if type(local) is tuple:  # constants
+        return operands, local
     if on_values:
-        local = rule(*operands, node)
-    elif len(operands) == 2:  # one and two operands spelled out: a list costs more than the rule
+        local = local(*operands, node)
+    elif op.arity == 2:  # one and two operands spelled out: a list costs more than the rule
         x, y = operands
-        dx, dy = rule(x.data, y.data, node.data)  # unpacking checks the count
+        dx, dy = local(x.data, y.data, node.data)  # unpacking checks the count
         return operands, (dx, dy)
-    elif len(operands) == 1:
-        (dx,) = rule(operands[0].data, node.data)
+    elif op.arity == 1:
+        (dx,) = local(operands[0].data, node.data)
         return operands, (dx,)
     else:
-        local = rule(*[x.data for x in operands], node.data)
+        local = local(*[x.data for x in operands], node.data)
     if len(local) != len(operands):
         raise ValueError(f"{op.name} gave {len(local)} local derivatives for {len(operands)} "
                          "operands")
@@ -194,6 +199,14 @@ def local_derivatives(node, on_values: bool = False) -> tuple[tuple, tuple]:
 
 def _leaky_relu_torch(t, x, slope):
     return t.nn.functional.leaky_relu(x, slope)
+
+
+def _affine_torch(t, *wxb):
+    n = affine_width(len(wxb))
+    out = wxb[-1]
+    for w, x in zip(wxb[:n], wxb[n:-1], strict=True):
+        out = out + w * x  # not +=: that would change the bias tensor in place
+    return out
 
 
 def _sum_torch(t, *xs):
@@ -234,7 +247,7 @@ OPS: dict[str, Op] = {
     "sum":        Op(add_all,      lambda *xs_out: (1.0,) * (len(xs_out) - 1), None,
                      commutative=True, torch=_sum_torch),
     "affine":     Op(affine,       affine_local, None, commutative=True,
-                     torch=lambda t, *wxb: affine(*wxb),
+                     torch=_affine_torch,
                      operands=affine_operands, chain_rule=affine_chain_rule),
 }
 # fmt: on

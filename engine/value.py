@@ -392,10 +392,14 @@ def _walk(root: Value) -> list[Value]:
         if type(operands[0]) is tuple:  # stored in groups: walk each group once
             if groups_walked is _NO_GROUPS:
                 groups_walked = set()
-            groups = [group for group in operands if id(group) not in groups_walked]
-            shared = shared or len(groups) < len(operands)
-            groups_walked.update(map(id, groups))
-            operands = [x for group in groups for x in group]
+            unwalked = ()
+            for group in operands:
+                if id(group) in groups_walked:
+                    shared = True
+                else:
+                    groups_walked.add(id(group))
+                    unwalked = unwalked + group if unwalked else group
+            operands = unwalked
         for operand in operands:
             if operand._parents:
                 if operand.grad is zero:

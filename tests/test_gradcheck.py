@@ -495,9 +495,6 @@ def test_torch_helper_without_inputs_is_an_error(torch_stub):
         assert_grads_match_torch(lambda: Value(1.0))
 
 
-@pytest.mark.xfail(strict=True, reason="OPS['affine'].torch runs derivatives.affine, whose "
-                   "`total += w * x` adds into its bias tensor in place; PyTorch then raises "
-                   "(a leaf bias) or corrupts the bias node: to fix in engine/derivatives.py")
 def test_torch_translations_leave_their_operand_tensors_alone(torch_stub):
     torch_stub(in_place=True)  # += on a stub tensor now changes it, as on a torch tensor
     program = Program(2, (Instruction("tanh", (0,)), Instruction("affine", (0, 1, 2))),
