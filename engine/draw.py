@@ -15,17 +15,15 @@ ellipse from above (LR) or from the left (TB), the second from below or from the
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.derivatives import OPS
 from engine.programs import written
 from engine.render import INSTALL_HINT, RendererNotFound, render
+from engine.text import dot_text, number, one_line
 from engine.value import Value
 
 DEFAULT_MAX_NODES = 500
@@ -41,7 +39,7 @@ COLOURS = {
     "summary": "#fff7bc",    # a collapsed cluster
 }
 HIGHLIGHT = "#d7191c"
-COMMUTATIVE = {"+", "*", "sum", "affine"}
+RED = {"color": HIGHLIGHT, "penwidth": "2.5"}  # a highlighted node or edge
 PORTS = {"LR": ("n", "s"), "TB": ("w", "e")}  # where operands 1 and 2 of ``a - b`` enter
 RECORD_FONT, TEXT_FONT = "Courier", "Helvetica"
 
@@ -50,8 +48,8 @@ RECORD_FONT, TEXT_FONT = "Courier", "Helvetica"
 class Cluster:
     """A named group of Values drawn inside one box: ``values`` directly, ``clusters`` nested.
 
-    Clusters are described at drawing time (for an MLP, ``nn.graph_clusters`` derives them from
-    its layers and neurons): the engine keeps no bookkeeping for them while computing.
+    Clusters are described at drawing time (for an MLP, ``nn.draw.graph_clusters`` derives them
+    from its layers and neurons): the engine keeps no bookkeeping for them while computing.
     """
 
     label: str
@@ -121,7 +119,7 @@ def fallback_bundle(source: str, error: Exception) -> dict[str, str]:
 
 def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
                highlight: Iterable[Value] = (), parameters: Iterable[Value] = (),
-               clusters: Sequence[Cluster] = (), mlp: Any = None,
+               clusters: Sequence[Cluster] = (), names: Mapping[Value, str] | None = None,
                collapse: bool | int | str | Iterable[str] = False,
                max_nodes: int | None = DEFAULT_MAX_NODES, title: str = "") -> Drawing:
     """Draw the graph that computed ``root``.
@@ -130,9 +128,9 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
     - ``show_grad``: ``False`` leaves the grad field out (before ``backward()``, for instance).
     - ``highlight``: Values to mark in red, and the edges between two of them (a path).
     - ``parameters``: leaves to colour as parameters (``mlp.parameters()``, for instance).
-    - ``clusters``: :class:`Cluster` boxes; ``mlp=`` derives them (and ``parameters``, and
-      names such as ``W2[5,3]``, ``z2[5]``, ``a2[5]`` for unlabelled Values) from the
-      ``nn.MLP`` whose forward made this graph.
+    - ``clusters``: :class:`Cluster` boxes around groups of Values (a neuron, a layer).
+    - ``names``: names for unlabelled Values (a label always wins). ``nn.draw_graph(root, mlp)``
+      gives an MLP's clusters, parameters and names (``W2[5,3]``, ``z2[5]``, ``a2[5]``).
     - ``collapse``: ``True`` draws each innermost cluster (a neuron) as one summary node; an int
       ``d`` collapses the clusters at nesting depth ``d`` (1: layers); a label or a list of
       labels collapses those clusters.
@@ -141,14 +139,7 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
     - ``title``: a caption above the graph.
     """
     _check_value(root, "draw_graph")
-    parameters = list(parameters)
-    names: dict[Value, str] = {}
-    if mlp is not None:
-        from nn.draw import graph_clusters, graph_names  # nn builds on the engine: import late
-
-        clusters = [*clusters, *graph_clusters(mlp, root)]
-        parameters += mlp.parameters()
-        names = graph_names(mlp, root)
+    names = dict(names or {})
     graph = Graph(root, clusters=clusters, collapse=collapse, max_nodes=max_nodes)
     return graph.draw(rankdir=rankdir, show_grad=show_grad, highlight=highlight,
                       parameters=parameters, title=title,
@@ -190,7 +181,7 @@ class Graph:
                 else:
                     self.cut[v] = self.cut.get(v, 0) + 1
             self.inputs[v] = slots
-            self.folded[v] = " ".join([v.op, *folded]) if v.op != "**" else "**" + "".join(folded)
+            self.folded[v] = _op_label(v, folded)
         self.users: dict[Value, list[Value]] = {}  # who uses each Value, in the drawing
         for v, slots in self.inputs.items():
             for _, p in slots:
@@ -252,97 +243,85 @@ class Graph:
         """The DOT drawing. ``label_text``, ``grad_text``, ``node_colour``, ``edge_label`` and
         ``highlight_edges`` (edges named ``(value, operand slot)``; by default the edges between
         two highlighted Values) let the film strip and explain show more."""
-        import graphviz  # a dependency of deltagrad; only drawing needs it
-
         if rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
         marked = _value_set(highlight, "highlight")
-        params = _value_set(parameters, "parameters")
-        label_text = label_text or (lambda v: v.label)
-        grad_text = grad_text or (lambda v: _number(v.grad))
-        node_colour = node_colour or {}
-        edge_label = edge_label or {}
         if highlight_edges is None:
             red = {(v, slot) for v in marked if v in self.inputs
                    for slot, p in self.inputs[v] if p in marked}
         else:
             red = set(highlight_edges)
-        red_heads = {v for v, _ in red}
-        # edge labels take part in the layout, which suits small graphs; with clusters they
-        # would push edges around the boxes, so there they are placed afterwards (xlabel)
-        label_attr = "xlabel" if self.clusters else "label"
-
-        dot = graphviz.Digraph("graph", graph_attr={
-            "rankdir": rankdir, "fontname": TEXT_FONT, "nodesep": "0.25", "ranksep": "0.35"})
-        dot.attr("node", fontname=RECORD_FONT, fontsize="12")
-        dot.attr("edge", arrowsize="0.6")
-        if title:
-            dot.attr(label=_text(title), labelloc="t", labeljust="l", fontsize="13")
-        counts = [0, 0]
-
-        def node(target: Any, name: str, **attrs: str) -> None:
-            target.node(name, **attrs)
-            counts[0] += 1
-
-        def edge(tail: str, head: str, **attrs: str) -> None:
-            dot.edge(tail, head, **attrs)
-            counts[1] += 1
-
-        def emit_value(target: Any, v: Value) -> None:
-            label = label_text(v)
-            fields = [_record_field(label), "data " + _number(v.data)]
-            if show_grad:
-                fields.append(_record_field("grad " + grad_text(v)))
-            kind = ("output" if v is self.root else "parameter" if v in params else
-                    "value" if v.parents else "input" if label else "constant")
-            attrs = {"shape": "record", "style": "filled",
-                     "fillcolor": node_colour.get(v, COLOURS[kind])}
-            if v in marked:
-                attrs.update(color=HIGHLIGHT, penwidth="2.5")
-            node(target, self.ids[v], label=_record(fields, rankdir), **attrs)
-            if v.parents:
-                attrs = {"shape": "ellipse", "fontname": TEXT_FONT, "fontsize": "11",
-                         "margin": "0.04,0.02", "height": "0.3"}
-                if v in red_heads:
-                    attrs.update(color=HIGHLIGHT, penwidth="2.5")
-                node(target, self.ids[v] + "op", label=_text(self.folded[v]), **attrs)
-
-        def emit_box(target: Any, box: _Box) -> None:
-            if box.collapsed:
-                emit_summary(target, box)
-                return
-            with target.subgraph(name="cluster_" + box.key) as sub:
-                sub.attr(label=_text(box.label), fontname=TEXT_FONT, fontsize="12",
-                         style="rounded", color="#888888", labeljust="l")
-                for v in box.own:
-                    emit_value(sub, v)
-                for child in box.children:
-                    emit_box(sub, child)
-
-        def emit_summary(target: Any, box: _Box) -> None:
-            members = box.members()
-            outputs = [v for v in members if v is self.root or any(
-                u not in box.member_set for u in self.users.get(v, ()))]
-            label = f"{box.short_label} ({len(members)} values)"
-            fields = [_record_field(label)]
-            if len(outputs) == 1:
-                fields.append("data " + _number(outputs[0].data))
-                if show_grad:
-                    fields.append(_record_field("grad " + grad_text(outputs[0])))
-            attrs = {"shape": "record", "style": "filled,rounded", "fillcolor": COLOURS["summary"]}
-            if any(v in marked for v in members):
-                attrs.update(color=HIGHLIGHT, penwidth="2.5")
-            node(target, "c" + box.key, label=_record(fields, rankdir), **attrs)
-
+        look = Look(rankdir=rankdir, show_grad=show_grad, marked=marked,
+                    parameters=_value_set(parameters, "parameters"),
+                    label_text=label_text or (lambda v: v.label),
+                    grad_text=grad_text or (lambda v: number(v.grad)),
+                    node_colour=node_colour or {}, edge_label=edge_label or {}, red_edges=red,
+                    red_ops={v for v, _ in red})
+        canvas = _Canvas(rankdir, title)
         for v in self.values:  # values outside every cluster, oldest first
             if v not in self.box_of:
-                emit_value(dot, v)
+                self._draw_value(canvas, canvas.dot, v, look)
         for box in self.clusters:
-            emit_box(dot, box)
+            self._draw_box(canvas, canvas.dot, box, look)
         if self.hidden:
-            node(dot, "more", label=_text(f"... {self.hidden} more values (max_nodes)"),
-                 shape="note", fontname=TEXT_FONT, style="filled", fillcolor=COLOURS["constant"])
+            canvas.node(canvas.dot, "more",
+                        label=dot_text(f"... {self.hidden} more values (max_nodes)"),
+                        shape="note", fontname=TEXT_FONT, style="filled",
+                        fillcolor=COLOURS["constant"])
+        self._draw_edges(canvas, look)
+        return Drawing(canvas.dot.source, nodes=canvas.nodes, edges=canvas.edges)
 
+    def _draw_value(self, canvas: _Canvas, target: Any, v: Value, look: Look) -> None:
+        """A Value's record ``label | data | grad`` and, for a computed one, its op's ellipse."""
+        label = look.label_text(v)
+        fields = [_record_field(label), "data " + number(v.data)]
+        if look.show_grad:
+            fields.append(_record_field("grad " + look.grad_text(v)))
+        kind = ("output" if v is self.root else "parameter" if v in look.parameters else
+                "value" if v.parents else "input" if label else "constant")
+        attrs = {"shape": "record", "style": "filled",
+                 "fillcolor": look.node_colour.get(v, COLOURS[kind])}
+        if v in look.marked:
+            attrs.update(RED)
+        canvas.node(target, self.ids[v], label=_record(fields, look.rankdir), **attrs)
+        if v.parents:
+            attrs = {"shape": "ellipse", "fontname": TEXT_FONT, "fontsize": "11",
+                     "margin": "0.04,0.02", "height": "0.3"}
+            if v in look.red_ops:
+                attrs.update(RED)
+            canvas.node(target, self.ids[v] + "op", label=dot_text(self.folded[v]), **attrs)
+
+    def _draw_box(self, canvas: _Canvas, target: Any, box: _Box, look: Look) -> None:
+        """A cluster as a box around its Values and nested boxes, or as one summary node."""
+        if box.collapsed:
+            self._draw_summary(canvas, target, box, look)
+            return
+        with target.subgraph(name="cluster_" + box.key) as sub:
+            sub.attr(label=dot_text(box.label), fontname=TEXT_FONT, fontsize="12",
+                     style="rounded", color="#888888", labeljust="l")
+            for v in box.own:
+                self._draw_value(canvas, sub, v, look)
+            for child in box.children:
+                self._draw_box(canvas, sub, child, look)
+
+    def _draw_summary(self, canvas: _Canvas, target: Any, box: _Box, look: Look) -> None:
+        """A collapsed cluster: its size and, if it has one output, that output's data and grad."""
+        members = box.members()
+        outputs = [v for v in members if v is self.root or any(
+            u not in box.member_set for u in self.users.get(v, ()))]
+        fields = [_record_field(f"{box.short_label} ({len(members)} values)")]
+        if len(outputs) == 1:
+            fields.append("data " + number(outputs[0].data))
+            if look.show_grad:
+                fields.append(_record_field("grad " + look.grad_text(outputs[0])))
+        attrs = {"shape": "record", "style": "filled,rounded", "fillcolor": COLOURS["summary"]}
+        if any(v in look.marked for v in members):
+            attrs.update(RED)
+        canvas.node(target, "c" + box.key, label=_record(fields, look.rankdir), **attrs)
+
+    def _draw_edges(self, canvas: _Canvas, look: Look) -> None:
+        """Operand -> op ellipse -> result, oldest result first; edges into or out of a collapsed
+        cluster end at its summary node, once per pair of ends."""
         seen = set()
         for v in self.values:
             if not v.parents:
@@ -354,29 +333,73 @@ class Graph:
                 if tail_box is not None and tail_box is head_box:
                     continue  # inside one collapsed cluster
                 tail = "c" + tail_box.key if tail_box else self.ids[p]
-                attrs = {}
-                if (v, slot) in red:
-                    attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
-                if (v, slot) in edge_label:
-                    attrs[label_attr] = _text(edge_label[v, slot])
-                    attrs["fontname"] = TEXT_FONT
-                    attrs["fontsize"] = "10"
-                if not head_box and len(v.parents) == 2 == len(self.inputs[v]) \
-                        and v.op not in COMMUTATIVE:
-                    attrs["headport"] = PORTS[rankdir][slot]
                 if head_box or tail_box:
                     if (tail, head) in seen:
                         continue
                     seen.add((tail, head))
-                edge(tail, head, **attrs)
+                canvas.edge(tail, head, **self._operand_edge(v, slot, head_box, look))
             if self.cut.get(v) and not head_box:
-                edge("more", head, style="dashed")
+                canvas.edge("more", head, style="dashed")
             if not head_box:
-                attrs = {}
-                if v in red_heads:
-                    attrs = {"color": HIGHLIGHT, "penwidth": "2.5"}
-                edge(self.ids[v] + "op", self.ids[v], **attrs)
-        return Drawing(dot.source, nodes=counts[0], edges=counts[1])
+                canvas.edge(self.ids[v] + "op", self.ids[v], **(RED if v in look.red_ops else {}))
+
+    def _operand_edge(self, v: Value, slot: int, head_box: _Box | None,
+                      look: Look) -> dict[str, str]:
+        """The attributes of the edge from operand ``slot`` into ``v``'s op: red if on a path,
+        its label, and for the two operands of a non-commutative op the side it enters from."""
+        attrs = {}
+        if (v, slot) in look.red_edges:
+            attrs = dict(RED)
+        if (v, slot) in look.edge_label:
+            # edge labels take part in the layout, which suits small graphs; with clusters they
+            # would push edges around the boxes, so there they are placed afterwards (xlabel)
+            attrs["xlabel" if self.clusters else "label"] = dot_text(look.edge_label[v, slot])
+            attrs["fontname"] = TEXT_FONT
+            attrs["fontsize"] = "10"
+        if not head_box and len(v.parents) == 2 == len(self.inputs[v]) \
+                and not v._op.commutative:
+            attrs["headport"] = PORTS[look.rankdir][slot]
+        return attrs
+
+
+@dataclass(frozen=True)
+class Look:
+    """How one drawing shows its graph (see :meth:`Graph.draw`): ``red_edges`` are
+    ``(value, slot)`` pairs, ``red_ops`` the Values whose op ellipse is on a red path."""
+
+    rankdir: str
+    show_grad: bool
+    marked: set[Value]
+    parameters: set[Value]
+    label_text: Callable[[Value], str]
+    grad_text: Callable[[Value], str]
+    node_colour: Mapping[Value, str]
+    edge_label: Mapping[tuple[Value, int], str]
+    red_edges: set[tuple[Value, int]]
+    red_ops: set[Value]
+
+
+class _Canvas:
+    """A graphviz Digraph with the drawings' fonts and sizes, counting what is put on it."""
+
+    def __init__(self, rankdir: str, title: str) -> None:
+        import graphviz  # a dependency of deltagrad; only drawing needs it
+
+        self.dot = dot = graphviz.Digraph("graph", graph_attr={
+            "rankdir": rankdir, "fontname": TEXT_FONT, "nodesep": "0.25", "ranksep": "0.35"})
+        dot.attr("node", fontname=RECORD_FONT, fontsize="12")
+        dot.attr("edge", arrowsize="0.6")
+        if title:
+            dot.attr(label=dot_text(title), labelloc="t", labeljust="l", fontsize="13")
+        self.nodes = self.edges = 0
+
+    def node(self, target: Any, name: str, **attrs: str) -> None:
+        target.node(name, **attrs)
+        self.nodes += 1
+
+    def edge(self, tail: str, head: str, **attrs: str) -> None:
+        self.dot.edge(tail, head, **attrs)
+        self.edges += 1
 
 
 class _Box:
@@ -468,31 +491,21 @@ def _expression(v: Value, names: Mapping[Value, str]) -> str:
                           for p in v.parents])
 
 
-def derivative(of: str, by: str) -> str:
-    """``dy/dx``, with parentheses around names that are not one token: ``d(a * b)/da``."""
-    def d(name: str) -> str:
-        return "d" + name if _TOKEN.fullmatch(name) else f"d({name})"
-    return f"{d(of)}/{d(by)}"
-
-
-_TOKEN = re.compile(r"[\w#.+,\[\]-]+")
-
-
 def _is_folded(v: Value, slot: int) -> bool:
     """Whether operand ``slot`` of ``v`` is a constant of its operation (an exponent, a slope)
     that is written into the operation's label instead of drawn as a node."""
-    op = OPS.get(v.op)
-    if op is None or slot not in op.constants:
+    if slot not in v._op.constants:
         return False
     p = v.parents[slot]
     return not p.parents and not p.label
 
 
-def _number(x: float) -> str:
-    """A number in the fixed format of the drawings: 4 decimals, scientific beyond 1e6."""
-    if math.isfinite(x) and abs(x) >= 1e6:
-        return f"{x:.4e}"
-    return f"{x:.4f}"
+def _op_label(v: Value, constants: list[str]) -> str:
+    """The text of an op's ellipse: its name and folded constants (``leaky_relu 0.1``), or an
+    infix op's symbol with its folded constant (``**2``)."""
+    if constants and v._op.symbol:
+        return v._op.symbol + "".join(constants)
+    return " ".join([v.op, *constants])
 
 
 _RECORD_SPECIAL = {c: "\\" + c for c in '{}|<>"\\ '}
@@ -500,7 +513,7 @@ _RECORD_SPECIAL = {c: "\\" + c for c in '{}|<>"\\ '}
 
 def _record_field(text: str) -> str:
     """User text made safe inside a record field: specials and spaces escaped."""
-    text = _one_line(text)
+    text = one_line(text)
     return "".join(_RECORD_SPECIAL.get(c, c) for c in text) or " "
 
 
@@ -512,15 +525,3 @@ def _record(fields: list[str], rankdir: str) -> str:
     return graphviz.nohtml("{" + body + "}" if rankdir == "LR" else body)
 
 
-def _text(text: str) -> str:
-    """Plain label text: backslashes escaped, lines left-aligned."""
-    import graphviz
-
-    lines = [_one_line(line) for line in str(text).split("\n")]
-    escaped = [graphviz.escape(line) for line in lines]
-    return graphviz.nohtml("\\l".join(escaped) + ("\\l" if len(lines) > 1 else ""))
-
-
-def _one_line(text: str) -> str:
-    """Control characters (newlines included) as spaces: one line per record field."""
-    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in str(text))

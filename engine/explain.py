@@ -4,7 +4,7 @@ Every path from ``leaf`` up to ``root`` multiplies the local derivatives ``d res
 of the operations it passes through; the sum over all paths is the gradient (the multivariate
 chain rule). ``explain(root, leaf)`` lists the paths with their numbers, checks the sum against
 the backward pass and against ``leaf.grad``, and highlights the paths in a drawing. For a weight
-of an ``nn.MLP`` (``mlp=``) it also writes the lecture notes' form ``dC/dw_jk = delta_j * a_k``.
+of an ``nn.MLP``, ``nn.explain`` also writes the lecture notes' form ``dC/dw_jk = delta_j * a_k``.
 
 Paths can be exponentially many (each diamond doubles them): they are counted exactly, but at
 most ``max_paths`` are listed, and the text says so.
@@ -13,22 +13,15 @@ most ``max_paths`` are listed, and the text says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.derivatives import OPS
-from engine.draw import (
-    DEFAULT_MAX_NODES,
-    Cluster,
-    Drawing,
-    Graph,
-    _number,
-    derivative,
-    fallback_bundle,
-)
+from engine.derivatives import local_derivatives
+from engine.draw import DEFAULT_MAX_NODES, Cluster, Drawing, Graph, fallback_bundle
 from engine.filmstrip import replay_backward
 from engine.programs import grouped
+from engine.text import derivative, number
 from engine.value import Value, ancestors
 
 DEFAULT_MAX_PATHS = 20
@@ -48,7 +41,7 @@ class Path:
 
 @dataclass(frozen=True)
 class DeltaForm:
-    """The lecture notes' form of a weight's (or bias's) gradient, filled in by ``nn.draw``.
+    """The lecture notes' form of a weight's (or bias's) gradient, filled in by ``nn.explain``.
 
     ``terms`` holds ``(delta, a)`` per forward pass through the neuron in the graph (``a = 1``
     for a bias); the gradient is ``sum(delta * a)``.
@@ -109,7 +102,7 @@ class Explanation:
 
         r, x = name(self.root), name(self.leaf)
         n = self.n_paths
-        lines = [f"{derivative(raw(self.root), raw(self.leaf))} = {_number(self.total)}: the "
+        lines = [f"{derivative(raw(self.root), raw(self.leaf))} = {number(self.total)}: the "
                  f"sum over {n} path{'s' * (n != 1)} "
                  f"from {x} to {r} of the product of the local derivatives along each"]
         for i, path in enumerate(self.paths, 1):
@@ -120,27 +113,27 @@ class Explanation:
                 slot = f"[operand {path.slots[k] + 1}]" if twice else ""
                 chain.append(f"{name(upper)}{slot}")
                 factors.append(derivative(raw(upper), raw(lower)) + slot)
-            numbers = [_number(f) for f in path.local]
+            numbers = [number(f) for f in path.local]
             lines.append(f"  path {i}: {' -> '.join(_elide(chain))}")
             lines.append(f"    = {' x '.join(_elide(factors[::-1]))}")
-            lines.append(f"    = {' x '.join(_elide(numbers[::-1]))} = {_number(path.product)}")
+            lines.append(f"    = {' x '.join(_elide(numbers[::-1]))} = {number(path.product)}")
         listed = math.fsum(p.product for p in self.paths)
         if len(self.paths) < n:
             lines.append(f"  ... and {n - len(self.paths)} more paths, not listed (max_paths="
                          f"{len(self.paths)}); the {len(self.paths)} listed sum to "
-                         f"{_number(listed)}, all {n} to the backward pass's number")
+                         f"{number(listed)}, all {n} to the backward pass's number")
         else:
-            lines.append(f"  sum over the paths = {_number(listed)}")
-        lines.append(f"  backward pass: {_number(self.total)}; {x}.grad = {_number(self.grad)}"
+            lines.append(f"  sum over the paths = {number(listed)}")
+        lines.append(f"  backward pass: {number(self.total)}; {x}.grad = {number(self.grad)}"
                      + ("" if _same(self.grad, self.total)
                         else f"  (differs: call {r}.zero_grad() then {r}.backward(); "
                              "leaf gradients accumulate)"))
         if self.delta_form is not None:
             form = self.delta_form
-            terms = " + ".join(f"{_number(d)} x {_number(a)}" for d, a in form.terms)
+            terms = " + ".join(f"{number(d)} x {number(a)}" for d, a in form.terms)
             lines.append(f"In the lecture notes' form: {form.name}.")
             lines.append(f"  {form.formula}:")
-            lines.append(f"  {terms} = {_number(form.value)}")
+            lines.append(f"  {terms} = {number(form.value)}")
         lines.append("All agree." if self.agrees() else "They do NOT agree.")
         return "\n".join(lines)
 
@@ -150,11 +143,11 @@ class Explanation:
                 max_nodes: int | None = DEFAULT_MAX_NODES) -> Drawing:
         """The graph with the listed paths in red and local derivatives on their edges.
 
-        ``collapse`` and ``max_nodes`` work as in ``draw_graph`` (with ``mlp=``, a neuron or a
+        ``collapse`` and ``max_nodes`` work as in ``draw_graph`` (with clusters, a neuron or a
         layer on a path is drawn red when collapsed).
         """
         graph = Graph(self.root, clusters=self.clusters, collapse=collapse, max_nodes=max_nodes)
-        edges = {(p.values[k + 1], p.slots[k]): _number(p.local[k])
+        edges = {(p.values[k + 1], p.slots[k]): number(p.local[k])
                  for p in self.paths for k in range(len(p.slots))}
         names = graph.names(self.known_names)
 
@@ -183,11 +176,14 @@ class Explanation:
 
 
 def explain(root: Value, leaf: Value, *, max_paths: int = DEFAULT_MAX_PATHS,
-            mlp: Any = None) -> Explanation:
+            delta_form: DeltaForm | None = None, names: Mapping[Value, str] | None = None,
+            clusters: Sequence[Cluster] = (), parameters: Sequence[Value] = ()) -> Explanation:
     """Explain ``d root / d leaf`` (``leaf`` may be any Value that ``root`` was computed from).
 
-    With ``mlp=`` (the ``nn.MLP`` whose forward built ``root``) and a weight or bias of it as
-    ``leaf``, the explanation also gives ``dC/dw_jk = delta_j * a_k`` with its numbers.
+    ``delta_form`` adds another form of the same gradient to check and show; ``names``,
+    ``clusters`` and ``parameters`` work as in ``draw_graph``. For a weight or bias of an
+    ``nn.MLP``, ``nn.explain(root, leaf, mlp)`` gives all four, with the lecture notes' form
+    ``dC/dw_jk = delta_j * a_k``.
     """
     for what, v in (("root", root), ("leaf", leaf)):
         if not isinstance(v, Value):
@@ -199,13 +195,8 @@ def explain(root: Value, leaf: Value, *, max_paths: int = DEFAULT_MAX_PATHS,
         raise ValueError(f"the leaf {leaf.label or repr(leaf)} is not in the graph of the root "
                          f"{root.label or repr(root)}: {root.label or 'the root'} was not "
                          "computed from it, so there is no path and no gradient to explain")
-    if mlp is None:
-        return Explanation(root, leaf, max_paths=max_paths)
-    from nn.draw import delta_form, graph_clusters, graph_names  # nn builds on the engine
-
-    return Explanation(root, leaf, max_paths=max_paths, delta_form=delta_form(mlp, root, leaf),
-                       names=graph_names(mlp, root), clusters=graph_clusters(mlp, root),
-                       parameters=mlp.parameters())
+    return Explanation(root, leaf, max_paths=max_paths, delta_form=delta_form,
+                       names=dict(names or {}), clusters=clusters, parameters=parameters)
 
 
 # -- paths ----------------------------------------------------------------------------------------
@@ -249,7 +240,7 @@ def _paths(root: Value, leaf: Value, on_path: set[Value], limit: int) -> list[Pa
 
     def local(v: Value) -> Sequence[float]:
         if v not in local_cache:
-            local_cache[v] = OPS[v.op].derivatives(*[p.data for p in v.parents], v.data)
+            local_cache[v] = local_derivatives(v)[1]
         return local_cache[v]
 
     found: list[Path] = []

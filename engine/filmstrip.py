@@ -20,14 +20,15 @@ import html
 import itertools
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.derivatives import OPS
-from engine.draw import Cluster, Drawing, Graph, _number, derivative, fallback_bundle
+from engine.derivatives import local_derivatives
+from engine.draw import Cluster, Drawing, Graph, fallback_bundle
 from engine.programs import grouped
+from engine.text import derivative, number
 from engine.value import Value, backward_order
 
 DEFAULT_MAX_FRAMES = 200
@@ -80,8 +81,7 @@ def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
     frames = [Frame(0, None, (), (root,), dict(grads), frozenset(done))]
     for node in order:
         g = grads[node]
-        parents = node.parents
-        local = OPS[node.op].derivatives(*[p.data for p in parents], node.data)
+        parents, local = local_derivatives(node)
         steps, completed = [], []
         for slot, p in enumerate(parents):
             before = grads.get(p, 0.0)
@@ -98,12 +98,13 @@ def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
 
 def film_strip(root: Value, *, grad: float = 1.0, rankdir: str = "LR",
                parameters: Iterable[Value] = (), clusters: Sequence[Cluster] = (),
-               mlp: Any = None, max_frames: int = DEFAULT_MAX_FRAMES) -> FilmStrip:
+               names: Mapping[Value, str] | None = None,
+               max_frames: int = DEFAULT_MAX_FRAMES) -> FilmStrip:
     """The backward pass from ``root``, node by node (see the module docstring).
 
-    ``mlp=`` (the ``nn.MLP`` whose forward built ``root``) adds its clusters, parameters and
-    names (``W1[2,1]``, ``z1[2]``); ``max_frames`` guards against graphs too big to watch
-    (each frame is a full drawing).
+    ``parameters``, ``clusters`` and ``names`` (for unlabelled Values) work as in
+    ``draw_graph``; ``nn.film_strip(root, mlp)`` gives an MLP's (``W1[2,1]``, ``z1[2]``).
+    ``max_frames`` guards against graphs too big to watch (each frame is a full drawing).
     """
     if not isinstance(root, Value):
         raise TypeError(f"film_strip needs an engine.Value, got {type(root).__name__}: "
@@ -112,16 +113,8 @@ def film_strip(root: Value, *, grad: float = 1.0, rankdir: str = "LR",
     if steps + 1 > max_frames:
         raise ValueError(f"the backward pass of this graph has {steps} steps, more than "
                          f"max_frames={max_frames}: draw a smaller graph or raise max_frames")
-    names: dict[Value, str] = {}
-    parameters = list(parameters)
-    if mlp is not None:
-        from nn.draw import graph_clusters, graph_names  # nn builds on the engine: import late
-
-        clusters = [*clusters, *graph_clusters(mlp, root)]
-        parameters += mlp.parameters()
-        names = graph_names(mlp, root)
     return FilmStrip(root, replay_backward(root, grad), rankdir=rankdir,
-                     parameters=parameters, clusters=clusters, names=names)
+                     parameters=parameters, clusters=clusters, names=dict(names or {}))
 
 
 class FilmStrip:
@@ -165,11 +158,11 @@ class FilmStrip:
 
         if frame.node is None:
             return (f"frame 0 of {n}: the backward pass starts at {name(self.root)} with "
-                    f"{name(self.root)}.grad = {_number(frame.grads[self.root])}")
+                    f"{name(self.root)}.grad = {number(frame.grads[self.root])}")
         node = frame.node
         op = self.graph.folded[node]
         lines = [f"frame {k} of {n}: the gradient of {name(node)} (op {op}) is complete, "
-                 f"{_number(frame.grads[node])}; the chain rule passes it on:"]
+                 f"{number(frame.grads[node])}; the chain rule passes it on:"]
         twice = len(set(node.parents)) < len(node.parents)
         for s in frame.steps:
             if s.parent not in self.names:
@@ -177,8 +170,8 @@ class FilmStrip:
             slot = f" (operand {s.slot + 1})" if twice else ""
             state = "complete" if s.complete else "so far"
             lines.append(f"  {name(s.parent)}.grad += {d(node, s.parent)}{slot} x "
-                         f"{name(node)}.grad = {_number(s.local)} x {_number(s.upstream)}"
-                         f"  ->  {_number(s.after)} ({state})")
+                         f"{name(node)}.grad = {number(s.local)} x {number(s.upstream)}"
+                         f"  ->  {number(s.after)} ({state})")
         return "\n".join(lines)
 
     def text(self) -> str:
@@ -199,7 +192,7 @@ class FilmStrip:
             return self._grad_text(frame, v).ljust(widths[v])
 
         colours = {v: PENDING for v in self.graph.values if v not in frame.done}
-        edge_labels = {(s.node, s.slot): _number(s.local) for f in self.frames for s in f.steps}
+        edge_labels = {(s.node, s.slot): number(s.local) for f in self.frames for s in f.steps}
         return self.graph.draw(rankdir=self.rankdir, highlight=marked,
                                parameters=self.parameters,
                                title=self.caption(k) if caption else "",
@@ -214,7 +207,7 @@ class FilmStrip:
     def _grad_text(frame: Frame, v: Value) -> str:
         if v not in frame.grads:
             return "?"
-        return _number(frame.grads[v]) + ("" if v in frame.done else "...")
+        return number(frame.grads[v]) + ("" if v in frame.done else "...")
 
     def _grad_widths(self) -> dict[Value, int]:
         """The widest grad text of each Value over all frames: every frame then has the same

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from engine.derivatives import NONZERO, OPS, POSITIVE
+from engine.derivatives import ATOM, NONZERO, OPS, POSITIVE, POWER, PREFIX
 from engine.value import Value, apply
 
 
@@ -38,24 +38,24 @@ class Instruction:
     operands: tuple[Operand, ...]
 
 
-_BUILD: dict[str, Callable[..., Value]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    "**": operator.pow, "pow": operator.pow, "neg": operator.neg, "abs": abs,
-}  # the Python spelling users write; any other op is built with engine.apply
-INFIX = {"+": ("+", 1), "-": ("-", 1), "*": ("*", 2), "/": ("/", 2), "**": ("**", 4),
-         "pow": ("**", 4)}
-"""The ops printed infix, as (Python symbol, precedence): shared by the printers of programs and
-of gradcheck's messages."""
-_NEG, _ATOM = 3, 5
+PYTHON_OPERATORS: dict[tuple[str, int], Callable[..., Value]] = {
+    ("+", 2): operator.add, ("-", 2): operator.sub, ("*", 2): operator.mul,
+    ("/", 2): operator.truediv, ("**", 2): operator.pow, ("-", 1): operator.neg,
+}
+"""Python's operators by (symbol, operand count): a Program builds an op whose entry has a
+``symbol`` with the operator users write (``x ** 2``), any other op with ``engine.apply``."""
 
 
 def written(op: str, operands: Sequence[str]) -> str:
     """An operation written with its operands' names: ``a * b``, ``-a``, ``tanh(a)``,
-    ``leaky_relu(a, 0.01)``; an operand that is itself an infix expression gets parentheses."""
-    if op in INFIX and len(operands) == 2:
-        return f"{grouped(operands[0])} {INFIX[op][0]} {grouped(operands[1])}"
-    if op == "neg":
-        return f"-{grouped(operands[0])}"
+    ``leaky_relu(a, 0.01)``; an operand that is itself an infix expression gets parentheses.
+    The op's entry says how: its ``symbol``, infix with two operands and prefix with one."""
+    entry = OPS.get(op)
+    symbol = entry.symbol if entry is not None else None
+    if symbol and len(operands) == 2:
+        return f"{grouped(operands[0])} {symbol} {grouped(operands[1])}"
+    if symbol and len(operands) == 1:
+        return f"{symbol}{grouped(operands[0])}"
     return f"{op}({', '.join(operands)})"
 
 
@@ -119,8 +119,7 @@ class Program:
         nodes: list[Value] = list(leaves)
         for k, ins in enumerate(self.instructions, start=self.n_inputs):
             args = [a.value if isinstance(a, Constant) else nodes[a] for a in ins.operands]
-            build = _BUILD.get(ins.op)
-            node = build(*args) if build is not None else apply(ins.op, *args)
+            node = _build(ins.op, args)
             node.label = self.name(k)
             nodes.append(node)
         if self.output is not None:
@@ -221,28 +220,42 @@ class Program:
     def _render(self, k: int, named: set[int], top: bool = False) -> tuple[str, int]:
         """Node k as (text, precedence); named nodes other than the one defined appear by name."""
         if k < self.n_inputs or (k in named and not top):
-            return self.name(k), _ATOM
+            return self.name(k), ATOM
         ins = self.instructions[k - self.n_inputs]
         parts = [_constant_text(a.value) if isinstance(a, Constant) else self._render(a, named)
                  for a in ins.operands]
-        if ins.op in INFIX and len(parts) == 2:
-            symbol, prec = INFIX[ins.op]
-            (left, lp), (right, rp) = parts
-            if ins.op in ("**", "pow"):  # right-associative, and binds tighter than unary minus
-                left = left if lp > prec else f"({left})"
-                right = right if rp >= prec else f"({right})"
-            else:
-                left = left if lp >= prec else f"({left})"
-                right = right if rp > prec else f"({right})"
-            return f"{left} {symbol} {right}", prec
-        if ins.op == "neg":
+        entry = OPS[ins.op]
+        if entry.symbol and len(parts) == 2:
+            return _infix(entry.symbol, entry.precedence, *parts), entry.precedence
+        if entry.symbol and len(parts) == 1:
             text, p = parts[0]
-            return f"-{text}" if p >= _NEG else f"-({text})", _NEG
-        return f"{ins.op}({', '.join(text for text, _ in parts)})", _ATOM
+            return (f"{entry.symbol}{text}" if p >= entry.precedence
+                    else f"{entry.symbol}({text})"), entry.precedence
+        return f"{ins.op}({', '.join(text for text, _ in parts)})", ATOM
+
+
+def _build(op: str, args: list) -> Value:
+    """A node of ``op``, built as users write it: with its Python operator if it has one."""
+    symbol = OPS[op].symbol
+    python = PYTHON_OPERATORS.get((symbol, len(args))) if symbol else None
+    return python(*args) if python is not None else apply(op, *args)
+
+
+def _infix(symbol: str, precedence: int, left: tuple[str, int], right: tuple[str, int]) -> str:
+    """``left symbol right`` with the parentheses Python needs: ``**`` (POWER) groups to the
+    right and binds tighter than a prefix minus, the other operators group to the left."""
+    (left, lp), (right, rp) = left, right
+    if precedence == POWER:
+        left = left if lp > precedence else f"({left})"
+        right = right if rp >= precedence else f"({right})"
+    else:
+        left = left if lp >= precedence else f"({left})"
+        right = right if rp > precedence else f"({right})"
+    return f"{left} {symbol} {right}"
 
 
 def _constant_text(x: float) -> tuple[str, int]:
-    return repr(x), (_NEG if x < 0 or math.copysign(1.0, x) < 0 else _ATOM)
+    return repr(x), (PREFIX if x < 0 or math.copysign(1.0, x) < 0 else ATOM)
 
 
 def _operand_values(ins: Instruction, values: list[float]) -> list[float]:

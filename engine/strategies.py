@@ -11,7 +11,7 @@ domain and make finite differences meaningless.
 - :func:`graphs`: DAG programs (each instruction may use any earlier node; the output is the sum
   of all nodes), printed as infix Python. :func:`expressions`: trees. :func:`points`: other good
   points for a program.
-- :func:`mlps`, :func:`datasets`: random networks (with seeds) and small data sets for ``nn``.
+- ``nn.strategies`` builds on these: random networks (with seeds) and small data sets for ``nn``.
 - :func:`register_profiles`: the ``dev``, ``ci`` and ``thorough`` settings profiles.
 
 Needs hypothesis: ``pip install "deltagrad[strategies]"``.
@@ -35,8 +35,8 @@ from engine.derivatives import OPS
 from engine.programs import Constant, Instruction, Program, operand_issue, value_problem
 from engine.value import Value
 
-__all__ = ["PROFILES", "datasets", "expressions", "finite_floats", "graphs", "leaves", "mlps",
-           "op_names", "points", "register_profiles"]
+__all__ = ["PROFILES", "expressions", "finite_floats", "graphs", "leaves", "op_names", "points",
+           "register_profiles"]
 
 CONSTANTS = (2.0, 0.5, 3.0, -1.0, 0.1, 1.5)
 """Numbers drawn for constant operands and fixed parameters (exponents, slopes); the first is
@@ -46,7 +46,7 @@ N_ARY_SIZES = (1, 3, 5)
 """Operand counts tried for ops of any arity (``sum``, ``affine``: w, x and b need an odd count)."""
 
 _INPUT_COUNTS = st.integers(1, 3)
-_DATASET_SIZES = st.integers(1, 8)
+
 
 # -- numbers and leaves -------------------------------------------------------------------------
 
@@ -258,48 +258,6 @@ def _check_ops(names: Sequence[str]) -> None:
         raise ValueError(f"unknown operations {unknown}; known: {', '.join(OPS)}")
     if not names:
         raise ValueError("graphs need at least one operation")
-
-
-# -- networks and data (nn) -----------------------------------------------------------------------
-
-
-def mlps(nin: int | st.SearchStrategy[int] = _INPUT_COUNTS,
-         widths: st.SearchStrategy[list[int]] | None = None,
-         activations: Sequence[str] = ("tanh", "sigmoid", "relu", "leaky_relu", "linear"),
-         output_activations: Sequence[str] = ("linear", "tanh", "sigmoid"),
-         inits: Sequence[str] | None = None) -> st.SearchStrategy:
-    """``nn.MLP`` networks of random architecture, initialised from a drawn seed.
-
-    Printed as the call that rebuilds them (``MLP(nin=2, nouts=[3, 1], ..., seed=7)``).
-    ``widths`` draws the layer sizes (default 1 to 3 layers of 1 to 4 neurons).
-    """
-    import nn  # imported on use: users of the engine alone need not import nn
-
-    nin = nin if isinstance(nin, st.SearchStrategy) else st.just(nin)
-    if widths is None:
-        widths = st.lists(st.integers(1, 4), min_size=1, max_size=3)
-    return st.builds(nn.MLP, nin=nin, nouts=widths, activation=st.sampled_from(activations),
-                     output_activation=st.sampled_from(output_activations),
-                     seed=st.integers(0, 2**32 - 1),
-                     init=st.sampled_from(inits or nn.INITS))
-
-
-@st.composite
-def datasets(draw: st.DrawFn, nin: int | st.SearchStrategy[int] = _INPUT_COUNTS,
-             n: st.SearchStrategy[int] = _DATASET_SIZES, task: str = "regression",
-             values: st.SearchStrategy[float] | None = None) -> object:
-    """A small ``nn.data.Dataset``: ``n`` points of ``nin`` features in [-2, 2]; targets are
-    floats (``task="regression"``) or labels 0/1 (``"binary"``)."""
-    from nn.data import Dataset
-
-    if task not in ("regression", "binary"):
-        raise ValueError(f"task must be 'regression' or 'binary', got {task!r}")
-    width = draw(nin) if isinstance(nin, st.SearchStrategy) else nin
-    size = draw(n)
-    floats = values or finite_floats()
-    X = [[draw(floats) for _ in range(width)] for _ in range(size)]
-    y = [draw(floats) if task == "regression" else draw(st.integers(0, 1)) for _ in range(size)]
-    return Dataset(X, y)
 
 
 # -- settings profiles ----------------------------------------------------------------------------

@@ -2,17 +2,21 @@
 
 ``MLP(nin, nouts, activation="tanh", output_activation="linear", seed=None)`` returns a list of
 Values when called; ``mlp.trace(x)`` gives every layer's ``z`` and ``a`` as graph Values.
+``draw_graph(loss, mlp)``, ``film_strip(loss, mlp)`` and ``explain(loss, w, mlp)`` are the
+engine's pictures with the MLP's layers, neurons and lecture-notes names; ``draw_network(mlp, x,
+y)`` is the network as drawn in lectures.
 Submodules: ``data`` (toy data sets), ``losses``, ``optim``, ``train`` (a training loop),
 ``serialization`` (JSON save/load) and ``closed_form`` (the matrix form with NumPy, imported on
 first use so that ``import nn`` stays light).
 """
 
 from nn import data, losses, optim, serialization, train
-from nn.draw import draw_network
+from nn.draw import draw_graph, draw_network, explain, film_strip
 from nn.mlp import ACTIVATIONS, INITS, MLP, Layer, LayerTrace, Neuron
 
 __all__ = ["ACTIVATIONS", "INITS", "MLP", "Layer", "LayerTrace", "Neuron", "closed_form", "data",
-           "draw_network", "losses", "optim", "serialization", "train"]
+           "draw_graph", "draw_network", "explain", "film_strip", "losses", "optim",
+           "serialization", "train"]
 
 
 def __getattr__(name: str):  # nn.closed_form imports NumPy only when first used

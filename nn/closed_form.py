@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine import Value
-from nn.losses import L2Penalty, Loss, _sigmoid_np, mse
+from nn.checks import hyperparameter
+from nn.losses import L2Penalty, Loss, mse, sigmoid_np
 from nn.mlp import MLP
-from nn.optim import _hyper
 
 __all__ = ["ACTIVATIONS_NP", "Backprop", "LayerDifference", "MatrixTrainer", "backprop",
            "compare", "read_weights", "write_weights"]
@@ -37,7 +37,7 @@ LEAKY_SLOPE = 0.01  # Value.leaky_relu's default slope, used by the "leaky_relu"
 ACTIVATIONS_NP: dict[str, tuple[Any, Any]] = {
     # name: (s(z), s'(z) from z and a = s(z)); the kinks take the engine's subgradients
     "tanh": (np.tanh, lambda z, a: 1.0 - a * a),
-    "sigmoid": (_sigmoid_np, lambda z, a: a * (1.0 - a)),
+    "sigmoid": (sigmoid_np, lambda z, a: a * (1.0 - a)),
     "relu": (lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(float)),
     "leaky_relu": (lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
                    lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE)),
@@ -188,8 +188,8 @@ class MatrixTrainer:
     def __init__(self, mlp: MLP, loss: Loss = mse, lr: float = 0.05, momentum: float = 0.0,
                  weight_decay: float = 0.0, penalty: L2Penalty | None = None) -> None:
         self.mlp, self.loss = mlp, loss
-        self.lr, self.momentum = _hyper(lr, "lr"), _hyper(momentum, "momentum")
-        self.weight_decay = _hyper(weight_decay, "weight_decay")  # checked as optim.SGD does
+        self.lr, self.momentum = hyperparameter(lr, "lr"), hyperparameter(momentum, "momentum")
+        self.weight_decay = hyperparameter(weight_decay, "weight_decay")  # as optim.SGD does
         self.alpha = penalty.alpha if penalty else 0.0
         self._acts = [ACTIVATIONS_NP[a] for a in activations_of(mlp)]
         self.read()

@@ -14,7 +14,7 @@ import numbers
 import random
 from typing import NamedTuple
 
-from nn.mlp import _count
+from nn.checks import int_at_least
 from nn.seeding import Seed, as_random
 
 __all__ = ["Dataset", "blobs", "circles", "curve", "moons", "spirals", "xor"]
@@ -45,7 +45,7 @@ class Dataset(NamedTuple):
 def moons(n: int = 100, noise: float = 0.1, seed: Seed = None) -> Dataset:
     """Two interleaving half circles (class 0: the upper one), as scikit-learn's make_moons."""
     rng = as_random(seed)
-    n = _count(n, "n", 2)
+    n = int_at_least(n, "n", 2)
     _noise(noise, "noise")
     n_upper = n // 2
     points = []
@@ -63,7 +63,7 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
             seed: Seed = None) -> Dataset:
     """A circle of radius 1 (class 0) around a circle of radius ``factor`` (class 1)."""
     rng = as_random(seed)
-    n = _count(n, "n", 2)
+    n = int_at_least(n, "n", 2)
     _noise(noise, "noise")
     if not 0.0 < factor < 1.0:
         raise ValueError(f"factor must be between 0 and 1, got {factor!r}")
@@ -79,7 +79,7 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
 def xor(n: int = 100, noise: float = 0.0, seed: Seed = None) -> Dataset:
     """Points uniform in [-1, 1]^2; class 1 where the two coordinates have opposite signs."""
     rng = as_random(seed)
-    n = _count(n, "n", 1)
+    n = int_at_least(n, "n", 1)
     _noise(noise, "noise")
     points = []
     for _ in range(n):
@@ -92,8 +92,8 @@ def spirals(n: int = 100, classes: int = 2, noise: float = 0.1,
             seed: Seed = None) -> Dataset:
     """``classes`` interleaved spiral arms from the origin (the CS231n data set)."""
     rng = as_random(seed)
-    n = _count(n, "n", 1)
-    classes = _count(classes, "classes", 2)
+    n = int_at_least(n, "n", 1)
+    classes = int_at_least(classes, "classes", 2)
     _noise(noise, "noise")
     points = []
     for k in range(classes):
@@ -108,8 +108,8 @@ def spirals(n: int = 100, classes: int = 2, noise: float = 0.1,
 def blobs(n: int = 100, centers: int = 3, std: float = 0.3, seed: Seed = None) -> Dataset:
     """``centers`` Gaussian clouds (standard deviation ``std``) centred on a circle of radius 2."""
     rng = as_random(seed)
-    n = _count(n, "n", 1)
-    centers = _count(centers, "centers", 1)
+    n = int_at_least(n, "n", 1)
+    centers = int_at_least(centers, "centers", 1)
     _noise(std, "std")
     points = []
     for i in range(n):
@@ -125,7 +125,7 @@ def curve(n: int = 50, noise: float = 0.1, seed: Seed = None) -> Dataset:
     ``X`` holds one-element points ``[x]`` (an MLP with ``nin=1`` reads them), ``y`` floats.
     """
     rng = as_random(seed)
-    n = _count(n, "n", 1)
+    n = int_at_least(n, "n", 1)
     _noise(noise, "noise")
     xs = [rng.uniform(-1.0, 1.0) for _ in range(n)]
     return Dataset([[x] for x in xs], [math.sin(3.0 * x) + noise * rng.gauss(0.0, 1.0)

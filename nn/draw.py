@@ -2,13 +2,15 @@
 
 - :func:`graph_clusters` finds, in a graph built by an MLP's forward, each neuron's nodes (its
   parameters, its ``z``, the products of the expanded form, its activation) and groups them per
-  neuron and per layer: ``engine.draw_graph(loss, mlp=mlp)`` draws those clusters. Nothing is
-  recorded while computing; the clusters are derived from the MLP's structure at drawing time.
+  neuron and per layer; :func:`graph_names` names them as the lecture notes do. Nothing is
+  recorded while computing; both are derived from the MLP's structure at drawing time.
+- :func:`draw_graph`, :func:`film_strip` and :func:`explain` are the engine's, given those
+  clusters, names and the MLP's parameters: ``nn.draw_graph(loss, mlp)``. :func:`delta_form`
+  gives ``nn.explain(loss, w, mlp)`` the lecture notes' form of a weight's gradient,
+  ``dC/dw_jk = delta_j * a_k``, with the engine's numbers.
 - :func:`draw_network` draws layers of neurons joined by weights (width by magnitude, colour by
   sign) and, after a forward and backward pass on ``(x, y)``, each neuron's ``z``, ``a`` and
   ``delta`` (``dC/dz``), and optionally each weight's gradient.
-- :func:`delta_form` gives ``explain(root, w, mlp=mlp)`` the lecture notes' form of a weight's
-  gradient, ``dC/dw_jk = delta_j * a_k``, with the engine's numbers.
 
 Layers and neurons are numbered from 1, as in the lecture notes (``W_1`` reads the input
 ``a_0 = x``); weight ``w_jk`` of layer ``l`` is ``mlp.layers[l - 1].neurons[j - 1].w[k - 1]``.
@@ -20,9 +22,12 @@ import html
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import engine
 from engine import Value, ancestors
-from engine.draw import COLOURS, RANKDIRS, Cluster, Drawing, _number, _text
-from engine.explain import DeltaForm
+from engine.draw import COLOURS, RANKDIRS, Cluster, Drawing
+from engine.explain import DeltaForm, Explanation
+from engine.filmstrip import FilmStrip, replay_backward
+from engine.text import dot_text, number
 from nn.losses import Loss, mse
 from nn.mlp import MLP, Neuron
 
@@ -155,8 +160,6 @@ def delta_form(mlp: MLP, root: Value, leaf: Value) -> DeltaForm | None:
     where ``delta_l[j] = d root / d z_l[j]`` (the engine's backward pass) and ``a_{l-1}[k]`` the
     input the weight multiplies (``a_0 = x``). ``None`` when ``leaf`` is not a parameter of
     ``mlp``."""
-    from engine.filmstrip import replay_backward
-
     for place in places(mlp).values():
         neuron = place.neuron
         if leaf is neuron.b:
@@ -184,6 +187,62 @@ def delta_form(mlp: MLP, root: Value, leaf: Value) -> DeltaForm | None:
             formula += f", summed over the {len(runs)} forward passes in the graph"
         return DeltaForm(name, formula, terms)
     return None
+
+
+# -- the engine's pictures of an MLP's graph ------------------------------------------------------
+
+
+class GraphView(NamedTuple):
+    """What the engine's pictures need to know about an MLP in a graph."""
+
+    clusters: list[Cluster]
+    parameters: list[Value]
+    names: dict[Value, str]
+
+
+def graph_view(mlp: MLP, root: Value, clusters: Sequence[Cluster] = (),
+               parameters: Sequence[Value] = (),
+               names: dict[Value, str] | None = None) -> GraphView:
+    """The MLP's clusters, parameters and names in the graph of ``root``, after those given
+    (given names win)."""
+    if not isinstance(root, Value):
+        raise TypeError(f"an MLP's graph starts at an engine.Value, got {type(root).__name__}: "
+                        f"{root!r:.60}")
+    return GraphView([*clusters, *graph_clusters(mlp, root)],
+                     [*parameters, *mlp.parameters()], {**graph_names(mlp, root), **(names or {})})
+
+
+def draw_graph(root: Value, mlp: MLP, *, clusters: Sequence[Cluster] = (),
+               parameters: Sequence[Value] = (), names: dict[Value, str] | None = None,
+               **options: Any) -> Drawing:
+    """``engine.draw_graph`` for a graph an MLP's forward built: a box per neuron inside a box
+    per layer, the parameters coloured, unlabelled Values named ``W2[5,3]``, ``z2[5]``,
+    ``a2[5]``. ``options`` are ``engine.draw_graph``'s (``collapse``, ``rankdir``, ...)."""
+    view = graph_view(mlp, root, clusters, parameters, names)
+    return engine.draw_graph(root, clusters=view.clusters, parameters=view.parameters,
+                             names=view.names, **options)
+
+
+def film_strip(root: Value, mlp: MLP, *, clusters: Sequence[Cluster] = (),
+               parameters: Sequence[Value] = (), names: dict[Value, str] | None = None,
+               **options: Any) -> FilmStrip:
+    """``engine.film_strip`` with the MLP's clusters, parameters and names (as
+    :func:`draw_graph`); ``options`` are ``engine.film_strip``'s."""
+    view = graph_view(mlp, root, clusters, parameters, names)
+    return engine.film_strip(root, clusters=view.clusters, parameters=view.parameters,
+                             names=view.names, **options)
+
+
+def explain(root: Value, leaf: Value, mlp: MLP, **options: Any) -> Explanation:
+    """``engine.explain`` with the MLP's clusters, parameters and names and, for a weight or a
+    bias of ``mlp``, the lecture notes' form ``dC/dw_jk = delta_j * a_k`` (:func:`delta_form`).
+    ``options`` are ``engine.explain``'s (``max_paths``)."""
+    if not (isinstance(root, Value) and isinstance(leaf, Value)):
+        return engine.explain(root, leaf, **options)  # which says what is wrong
+    view = graph_view(mlp, root)
+    return engine.explain(root, leaf, delta_form=delta_form(mlp, root, leaf),
+                          names=view.names, clusters=view.clusters,
+                          parameters=view.parameters, **options)
 
 
 # -- the network diagram ------------------------------------------------------------------------
@@ -255,86 +314,131 @@ def draw_network(mlp: MLP, x: Sequence[float] | None = None, y: Any = None, *,
     if y is not None and x is None:
         raise ValueError("a target y needs an input x")
     numbers = network_numbers(mlp, x, y, loss) if x is not None else None
-    wmax = max((abs(w.data) for layer in mlp.layers for n in layer.neurons for w in n.w),
-               default=1.0) or 1.0
-
-    columns: list[tuple[str, list[str], list[list[str]], str]] = []  # title, ids, lines, fill
-    columns.append(("input a_0 = x", [f"x{k}" for k in range(1, mlp.nin + 1)],
-                    [[f"x_{k}", *([_number(numbers.x[k - 1])] if numbers else [])]
-                     for k in range(1, mlp.nin + 1)], COLOURS["input"]))
-    for ly, layer in enumerate(mlp.layers, 1):
-        lines = []
-        for j, neuron in enumerate(layer.neurons, 1):
-            f = [f"neuron {j}", f"b {_number(neuron.b.data)}"]
-            if numbers:
-                f += [f"z {_number(numbers.z[ly - 1][j - 1])}",
-                      f"a {_number(numbers.a[ly - 1][j - 1])}"]
-                if numbers.delta is not None:
-                    f.append(f"delta {_number(numbers.delta[ly - 1][j - 1])}")
-            lines.append(f)
-        last = ly == len(mlp.layers)
-        columns.append((f"layer {ly} ({layer.activation_name})" + " = output" * last,
-                        [f"n{ly}_{j}" for j in range(1, layer.nout + 1)], lines,
-                        COLOURS["output"] if last else COLOURS["value"]))
-    if numbers and numbers.loss is not None:
-        targets = list(y) if isinstance(y, Sequence) else [y]
-        columns.append(("cost", ["loss"], [[f"C = {loss.name}", _number(numbers.loss),
-                                           "y " + " ".join(_number(float(t)) for t in targets)]],
-                        COLOURS["summary"]))
-
-    # fixed positions (inches): one column per layer, neuron 1 first, as students draw it
-    longest = max(len(t) for _, _, lines, _ in columns for f in lines for t in f)
-    tallest = max(len(f) for _, _, lines, _ in columns for f in lines)
-    width, height = longest * 0.1 + 0.3, tallest * 0.19 + 0.15
-    widest = max(len(ids) for _, ids, _, _ in columns)
-    step = width + (2.6 if weights or weight_grads else 1.4) + 0.06 * widest  # room for edges
-
-    def place(col: int, row: float) -> str:
-        across, down = col * step, -row * (height + 0.15)
-        return f"{across:.3f},{down:.3f}!" if rankdir == "LR" else \
-            f"{-down * (width + 0.3) / (height + 0.15):.3f},{-across * 0.6:.3f}!"
-
+    columns = network_columns(mlp, numbers, y, loss)
+    place = _Layout(columns, rankdir, wide_edges=weights or weight_grads).place
     dot = graphviz.Digraph("network", graph_attr={
         "layout": "neato", "splines": "line", "fontname": "Helvetica", "outputorder": "edgesfirst"})
     dot.attr("node", fontname="Courier", fontsize="11", shape="box", style="rounded,filled",
              margin="0.06,0.03")
     dot.attr("edge", arrowsize="0.5")
-    counts = [0, 0]
-    top = max(len(ids) for _, ids, _, _ in columns) / 2 + 0.1
-    for col, (title, ids, lines, fill) in enumerate(columns):
-        middle = (len(ids) - 1) / 2
-        dot.node(f"title{col}", label=_text(title), shape="plaintext", style="",
-                 fontname="Helvetica", fontsize="12", pos=place(col, -top))
-        for row, (node_id, f) in enumerate(zip(ids, lines, strict=True)):
-            dot.node(node_id, label=_lines(f), fillcolor=fill, pos=place(col, row - middle))
-            counts[0] += 1
+    nodes = _draw_columns(dot, columns, place)
+    edges = _draw_weights(dot, mlp, columns, numbers, weights, weight_grads)
+    if numbers and numbers.loss is not None:
+        for node_id in columns[-2].ids:
+            dot.edge(node_id, "loss", style="dashed", color="#555555")
+            edges += 1
+    return Drawing(dot.source, nodes=nodes, edges=edges)
+
+
+class Column(NamedTuple):
+    """One column of the network diagram: a title, and per node its DOT id and text lines."""
+
+    title: str
+    ids: list[str]
+    lines: list[list[str]]
+    fill: str
+
+
+def network_columns(mlp: MLP, numbers: NetworkNumbers | None, y: Any = None,
+                    loss: Loss = mse) -> list[Column]:
+    """The diagram's columns: the inputs, each layer's neurons (with ``z``, ``a`` and ``delta``
+    when ``numbers`` has them) and, with a loss, the cost."""
+    columns = [Column("input a_0 = x", [f"x{k}" for k in range(1, mlp.nin + 1)],
+                      [[f"x_{k}", *([number(numbers.x[k - 1])] if numbers else [])]
+                       for k in range(1, mlp.nin + 1)], COLOURS["input"])]
     for ly, layer in enumerate(mlp.layers, 1):
-        tails = columns[ly - 1][1]
+        lines = []
+        for j, neuron in enumerate(layer.neurons, 1):
+            f = [f"neuron {j}", f"b {number(neuron.b.data)}"]
+            if numbers:
+                f += [f"z {number(numbers.z[ly - 1][j - 1])}",
+                      f"a {number(numbers.a[ly - 1][j - 1])}"]
+                if numbers.delta is not None:
+                    f.append(f"delta {number(numbers.delta[ly - 1][j - 1])}")
+            lines.append(f)
+        last = ly == len(mlp.layers)
+        columns.append(Column(f"layer {ly} ({layer.activation_name})" + " = output" * last,
+                              [f"n{ly}_{j}" for j in range(1, layer.nout + 1)], lines,
+                              COLOURS["output"] if last else COLOURS["value"]))
+    if numbers and numbers.loss is not None:
+        targets = list(y) if isinstance(y, Sequence) else [y]
+        columns.append(Column("cost", ["loss"], [[f"C = {loss.name}", number(numbers.loss),
+                                                 "y " + " ".join(number(float(t))
+                                                                 for t in targets)]],
+                              COLOURS["summary"]))
+    return columns
+
+
+class _Layout:
+    """Fixed positions (inches): one column per layer, neuron 1 first, as students draw it;
+    nodes sized for the longest text, columns spaced for the edges (and their labels)."""
+
+    def __init__(self, columns: list[Column], rankdir: str, wide_edges: bool) -> None:
+        longest = max(len(t) for c in columns for f in c.lines for t in f)
+        tallest = max(len(f) for c in columns for f in c.lines)
+        self.width, self.height = longest * 0.1 + 0.3, tallest * 0.19 + 0.15
+        widest = max(len(c.ids) for c in columns)
+        self.step = self.width + (2.6 if wide_edges else 1.4) + 0.06 * widest  # room for edges
+        self.rankdir = rankdir
+
+    def place(self, col: int, row: float) -> str:
+        """The ``pos`` of row ``row`` (0: the middle) of column ``col``."""
+        across, down = col * self.step, -row * (self.height + 0.15)
+        return f"{across:.3f},{down:.3f}!" if self.rankdir == "LR" else \
+            f"{-down * (self.width + 0.3) / (self.height + 0.15):.3f},{-across * 0.6:.3f}!"
+
+
+def _draw_columns(dot: Any, columns: list[Column], place: Any) -> int:
+    """Each column's title and nodes, centred on the middle row; returns the node count."""
+    nodes = 0
+    top = max(len(c.ids) for c in columns) / 2 + 0.1
+    for col, column in enumerate(columns):
+        middle = (len(column.ids) - 1) / 2
+        dot.node(f"title{col}", label=dot_text(column.title), shape="plaintext", style="",
+                 fontname="Helvetica", fontsize="12", pos=place(col, -top))
+        for row, (node_id, f) in enumerate(zip(column.ids, column.lines, strict=True)):
+            dot.node(node_id, label=_lines(f), fillcolor=column.fill, pos=place(col, row - middle))
+            nodes += 1
+    return nodes
+
+
+def _draw_weights(dot: Any, mlp: MLP, columns: list[Column], numbers: NetworkNumbers | None,
+                  weights: bool, weight_grads: bool) -> int:
+    """One edge per weight, from input ``k`` to neuron ``j``; returns the edge count."""
+    wmax = max((abs(w.data) for layer in mlp.layers for n in layer.neurons for w in n.w),
+               default=1.0) or 1.0
+    edges = 0
+    for ly, layer in enumerate(mlp.layers, 1):
+        tails = columns[ly - 1].ids
         for j, neuron in enumerate(layer.neurons, 1):
             for k, w in enumerate(neuron.w, 1):
                 grad = numbers.dW[ly - 1][j - 1][k - 1] if numbers and numbers.dW else None
-                tip = f"w_{j},{k} of layer {ly} = {_number(w.data)}"
-                if grad is not None:
-                    tip += f"; dC/dw = {_number(grad)}"
-                attrs = {"color": POSITIVE if w.data >= 0 else NEGATIVE,
-                         "penwidth": f"{0.4 + 2.6 * min(abs(w.data) / wmax, 1.0):.2f}",
-                         "tooltip": _text(tip)}
-                label = []
-                if weights:
-                    label.append(f"w {_number(w.data)}")
-                if weight_grads and grad is not None:
-                    label.append(f"dC/dw {_number(grad)}")
-                if label:
-                    attrs.update(headlabel=_text("\n".join(label)), labelfontsize="9",
-                                 labelfontname="Helvetica", labelfontcolor=attrs["color"],
-                                 labeldistance="5", labelangle="0")
+                attrs = _weight_edge(f"w_{j},{k} of layer {ly}", w.data, grad, wmax, weights,
+                                     weight_grads)
                 dot.edge(tails[k - 1], f"n{ly}_{j}", **attrs)
-                counts[1] += 1
-    if numbers and numbers.loss is not None:
-        for node_id in columns[-2][1]:
-            dot.edge(node_id, "loss", style="dashed", color="#555555")
-            counts[1] += 1
-    return Drawing(dot.source, nodes=counts[0], edges=counts[1])
+                edges += 1
+    return edges
+
+
+def _weight_edge(name: str, w: float, grad: float | None, wmax: float, weights: bool,
+                 weight_grads: bool) -> dict[str, str]:
+    """A weight's edge: colour by sign, width by size, a tooltip, and the asked-for labels."""
+    tip = f"{name} = {number(w)}"
+    if grad is not None:
+        tip += f"; dC/dw = {number(grad)}"
+    attrs = {"color": POSITIVE if w >= 0 else NEGATIVE,
+             "penwidth": f"{0.4 + 2.6 * min(abs(w) / wmax, 1.0):.2f}",
+             "tooltip": dot_text(tip)}
+    label = []
+    if weights:
+        label.append(f"w {number(w)}")
+    if weight_grads and grad is not None:
+        label.append(f"dC/dw {number(grad)}")
+    if label:
+        attrs.update(headlabel=dot_text("\n".join(label)), labelfontsize="9",
+                     labelfontname="Helvetica", labelfontcolor=attrs["color"],
+                     labeldistance="5", labelangle="0")
+    return attrs
 
 
 def _lines(lines: list[str]) -> str:

@@ -196,7 +196,7 @@ class BinaryCrossEntropyWithLogits(Loss):
         return (np.logaddexp(0.0, A) - Y.T * A)[0]
 
     def _grad_np(self, A, Y):
-        return _sigmoid_np(A) - Y.T
+        return sigmoid_np(A) - Y.T
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -291,7 +291,7 @@ def _one_output(name: str, nout: int) -> None:
         raise ValueError(f"{name} needs an MLP with exactly 1 output, got {nout}")
 
 
-def _sigmoid_np(A: np.ndarray) -> np.ndarray:
+def sigmoid_np(A: np.ndarray) -> np.ndarray:
     """The logistic function, elementwise; never overflows (also ``closed_form``'s sigmoid)."""
     import numpy as np
     e = np.exp(-np.abs(A))

@@ -21,8 +21,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
-from engine import Value
-from engine.value import affine_rows
+from engine import Value, affine_rows
+from nn.checks import int_at_least, lift
 from nn.seeding import Seed, as_random
 
 Activation = str | Callable[[Value], Value]
@@ -39,7 +39,6 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
 INITS = ("uniform", "xavier", "he")
 """Weight initializations: uniform(-1, 1) (micrograd's), Xavier/Glorot uniform, He uniform."""
 
-_VALUE_ONLY = {Value}
 _MIXED = object()  # a layer whose neurons have different activations
 _EXPANDED = operator.attrgetter("expanded")
 
@@ -76,11 +75,11 @@ class Neuron:
                  seed: Seed = None, fan_out: int = 1,
                  weights: Sequence[float] | None = None, bias: float | None = None,
                  expanded: bool = False) -> None:
-        nin = _count(nin, "nin")
+        nin = int_at_least(nin, "nin")
         self._activate = _activation_function(activation)
         self._activation = activation
         self.expanded = expanded
-        limit, bias_limit = _init_limits(init, nin, _count(fan_out, "fan_out"))
+        limit, bias_limit = _init_limits(init, nin, int_at_least(fan_out, "fan_out"))
         if weights is None:
             rng = as_random(seed)
             weights = [rng.uniform(-limit, limit) for _ in range(nin)]
@@ -137,7 +136,7 @@ class Neuron:
 
     def __call__(self, x: Sequence[Value | float]) -> Value:
         """The neuron's output ``a`` for the inputs ``x`` (numbers or Values)."""
-        return self.forward(_lift(x, len(self._w), "Neuron"))[1]
+        return self.forward(lift(x, len(self._w), "Neuron"))[1]
 
     def forward(self, x: tuple[Value, ...], expanded: bool | None = None) -> tuple[Value, Value]:
         """``(z, a)`` for inputs already lifted to Values (a tuple of ``nin`` Values).
@@ -186,7 +185,7 @@ class Layer:
     def __init__(self, nin: int, nout: int, activation: Activation = "tanh", *,
                  init: str = "uniform", seed: Seed = None,
                  expanded: bool = False) -> None:
-        nout = _count(nout, "nout")
+        nout = int_at_least(nout, "nout")
         rng = as_random(seed)
         self._setup([Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
                             expanded=expanded) for _ in range(nout)])
@@ -253,14 +252,14 @@ class Layer:
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         """The layer's outputs ``a`` (a list, even for one neuron)."""
-        return self._call_lifted(_lift(x, self._nin, "Layer"))
+        return self._call_lifted(lift(x, self._nin, "Layer"))
 
     def _call_lifted(self, x: tuple[Value, ...]) -> list[Value]:
         fast = self._fast
         if fast is None or (Neuron._any_expanded and self.expanded):
             return [a for _, a in self._forward(x)]
         op, then = fast
-        a = affine_rows(self._rows, x, op)  # what it needs checked: rows of Values, x by _lift
+        a = affine_rows(self._rows, x, op)  # what it needs checked: rows of Values, x by lift
         return a if then is None else list(map(then, a))
 
     def _forward(self, x: tuple[Value, ...]) -> list[tuple[Value, Value]]:
@@ -268,7 +267,7 @@ class Layer:
 
     def trace(self, x: Sequence[Value | float]) -> LayerTrace:
         """The layer's inputs, pre-activations ``z`` and activations ``a`` as graph Values."""
-        x = _lift(x, self._nin, "Layer")
+        x = lift(x, self._nin, "Layer")
         za = self._forward(x)
         return LayerTrace(list(x), [z for z, _ in za], [a for _, a in za])
 
@@ -302,7 +301,7 @@ class MLP:
                  *, init: str = "uniform", expanded: bool = False) -> None:
         if isinstance(nouts, numbers.Integral) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        sizes = [_count(nin, "nin"), *(_count(n, "a layer size") for n in nouts)]
+        sizes = [int_at_least(nin, "nin"), *(int_at_least(n, "a layer size") for n in nouts)]
         _activation_function(activation)  # checked even when there is no hidden layer
         rng = as_random(seed)
         last = len(nouts) - 1
@@ -353,7 +352,7 @@ class MLP:
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
         """The network's outputs ``a_L`` for one input (a list, even for one output)."""
         layers = self._layers
-        x = _lift(x, layers[0]._nin, "MLP")
+        x = lift(x, layers[0]._nin, "MLP")
         for layer in layers:
             x = layer._call_lifted(x)
         return x
@@ -413,29 +412,6 @@ class MLP:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _lift(x: Sequence[Value | float], nin: int, who: str) -> tuple[Value, ...]:
-    """The inputs as a tuple of ``nin`` Values (numbers become leaves), checked once per call."""
-    if type(x) is list:  # the usual case, checked first: isinstance on ABCs is slow
-        x = tuple(x)
-    elif type(x) is not tuple:
-        if isinstance(x, (Value, numbers.Number, str)) or not isinstance(x, Iterable):
-            raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values), "
-                            f"got {type(x).__name__}: {x!r:.60}")
-        x = tuple(x)
-    if len(x) != nin:
-        raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
-    if {*map(type, x)} != _VALUE_ONLY:  # numbers (or junk) among them: lift one by one
-        x = tuple(v if type(v) is Value else _input_value(v, i, who) for i, v in enumerate(x))
-    return x
-
-
-def _input_value(v: object, i: int, who: str) -> Value:
-    if isinstance(v, numbers.Real) and not isinstance(v, Value):
-        return Value(float(v))
-    raise TypeError(f"{who} input {i} must be a real number or a Value, not "
-                    f"{type(v).__name__}: {v!r:.60}")
-
-
 def _fast_path(act: object) -> tuple[str | None, Callable[[Value], Value] | None] | None:
     """How a layer whose neurons share the activation ``act`` builds its outputs quickly:
     ``(op, then)`` for ``then(affine_layer(..., op))``, or ``None`` (neuron by neuron).
@@ -451,14 +427,6 @@ def _fast_path(act: object) -> tuple[str | None, Callable[[Value], Value] | None
     if act is ACTIVATIONS["leaky_relu"]:
         return None, act
     return None
-
-
-def _count(n: object, what: str, minimum: int = 1) -> int:
-    """``n`` as an int, checked to be an int (not a bool) >= ``minimum``; used all over ``nn``."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
-        bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{what} must be {bound}, got {n!r}")
-    return int(n)
 
 
 def _activation_function(activation: Activation) -> Callable[[Value], Value] | None:

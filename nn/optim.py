@@ -7,10 +7,10 @@ arithmetic, so an update builds no graph. ``zero_grad()`` sets every ``grad`` to
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Sequence
 
 from engine import Value
+from nn.checks import hyperparameter
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -30,7 +30,7 @@ class Optimizer:
             if j != i:
                 raise ValueError(f"parameter {i} is parameter {j} again: each step would update "
                                  "it twice")
-        self.lr = _hyper(lr, "lr")
+        self.lr = hyperparameter(lr, "lr")
 
     def step(self) -> None:
         """Update every parameter's ``data`` from its ``grad`` (subclasses define the rule)."""
@@ -51,8 +51,8 @@ class SGD(Optimizer):
     def __init__(self, parameters: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(parameters, lr)
-        self.momentum = _hyper(momentum, "momentum")
-        self.weight_decay = _hyper(weight_decay, "weight_decay")
+        self.momentum = hyperparameter(momentum, "momentum")
+        self.weight_decay = hyperparameter(weight_decay, "weight_decay")
         self.velocity = [0.0] * len(self.parameters)
 
     def step(self) -> None:
@@ -89,9 +89,10 @@ class Adam(Optimizer):
             raise ValueError(f"betas must be a pair (beta1, beta2) of numbers in [0, 1), got "
                              f"{betas!r}")
         b1, b2 = betas
-        self.betas = (_hyper(b1, "beta1", below_one=True), _hyper(b2, "beta2", below_one=True))
-        self.eps = _hyper(eps, "eps")
-        self.weight_decay = _hyper(weight_decay, "weight_decay")
+        self.betas = (hyperparameter(b1, "beta1", below_one=True),
+                      hyperparameter(b2, "beta2", below_one=True))
+        self.eps = hyperparameter(eps, "eps")
+        self.weight_decay = hyperparameter(weight_decay, "weight_decay")
         self.t = 0
         self.m = [0.0] * len(self.parameters)
         self.v = [0.0] * len(self.parameters)
@@ -111,11 +112,3 @@ class Adam(Optimizer):
     def __repr__(self) -> str:
         return (f"Adam(lr={self.lr!r}, betas={self.betas!r}, eps={self.eps!r}, "
                 f"weight_decay={self.weight_decay!r}, {len(self.parameters)} parameters)")
-
-
-def _hyper(x: object, name: str, below_one: bool = False) -> float:
-    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
-    if not ok or (below_one and x >= 1):
-        bound = "in [0, 1)" if below_one else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {x!r}")
-    return float(x)

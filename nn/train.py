@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from engine import Value, no_grad
+from nn.checks import int_at_least, lift
 from nn.losses import L2Penalty, Loss, mse
-from nn.mlp import MLP, _count, _lift
+from nn.mlp import MLP
 from nn.optim import SGD, Optimizer
 from nn.seeding import Seed, as_random
 
@@ -49,12 +50,12 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
         raise ValueError(f"{len(X)} inputs but {len(y)} targets")
     if not len(X):
         raise ValueError("fit needs at least one sample")
-    epochs = _count(epochs, "epochs", 0)
+    epochs = int_at_least(epochs, "epochs", 0)
     n = len(X)
-    batch_size = n if batch_size is None else _count(batch_size, "batch_size", 1)
+    batch_size = n if batch_size is None else int_at_least(batch_size, "batch_size", 1)
     optimizer = SGD(model.parameters(), lr=0.05) if optimizer is None else optimizer
     rng = as_random(seed)
-    inputs = [_lift(row, model.nin, f"fit: X[{i}]") for i, row in enumerate(X)]  # made once
+    inputs = [lift(row, model.nin, f"fit: X[{i}]") for i, row in enumerate(X)]  # made once
     targets = list(y)
     parameters = model.parameters()
     is_mean = loss.reduction == "mean"

@@ -10,7 +10,7 @@ import pytest
 from dot_structure import parse, svg_counts
 
 import nn
-from engine import Value, draw_graph, explain, film_strip
+from engine import Value, explain
 from nn.closed_form import backprop
 from nn.draw import (
     NEGATIVE,
@@ -53,7 +53,7 @@ def test_clusters_follow_layers_and_neurons(expanded):
 def test_the_drawing_nests_neuron_clusters_in_layer_clusters():
     mlp = nn.MLP(2, [3, 2], seed=1)
     C = loss_of(mlp, [0.5, -1.0], [1.0, 0.0])
-    dot = parse(draw_graph(C, mlp=mlp).source)
+    dot = parse(nn.draw_graph(C, mlp).source)
     assert dot.cluster_labels["cluster_0"] == "layer 1"
     assert dot.cluster_labels["cluster_1_0"] == "layer 2 / neuron 1"
     assert dot.clusters["cluster_1_0"] == ["cluster_1"]
@@ -69,9 +69,9 @@ def test_the_drawing_nests_neuron_clusters_in_layer_clusters():
 def test_a_2_16_16_1_mlp_collapses_to_one_node_per_neuron_or_per_layer():
     mlp = nn.MLP(2, [16, 16, 1], seed=0)
     C = loss_of(mlp, [0.5, -1.0], 1.0)
-    full = draw_graph(C, mlp=mlp, max_nodes=None)
-    neurons = draw_graph(C, mlp=mlp, collapse=True)
-    layers = draw_graph(C, mlp=mlp, collapse=1)
+    full = nn.draw_graph(C, mlp, max_nodes=None)
+    neurons = nn.draw_graph(C, mlp, collapse=True)
+    layers = nn.draw_graph(C, mlp, collapse=1)
     dot = parse(neurons.source)
     summaries = [n for n in dot.nodes if n.startswith("c")]
     assert len(summaries) == 16 + 16 + 1
@@ -169,7 +169,7 @@ def test_explain_an_mlp_weight_in_the_lecture_notes_form():
     C = loss_of(mlp, x, y)
     C.backward()
     w = mlp.layers[1].neurons[1].w[2]  # W2[2,3]
-    e = explain(C, w, mlp=mlp)
+    e = nn.explain(C, w, mlp)
     (delta, a), = e.delta_form.terms
     assert delta == pytest.approx(closed.delta[1][1, 0], rel=1e-12)
     assert a == pytest.approx(closed.a[1][2, 0], rel=1e-15)
@@ -177,9 +177,9 @@ def test_explain_an_mlp_weight_in_the_lecture_notes_form():
     assert e.agrees() and e.text().endswith("All agree.")
     assert "dC/dW2[2,3] = delta2[2] * a1[3] with delta2[2] = dC/dz2[2]" in e.text()
     assert e.text().startswith("dC/dW2[2,3] = ")
-    b = explain(C, mlp.layers[0].neurons[0].b, mlp=mlp)
+    b = nn.explain(C, mlp.layers[0].neurons[0].b, mlp)
     assert b.delta_form.value == pytest.approx(closed.db[0][0], rel=1e-12) and b.agrees()
-    assert explain(C, mlp.layers[0].neurons[0].w[0]).delta_form is None  # without mlp=
+    assert explain(C, mlp.layers[0].neurons[0].w[0]).delta_form is None  # engine.explain: no MLP
     red = [n for n, at in parse(e.drawing(collapse=True).source).nodes.items()
            if at.get("color") == "#d7191c"]
     assert "c1_1" in red and "c0_0" not in red  # neuron 2 of layer 2 is on the path
@@ -188,7 +188,7 @@ def test_explain_an_mlp_weight_in_the_lecture_notes_form():
 def test_film_strip_of_a_neuron_names_its_values():
     mlp = nn.MLP(2, [1], output_activation="tanh", seed=3)
     out = mlp([Value(0.5, "x1"), Value(-1.0, "x2")])[0]
-    strip = film_strip(out, mlp=mlp)
+    strip = nn.film_strip(out, mlp)
     assert strip.caption(1).startswith("frame 1 of 2: the gradient of a1[1] (op tanh)")
     assert "z1[1].grad += da1[1]/dz1[1]" in strip.caption(1)
     assert "W1[1,2].grad +=" in strip.caption(2)

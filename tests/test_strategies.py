@@ -20,17 +20,16 @@ from engine.derivatives import OPS, POSITIVE, Op
 from engine.programs import Constant
 from engine.strategies import (
     PROFILES,
-    datasets,
     expressions,
     finite_floats,
     graphs,
     leaves,
-    mlps,
     op_names,
     points,
     register_profiles,
 )
 from engine.testing import assert_grads_match_numeric, numeric_grad, registered
+from nn.strategies import datasets, mlps
 
 # -- the main property --------------------------------------------------------------------------
 

@@ -1,0 +1,55 @@
+"""The argument checks that several ``nn`` modules share: counts, hyperparameters, inputs.
+
+Each returns the argument in the form the caller computes with, or raises an error that names
+the argument and what it should be.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+
+from engine import Value
+
+_VALUE_ONLY = {Value}
+
+
+def int_at_least(n: object, what: str, minimum: int = 1) -> int:
+    """``n`` as an int, checked to be an int (not a bool) >= ``minimum``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
+        bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{what} must be {bound}, got {n!r}")
+    return int(n)
+
+
+def hyperparameter(x: object, name: str, below_one: bool = False) -> float:
+    """``x`` as a float, checked to be a finite number >= 0 (and < 1 with ``below_one``)."""
+    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+    if not ok or (below_one and x >= 1):
+        bound = "in [0, 1)" if below_one else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {x!r}")
+    return float(x)
+
+
+def lift(x: Sequence[Value | float], nin: int, who: str) -> tuple[Value, ...]:
+    """The inputs as a tuple of ``nin`` Values (numbers become leaves), checked once per call."""
+    if type(x) is list:  # the usual case, checked first: isinstance on ABCs is slow
+        x = tuple(x)
+    elif type(x) is not tuple:
+        if isinstance(x, (Value, numbers.Number, str)) or not isinstance(x, Iterable):
+            raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values), "
+                            f"got {type(x).__name__}: {x!r:.60}")
+        x = tuple(x)
+    if len(x) != nin:
+        raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
+    if {*map(type, x)} != _VALUE_ONLY:  # numbers (or junk) among them: lift one by one
+        x = tuple(v if type(v) is Value else _input_value(v, i, who) for i, v in enumerate(x))
+    return x
+
+
+def _input_value(v: object, i: int, who: str) -> Value:
+    if isinstance(v, numbers.Real) and not isinstance(v, Value):
+        return Value(float(v))
+    raise TypeError(f"{who} input {i} must be a real number or a Value, not "
+                    f"{type(v).__name__}: {v!r:.60}")
