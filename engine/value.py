@@ -206,7 +206,7 @@ class Value:
         return affine_rows(rows, inputs, activation)
 
     # -- the backward pass ------------------------------------------------------------------------
-    def backward(self, grad: Number = 1.0) -> None:
+    def backward(self, grad: Number | Value = 1.0, create_graph: bool = False) -> None:
         """Compute d(self)/d(u) into ``u.grad`` for every ancestor ``u`` of this node.
 
         First a walk lists the interior nodes, each after every node that uses it, and sets their
@@ -216,9 +216,14 @@ class Value:
 
         Leaf gradients accumulate across calls (call ``zero_grad`` between steps, as in PyTorch);
         the nodes in between get this pass's gradient, so two calls give twice the leaf gradients.
+        ``.grad`` is a float; with ``create_graph=True`` it is a Value, a node of a graph built by
+        running each rule on Values, so ``x.grad.backward()`` gives second derivatives (as in
+        PyTorch, ``x.grad`` then refers to a graph that uses ``x``: prefer ``engine.grad``).
         """
         if type(grad) is not float:
-            grad = _real(grad, "backward's grad")
+            grad = _seed(grad, create_graph)
+        elif create_graph:
+            grad = Value(grad)
         if not self._parents:
             self.grad += grad
             return
@@ -228,10 +233,10 @@ class Value:
         try:
             for node in order:  # each node after every node that uses it: its grad is complete
                 chain_rule = node._op.chain_rule
-                if chain_rule is not None:  # the loop below, written out for how the op stores
-                    chain_rule(node)  # its operands (a neuron's affine node)
+                if chain_rule is not None and not create_graph:  # the loop below, written out
+                    chain_rule(node)  # for how the op stores its operands (a neuron's affine)
                 else:
-                    operands, local = local_derivatives(node)
+                    operands, local = local_derivatives(node, on_values=create_graph)
                     g = node.grad
                     i = 0
                     for operand in operands:
@@ -328,6 +333,14 @@ def _check_rows(rows: Sequence[tuple], inputs: tuple, activation: str | None) ->
             if type(w) is not Value:
                 raise TypeError(f"affine_rows: row {j}, entry {i} is a {type(w).__name__}, not "
                                 "a Value")
+
+
+def _seed(grad: object, create_graph: bool) -> float | Value:
+    """backward's ``grad`` as the root's gradient: a float, or a Value to build on."""
+    if type(grad) is Value:
+        return grad if create_graph else grad.data
+    grad = _real(grad, "backward's grad")
+    return Value(grad) if create_graph else grad
 
 
 def _real(x: object, what: str = "Value data") -> float:
