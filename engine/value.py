@@ -294,16 +294,18 @@ def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
     affine = OPS["affine"]
     try:
         x = [v.data for v in inputs]
+        positions = tuple(range(len(x)))  # CPython loops over a tuple faster than over zip()
+        width = len(x) + 1
         s = None if activation is None else _activation(activation)
         out = []
         for row in rows:
             if type(row) is not tuple:
                 row = tuple(row)
-            if len(row) != len(x) + 1:
+            if len(row) != width:
                 raise TypeError
             total = row[-1].data  # z = b + w_1 x_1 + ... + w_n x_n, added in this order
-            for w, xi in zip(row, x):  # noqa: B905 (the row's last entry, b, is already in)
-                total += w.data * xi
+            for i in positions:
+                total += row[i].data * x[i]
             z = _node(affine, total, (row, inputs))
             out.append(z if s is None else _node(s, s.forward(total), (z,)))
         return out
@@ -402,7 +404,7 @@ def _walk(root: Value) -> list[Value]:
     shared = False
     for node in order:  # the list grows while we walk it: a queue without pops
         operands = node._parents
-        if type(operands[0]) is tuple:  # stored in groups: walk each group once
+        if node._op.operands is not None:  # stored in groups (Op.operands): walk each once
             if groups_walked is _NO_GROUPS:
                 groups_walked = set()
             unwalked = ()
