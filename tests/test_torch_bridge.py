@@ -96,12 +96,12 @@ def test_to_torch_refuses_activations_without_a_module():
     def cube(v: Value) -> Value:
         return v * v * v
 
-    with pytest.raises(ValueError, match="layer 0 uses the activation.*cube"):
+    with pytest.raises(ValueError, match=r"layer 0 uses the activation.*cube"):
         MLP(2, [3, 1], activation=cube, seed=0).to_torch()
     mixed = Layer.from_neurons([Neuron(2, "tanh", seed=0), Neuron(2, "relu", seed=1)])
-    with pytest.raises(ValueError, match="layer 0 uses the activation.*relu, tanh"):
+    with pytest.raises(ValueError, match=r"layer 0 uses the activation.*relu, tanh"):
         MLP.from_layers([mixed]).to_torch()
-    with pytest.raises(TypeError, match="to_torch needs an nn.MLP"):
+    with pytest.raises(TypeError, match=r"to_torch needs an nn.MLP"):
         to_torch([1, 2])
 
 
@@ -157,9 +157,9 @@ def test_torch_loss_computes_the_loss_as_the_docs_write_it(name, reduction):
 
 
 def test_torch_loss_refuses_what_it_does_not_know():
-    with pytest.raises(TypeError, match="torch_loss needs a loss of nn.losses"):
+    with pytest.raises(TypeError, match=r"torch_loss needs a loss of nn.losses"):
         torch_loss(lambda out, y: out)
-    with pytest.raises(ValueError, match="class index in 0..2"):
+    with pytest.raises(ValueError, match=r"class index in 0..2"):
         torch_loss(losses.softmax_cross_entropy)(torch.zeros(2, 3), [0, 3])
 
 
@@ -276,7 +276,7 @@ def test_from_torch_names_the_layer_it_cannot_read(module, message):
 
 
 def test_from_torch_refuses_other_modules_and_dtypes():
-    with pytest.raises(TypeError, match="needs a torch.nn.Sequential.*not Linear"):
+    with pytest.raises(TypeError, match=r"needs a torch.nn.Sequential.*not Linear"):
         MLP.from_torch(tnn.Linear(2, 2))
     with pytest.raises(TypeError, match=r"layer 0 .* holds torch.float16 weights"):
         MLP.from_torch(tnn.Sequential(tnn.Linear(2, 2).half()))
