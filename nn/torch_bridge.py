@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nn import losses
-from nn.mlp import MLP, Layer, Neuron
+from nn.mlp import ACTIVATIONS, MLP, Layer, Neuron
 
 if TYPE_CHECKING:  # torch is imported only when a function of this module runs
     import torch
@@ -90,7 +90,7 @@ def _linear(torch: Any, layer: Layer) -> torch.nn.Linear:
 
 
 def _activation_module(torch: Any, layer: Layer, index: int) -> torch.nn.Module | None:
-    names = {n.activation if isinstance(n.activation, str) else None for n in layer.neurons}
+    names = {_named(n.activation) for n in layer.neurons}
     if len(names) != 1 or None in names:
         used = sorted({n.activation_name for n in layer.neurons})
         raise ValueError(f"layer {index} uses the activation(s) {', '.join(used)}: to_torch needs "
@@ -101,6 +101,14 @@ def _activation_module(torch: Any, layer: Layer, index: int) -> torch.nn.Module 
     if module == "LeakyReLU":
         return torch.nn.LeakyReLU(LEAKY_SLOPE)
     return getattr(torch.nn, module)()
+
+
+def _named(activation: object) -> str | None:
+    """The name of a known activation, given by name or as its function (``Value.tanh``)."""
+    if isinstance(activation, str):
+        return activation
+    return next((name for name, f in ACTIVATIONS.items() if f is activation and f is not None),
+                None)
 
 
 # -- PyTorch -> deltagrad -------------------------------------------------------------------------
@@ -186,6 +194,7 @@ def torch_loss(loss: losses.Loss) -> Callable[[torch.Tensor, Sequence[Any]], tor
     reduction = loss.reduction
 
     def dense(out: torch.Tensor, targets: Sequence[Any]) -> torch.Tensor:
+        _check_outputs(torch, loss, out)
         return torch.tensor(loss.targets_matrix(_listed(torch, targets), out.shape[1]),
                             dtype=out.dtype)
 
@@ -204,11 +213,19 @@ def torch_loss(loss: losses.Loss) -> Callable[[torch.Tensor, Sequence[Any]], tor
                                                                  reduction=reduction)
     if isinstance(loss, losses.SoftmaxCrossEntropy):
         def cross_entropy(out: torch.Tensor, y: Sequence[Any]) -> torch.Tensor:
+            _check_outputs(torch, loss, out)
             indices = [loss._check_target(k, out.shape[1]) for k in _listed(torch, y)]
             return F.cross_entropy(out, torch.tensor(indices, dtype=torch.int64),
                                    reduction=reduction)
         return cross_entropy
     raise TypeError(f"no PyTorch counterpart is known for the loss {loss!r}")
+
+
+def _check_outputs(torch: Any, loss: losses.Loss, out: object) -> None:
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{loss.name}: the outputs must be a tensor of shape (N, nout), one row "
+                         f"per sample, got {shape}")
 
 
 def _listed(torch: Any, targets: Sequence[Any] | torch.Tensor) -> list:

@@ -92,6 +92,12 @@ def test_module_of_x_equals_mlp_of_x_within_1e_12(mlp, data):
         assert not far([a.data for a in mlp(x)], row), (mlp, x)
 
 
+def test_an_activation_given_as_its_function_becomes_its_module():
+    module = MLP(2, [3, 1], activation=Value.tanh, output_activation=Value.sigmoid,
+                 seed=0).to_torch()
+    assert [type(m) for m in module] == [tnn.Linear, tnn.Tanh, tnn.Linear, tnn.Sigmoid]
+
+
 def test_to_torch_refuses_activations_without_a_module():
     def cube(v: Value) -> Value:
         return v * v * v
@@ -161,6 +167,9 @@ def test_torch_loss_refuses_what_it_does_not_know():
         torch_loss(lambda out, y: out)
     with pytest.raises(ValueError, match=r"class index in 0..2"):
         torch_loss(losses.softmax_cross_entropy)(torch.zeros(2, 3), [0, 3])
+    for loss in (losses.mse, losses.softmax_cross_entropy):
+        with pytest.raises(ValueError, match=r"tensor of shape \(N, nout\).*got \(3,\)"):
+            torch_loss(loss)(torch.zeros(3), [0, 1, 1])
 
 
 def test_the_l2_penalty_is_the_sum_of_squares_of_the_parameters():
