@@ -54,7 +54,7 @@ def test_every_op_has_a_torch_translation():
     assert [name for name, op in OPS.items() if op.torch is None] == []
 
 
-@settings(max_examples=300)
+@settings(max_examples=max(300, settings.default.max_examples))  # the thorough profile: more
 @given(graphs())
 def test_random_graphs_of_all_ops_match_torch(program):
     problems = gradients_disagree(program)
