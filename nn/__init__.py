@@ -6,8 +6,9 @@ Values when called; ``mlp.trace(x)`` gives every layer's ``z`` and ``a`` as grap
 engine's pictures with the MLP's layers, neurons and lecture-notes names; ``draw_network(mlp, x,
 y)`` is the network as drawn in lectures.
 Submodules: ``data`` (toy data sets), ``losses``, ``optim``, ``train`` (a training loop),
-``serialization`` (JSON save/load) and ``closed_form`` (the matrix form with NumPy, imported on
-first use so that ``import nn`` stays light).
+``serialization`` (JSON save/load), ``closed_form`` (the matrix form with NumPy, imported on
+first use so that ``import nn`` stays light) and ``torch_bridge`` (to PyTorch and back; import
+it, or call ``MLP.to_torch`` / ``MLP.from_torch``: PyTorch is imported only then).
 """
 
 from nn import data, losses, optim, serialization, train

@@ -1,10 +1,13 @@
-"""Seeded toy data sets, standard library only (no scikit-learn, no NumPy).
+"""Seeded toy data sets, standard library only (no scikit-learn, no NumPy), and one real one.
 
 Each function returns a :class:`Dataset` ``(X, y)``: ``X`` a list of ``n`` points (lists of
 floats), ``y`` a list of ``n`` labels. Classification sets label classes ``0 .. k-1`` (ints);
 ``Dataset.signed()`` turns two classes into ``-1.0 / +1.0`` for the hinge loss. ``seed`` is an
 int, a ``random.Random`` or ``None`` (fresh randomness); the same seed gives the same points on
 every machine. Points are shuffled, so the first ``m`` of them are a fair sample.
+
+:func:`digits` is real data: scikit-learn's 8x8 handwritten digits, already split into
+``(train, test)``; it needs scikit-learn (``pip install "deltagrad[data]"``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import NamedTuple
 from nn.checks import int_at_least
 from nn.seeding import Seed, as_random
 
-__all__ = ["Dataset", "blobs", "circles", "curve", "moons", "spirals", "xor"]
+__all__ = ["Dataset", "blobs", "circles", "curve", "digits", "moons", "spirals", "xor"]
 
 
 class Dataset(NamedTuple):
@@ -130,6 +133,26 @@ def curve(n: int = 50, noise: float = 0.1, seed: Seed = None) -> Dataset:
     xs = [rng.uniform(-1.0, 1.0) for _ in range(n)]
     return Dataset([[x] for x in xs], [math.sin(3.0 * x) + noise * rng.gauss(0.0, 1.0)
                                        for x in xs])
+
+
+def digits(test_fraction: float = 0.25, seed: Seed = 0) -> tuple[Dataset, Dataset]:
+    """(train, test): scikit-learn's 8x8 handwritten digits, a real data set (no download).
+
+    1,797 images of the digits 0-9, each 64 pixels read row by row and scaled from 0..16 to
+    [0, 1]; labels are the digits (ints). The images are shuffled by ``seed`` (0 by default, so
+    every machine gets the same split), then the last ``test_fraction`` of them is the test set.
+    Needs scikit-learn, which ships the images: ``pip install "deltagrad[data]"``.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as error:
+        raise ImportError('nn.data.digits needs scikit-learn, which ships the images: '
+                          'pip install "deltagrad[data]" (or pip install scikit-learn)') from error
+    images = load_digits()
+    points = [([float(p) / 16.0 for p in row], int(label))
+              for row, label in zip(images.data.tolist(), images.target.tolist(), strict=True)]
+    as_random(seed).shuffle(points)
+    return Dataset([x for x, _ in points], [label for _, label in points]).split(test_fraction)
 
 
 # -- helpers ------------------------------------------------------------------------------------

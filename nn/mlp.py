@@ -19,7 +19,7 @@ import numbers
 import operator
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from engine import Value, affine_rows
 from nn.checks import int_at_least, lift
@@ -402,6 +402,19 @@ class MLP:
         """Read an MLP saved by ``save``; never executes code from the file."""
         from nn.serialization import load
         return load(path)
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` of ``Linear`` (float64) and activation modules with exactly
+        these weights (see ``nn.torch_bridge``; needs ``pip install "deltagrad[torch]"``)."""
+        from nn.torch_bridge import to_torch
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> MLP:
+        """The MLP computing what a ``torch.nn.Sequential`` of ``Linear`` and activation modules
+        computes; ``ValueError`` names an unsupported layer (see ``nn.torch_bridge``)."""
+        from nn.torch_bridge import from_torch
+        return from_torch(module)
 
     def __repr__(self) -> str:
         widths = " -> ".join([str(self.nin), *(f"{layer.nout} {layer.activation_name}"
