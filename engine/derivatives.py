@@ -213,11 +213,6 @@ def _sum_torch(t, *xs):
     return sum(xs[1:], xs[0]) if xs else t.tensor(0.0, dtype=t.float64)
 
 
-def _affine_torch(t, *wxb):  # b + w_1 x_1 + ..., out of place: affine's += would change b's tensor
-    n = affine_width(len(wxb))
-    return sum((w * x for w, x in zip(wxb[:n], wxb[n:-1], strict=True)), wxb[-1])
-
-
 # fmt: off
 OPS: dict[str, Op] = {
     "+":   Op(add, (1.0, 1.0), 2, symbol="+", precedence=SUM, commutative=True,
