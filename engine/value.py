@@ -236,7 +236,7 @@ class Value:
                 if chain_rule is not None and not create_graph:  # the loop below, written out
                     chain_rule(node)  # for how the op stores its operands (a neuron's affine)
                 else:
-                    operands, local = local_derivatives(node, on_values=create_graph)
+                    operands, local = local_derivatives(node, create_graph)
                     g = node.grad
                     i = 0
                     for operand in operands:

@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Value, explain
-from engine.strategies import finite_floats, mlps
+from engine.strategies import finite_floats
 from nn import MLP, Layer, Neuron, draw_network, losses, optim
+from nn.strategies import mlps
 from nn.torch_bridge import LOSS_COUNTERPARTS, from_torch, to_torch, torch_loss
 
 TOLERANCE = 1e-12
