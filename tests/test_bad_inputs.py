@@ -5,9 +5,12 @@ silently accepted). ``tests/benchmarks/bad_inputs.py`` counts them."""
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 
-from engine import Value, is_grad_enabled, no_grad
+import pytest
+
+from engine import Value, ieee, is_grad_enabled, no_grad
 
 # -- modes: one no_grad() object shared by threads or tasks ---------------------------------------
 
@@ -64,3 +67,19 @@ def test_a_shared_no_grad_restores_each_tasks_own_state():
 
     assert asyncio.run(main()) == (True, (False, True))
     assert is_grad_enabled()
+
+
+# -- numerical edges ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: Value(-2.0) ** 2000.5,
+                                  lambda: Value(-2.0) ** Value(2000.5),
+                                  lambda: Value(-1e200) ** 2.5,
+                                  lambda: Value(-1e200) ** Value(2.5)])
+def test_a_negative_base_with_a_non_integer_exponent_is_nan_even_beyond_the_float_range(make):
+    assert math.isnan(make().data)  # C99 pow and PyTorch: nan; the magnitude would overflow
+
+
+def test_a_negative_base_with_a_large_integer_exponent_still_overflows_with_its_sign():
+    assert ieee.power(-2.0, 2001.0) == -math.inf and ieee.power(-2.0, 2000.0) == math.inf
+    assert ieee.power(-1e200, 2.0) == math.inf and ieee.power(-1e200, 3.0) == -math.inf
