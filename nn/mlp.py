@@ -18,7 +18,7 @@ import math
 import numbers
 import operator
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import NamedTuple
 
 from engine import Value
@@ -35,6 +35,11 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "linear": None,  # a = z: no node
 }
 """Activations known by name: they can be saved, and the closed form knows their derivatives."""
+
+MAX_PARAMETERS = 10_000_000
+"""The most parameters a network may have, checked before anything is allocated (a Value takes
+about 100 bytes: ten million are a gigabyte, and minutes per training step). Raise it if you
+mean it."""
 
 INITS = ("uniform", "xavier", "he")
 """Weight initializations: uniform(-1, 1) (micrograd's), Xavier/Glorot uniform, He uniform."""
@@ -77,6 +82,7 @@ class Neuron:
                  weights: Sequence[float] | None = None, bias: float | None = None,
                  expanded: bool = False) -> None:
         nin = _count(nin, "nin")
+        _check_parameter_count(nin + 1, f"Neuron({nin})")
         self._activate = _activation_function(activation)
         self._activation = activation
         self.expanded = expanded
@@ -187,6 +193,8 @@ class Layer:
                  init: str = "uniform", seed: Seed = None,
                  expanded: bool = False) -> None:
         nout = _count(nout, "nout")
+        if isinstance(nin, numbers.Integral):
+            _check_parameter_count((nin + 1) * nout, f"Layer({nin}, {nout})")
         rng = as_random(seed)
         self._setup([Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
                             expanded=expanded) for _ in range(nout)])
@@ -303,6 +311,8 @@ class MLP:
         if isinstance(nouts, numbers.Integral) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         sizes = [_count(nin, "nin"), *(_count(n, "a layer size") for n in nouts)]
+        _check_parameter_count(sum((a + 1) * b for a, b in zip(sizes, sizes[1:])),  # noqa: B905
+                               f"MLP({sizes[0]}, {sizes[1:]})")
         _activation_function(activation)  # checked even when there is no hidden layer
         rng = as_random(seed)
         last = len(nouts) - 1
@@ -418,9 +428,11 @@ def _lift(x: Sequence[Value | float], nin: int, who: str) -> tuple[Value, ...]:
     if type(x) is list:  # the usual case, checked first: isinstance on ABCs is slow
         x = tuple(x)
     elif type(x) is not tuple:
-        if isinstance(x, (Value, numbers.Number, str)) or not isinstance(x, Iterable):
-            raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values), "
-                            f"got {type(x).__name__}: {x!r:.60}")
+        if (isinstance(x, Value | numbers.Number | str | Mapping | Set)
+                or not isinstance(x, Iterable) or not hasattr(x, "__len__")):
+            raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values, in "
+                            f"order: a list, a tuple or an array), got {type(x).__name__}: "
+                            f"{x!r:.60}")
         x = tuple(x)
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
@@ -453,12 +465,21 @@ def _fast_path(act: object) -> tuple[str | None, Callable[[Value], Value] | None
     return None
 
 
-def _count(n: object, what: str, minimum: int = 1) -> int:
-    """``n`` as an int, checked to be an int (not a bool) >= ``minimum``; used all over ``nn``."""
+def _count(n: object, what: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``n`` as an int, checked to be an int (not a bool) >= ``minimum`` (and <= ``maximum``);
+    used all over ``nn``."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
         bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{what} must be {bound}, got {n!r}")
+        raise ValueError(f"{what} must be {bound}, got {n!r:.40}")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{what} must be at most {maximum}, got {n!r:.40}")
     return int(n)
+
+
+def _check_parameter_count(count: int, what: str) -> None:
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{what} would have {count} parameters, more than "
+                         f"nn.mlp.MAX_PARAMETERS ({MAX_PARAMETERS}); checked before allocating")
 
 
 def _activation_function(activation: Activation) -> Callable[[Value], Value] | None:

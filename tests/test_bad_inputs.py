@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import math
 import pickle
+import subprocess
+import sys
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import Value, ancestors, ieee, is_grad_enabled, no_grad
-from nn import MLP
+from nn import MLP, Layer, Neuron, data
 
 # -- modes: one no_grad() object shared by threads or tasks ---------------------------------------
 
@@ -153,3 +158,186 @@ def test_ints_beyond_the_float_range_are_inf_as_in_ieee():
 def test_equality_is_identity_while_order_compares_data():
     a, b = Value(1.0), Value(1.0)
     assert a != b and a == a and not a < b and a <= b and len({a, b}) == 2
+
+
+# -- model files ----------------------------------------------------------------------------------
+
+SAVE_UNDER_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from nn import MLP, Layer, Neuron, data
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.RLIM_INFINITY))
+try:
+    MLP(2, [30, 1], seed=1).save(sys.argv[1])
+except OSError as e:
+    print("refused:", e.errno)
+"""
+
+
+def test_a_failing_save_leaves_the_old_file_as_it_was(tmp_path):
+    path = tmp_path / "m.json"
+    MLP(2, [3, 1], seed=0).save(path)
+    before = path.read_bytes()
+    run = subprocess.run([sys.executable, "-c", SAVE_UNDER_A_FILE_SIZE_LIMIT, str(path)],
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.startswith("refused: 27")  # EFBIG: the disk "filled" mid-write
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("bad", ["0.5", None, [0.5], 10**400])
+def test_save_refuses_a_parameter_that_is_not_a_float_before_writing(tmp_path, bad):
+    mlp = MLP(2, [3, 1], seed=0)
+    mlp.layers[1].neurons[0].w[2].data = bad
+    with pytest.raises(TypeError, match=r"layer 1, neuron 0, weight 2 is a \w+ .*not a real"):
+        mlp.save(tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("path", [True, False, 1, 4321, None, 1.5, b"m.json"])
+def test_paths_are_str_or_pathlike_never_file_descriptors(path):
+    with pytest.raises(TypeError, match="path must be a str or an os.PathLike"):
+        MLP.load(path)
+    with pytest.raises(TypeError, match="path must be a str or an os.PathLike"):
+        MLP(2, [1], seed=0).save(path)
+
+
+def saved(tmp_path):
+    MLP(2, [3, 1], seed=0).save(tmp_path / "good.json")
+    return json.loads((tmp_path / "good.json").read_text())
+
+
+def write(tmp_path, data, placeholder=None):
+    text = data if isinstance(data, str) else json.dumps(data)
+    if placeholder is not None:
+        text = text.replace('"N"', placeholder)
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    return path
+
+
+def test_load_refuses_deep_nesting_naming_the_file(tmp_path):
+    with pytest.raises(ValueError, match=r"bad\.json: nested too deeply"):
+        MLP.load(write(tmp_path, "[" * 100_000 + "]" * 100_000))
+
+
+@pytest.mark.parametrize("number", ["1" * 5000, "-" + "9" * 400, "1e400", "-1e400"])
+def test_numbers_beyond_the_float_range_are_refused_naming_the_field(tmp_path, number):
+    d = saved(tmp_path)
+    d["layers"][0]["biases"][1] = "N"
+    with pytest.raises(ValueError, match=r"bad\.json: layer 0, neuron 1, bias: not a number: .*"
+                                         r"beyond the float range"):
+        MLP.load(write(tmp_path, d, number))
+    d = saved(tmp_path)
+    d["nin"] = "N"
+    with pytest.raises(ValueError, match=r"bad\.json: 'nin' must be a positive int"):
+        MLP.load(write(tmp_path, d, number))
+
+
+def test_nan_and_infinity_written_as_such_still_load(tmp_path):
+    d = saved(tmp_path)
+    d["layers"][0]["biases"][:2] = ["N", "N"]
+    path = write(tmp_path, json.dumps(d).replace('"N"', "NaN", 1), "-Infinity")
+    assert [n.b.data for n in MLP.load(path).layers[0].neurons][1] == -math.inf
+
+
+def test_repeated_and_unknown_keys_are_refused(tmp_path):
+    text = json.dumps(saved(tmp_path))
+    with pytest.raises(ValueError, match=r"bad\.json: the key 'nin' appears twice"):
+        MLP.load(write(tmp_path, text[:-1] + ', "nin": 2}'))
+    for where, change in [("the model", lambda d: d.update(extra=1)),
+                          ("layer 0", lambda d: d["layers"][0].update(dropout=0.5))]:
+        d = saved(tmp_path)
+        change(d)
+        with pytest.raises(ValueError, match=rf"bad\.json: {where} has the unknown key"):
+            MLP.load(write(tmp_path, d))
+
+
+def test_a_file_that_lost_its_output_layer_does_not_load(tmp_path):
+    d = saved(tmp_path)
+    d["layers"].pop()
+    with pytest.raises(ValueError, match=r"'sizes' is \[2, 3, 1\] but .* give \[2, 3\]"):
+        MLP.load(write(tmp_path, d))
+
+
+def test_a_file_declaring_a_huge_model_is_refused_before_building(tmp_path):
+    d = saved(tmp_path)
+    d["sizes"] = [2, 10**9, 1]
+    with pytest.raises(ValueError, match="declare 4000000001 parameters, more than"):
+        MLP.load(write(tmp_path, d))
+
+
+def test_files_saved_without_sizes_still_load(tmp_path):
+    d = saved(tmp_path)
+    del d["sizes"]
+    assert MLP.load(write(tmp_path, d)).sizes == [2, 3, 1]
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.sampled_from(["format", "version", "nin", "sizes",
+                                                       "layers", "weights", "biases",
+                                                       "activation", "x"]), inner, max_size=5),
+                    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_mangled_model_file_loads_or_raises_a_value_error_naming_the_file(tmp_path_factory,
+                                                                              data):
+    tmp_path = tmp_path_factory.mktemp("files")
+    d = saved(tmp_path)
+    target = data.draw(st.sampled_from(["top", "layer", "row", "text"]))
+    if target == "text":
+        text = json.dumps(d)
+        cut = data.draw(st.integers(0, len(text)))
+        path = write(tmp_path, text[:cut] + data.draw(st.text(max_size=3)) + text[cut + 1:])
+    else:
+        obj = {"top": d, "layer": d["layers"][-1], "row": {"r": d["layers"][0]["weights"]}}[target]
+        key = data.draw(st.sampled_from(sorted(obj)))
+        obj[key] = data.draw(JSON)
+        path = write(tmp_path, d)
+    try:
+        mlp = MLP.load(path)
+    except ValueError as e:
+        assert str(e).startswith(str(path))
+    else:
+        assert all(isinstance(p.data, float) for p in mlp.parameters())
+
+
+# -- sizes checked before allocating; inputs are sequences -----------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: MLP(2, [10**9]), lambda: MLP(10**6, [10**6, 1]),
+                                  lambda: Layer(10**5, 10**5), lambda: Neuron(10**9)])
+def test_networks_beyond_max_parameters_are_refused_before_allocating(make):
+    with pytest.raises(ValueError, match=r"parameters, more than nn\.mlp\.MAX_PARAMETERS"):
+        make()
+
+
+@pytest.mark.parametrize("make", [data.moons, data.circles, data.xor, data.spirals, data.blobs,
+                                  data.curve])
+def test_data_sets_beyond_max_points_are_refused_before_allocating(make):
+    with pytest.raises(ValueError, match=r"n must be at most 1000000"):
+        make(10**9)
+
+
+@pytest.mark.parametrize("x", [{0.5: "a", -0.2: "b"}, {0.5, -0.2}, frozenset({1.0, 2.0}),
+                               iter([0.5, -0.2]), "ab", 3, Value(1.0)])
+def test_inputs_must_be_ordered_sequences(x):
+    mlp = MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=r"MLP expects a sequence of 2 inputs"):
+        mlp(x)
+
+
+def test_numpy_arrays_and_tuples_are_inputs():
+    import numpy as np
+    mlp = MLP(2, [3, 1], seed=0)
+    assert mlp(np.array([0.5, -0.2]))[0].data == mlp((0.5, -0.2))[0].data == mlp([0.5, -0.2])[0].data
+
+
+@pytest.mark.parametrize("call", [lambda: data.circles(10, factor="a"),
+                                  lambda: data.moons(10, seed=0).split("a")])
+def test_data_set_fractions_must_be_numbers(call):
+    with pytest.raises(ValueError, match="must be between 0 and 1"):
+        call()
