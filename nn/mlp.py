@@ -14,6 +14,7 @@ their neurons' flags and set them all.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import operator
@@ -311,7 +312,7 @@ class MLP:
         if isinstance(nouts, numbers.Integral) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         sizes = [_count(nin, "nin"), *(_count(n, "a layer size") for n in nouts)]
-        _check_parameter_count(sum((a + 1) * b for a, b in zip(sizes, sizes[1:])),  # noqa: B905
+        _check_parameter_count(sum((a + 1) * b for a, b in itertools.pairwise(sizes)),
                                f"MLP({sizes[0]}, {sizes[1:]})")
         _activation_function(activation)  # checked even when there is no hidden layer
         rng = as_random(seed)

@@ -19,6 +19,10 @@ class Optimizer:
     """Holds the parameters (leaf Values) an optimizer updates."""
 
     def __init__(self, parameters: Iterable[Value], lr: float) -> None:
+        if isinstance(parameters, str | Value) or not isinstance(parameters, Iterable):
+            hint = " (pass mlp.parameters())" if hasattr(parameters, "parameters") else ""
+            raise TypeError(f"the optimizer expects a list of parameters (Values){hint}, got "
+                            f"{type(parameters).__name__}: {parameters!r:.40}")
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError("the optimizer got an empty parameter list")
@@ -52,6 +56,9 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(parameters, lr)
         self.momentum = _hyper(momentum, "momentum")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum must be < 1 (a velocity that never decays grows without "
+                             f"bound), got {momentum!r:.40}")
         self.weight_decay = _hyper(weight_decay, "weight_decay")
         self.velocity = [0.0] * len(self.parameters)
 
@@ -90,7 +97,7 @@ class Adam(Optimizer):
                              f"{betas!r}")
         b1, b2 = betas
         self.betas = (_hyper(b1, "beta1", below_one=True), _hyper(b2, "beta2", below_one=True))
-        self.eps = _hyper(eps, "eps")
+        self.eps = _hyper(eps, "eps", positive=True)  # 0 would divide 0 by 0 at a zero grad
         self.weight_decay = _hyper(weight_decay, "weight_decay")
         self.t = 0
         self.m = [0.0] * len(self.parameters)
@@ -113,9 +120,10 @@ class Adam(Optimizer):
                 f"weight_decay={self.weight_decay!r}, {len(self.parameters)} parameters)")
 
 
-def _hyper(x: object, name: str, below_one: bool = False) -> float:
+def _hyper(x: object, name: str, below_one: bool = False, positive: bool = False) -> float:
+    """A hyperparameter as a float: finite, >= 0 (> 0 if ``positive``), < 1 if ``below_one``."""
     ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
-    if not ok or (below_one and x >= 1):
-        bound = "in [0, 1)" if below_one else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {x!r}")
+    if not ok or (below_one and x >= 1) or (positive and x == 0):
+        bound = "in [0, 1)" if below_one else "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {x!r:.40}")
     return float(x)

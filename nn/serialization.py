@@ -19,6 +19,7 @@ fails (disk full, an interrupted process) leaves the old file as it was.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import numbers
@@ -244,7 +245,7 @@ def _check_sizes(data: dict, nin: int, layers: list) -> None:
 
 
 def _cap(sizes: list[int]) -> None:
-    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))  # noqa: B905
+    count = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     if count > MAX_PARAMETERS:
         raise ValueError(f"the layer sizes {sizes!r:.60} declare {count} parameters, more than "
                          f"nn.mlp.MAX_PARAMETERS ({MAX_PARAMETERS})")

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Value, ancestors, ieee, is_grad_enabled, no_grad
-from nn import MLP, Layer, Neuron, data
+from nn import MLP, Layer, Neuron, data, losses, optim, train
 
 # -- modes: one no_grad() object shared by threads or tasks ---------------------------------------
 
@@ -164,7 +164,7 @@ def test_equality_is_identity_while_order_compares_data():
 
 SAVE_UNDER_A_FILE_SIZE_LIMIT = """
 import resource, signal, sys
-from nn import MLP, Layer, Neuron, data
+from nn import MLP, Layer, Neuron, data, losses, optim, train
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.RLIM_INFINITY))
 try:
@@ -196,9 +196,9 @@ def test_save_refuses_a_parameter_that_is_not_a_float_before_writing(tmp_path, b
 
 @pytest.mark.parametrize("path", [True, False, 1, 4321, None, 1.5, b"m.json"])
 def test_paths_are_str_or_pathlike_never_file_descriptors(path):
-    with pytest.raises(TypeError, match="path must be a str or an os.PathLike"):
+    with pytest.raises(TypeError, match=r"path must be a str or an os\.PathLike"):
         MLP.load(path)
-    with pytest.raises(TypeError, match="path must be a str or an os.PathLike"):
+    with pytest.raises(TypeError, match=r"path must be a str or an os\.PathLike"):
         MLP(2, [1], seed=0).save(path)
 
 
@@ -333,7 +333,8 @@ def test_inputs_must_be_ordered_sequences(x):
 def test_numpy_arrays_and_tuples_are_inputs():
     import numpy as np
     mlp = MLP(2, [3, 1], seed=0)
-    assert mlp(np.array([0.5, -0.2]))[0].data == mlp((0.5, -0.2))[0].data == mlp([0.5, -0.2])[0].data
+    one = mlp([0.5, -0.2])[0].data
+    assert mlp(np.array([0.5, -0.2]))[0].data == mlp((0.5, -0.2))[0].data == one
 
 
 @pytest.mark.parametrize("call", [lambda: data.circles(10, factor="a"),
@@ -341,3 +342,128 @@ def test_numpy_arrays_and_tuples_are_inputs():
 def test_data_set_fractions_must_be_numbers(call):
     with pytest.raises(ValueError, match="must be between 0 and 1"):
         call()
+
+
+# -- training that diverges is never silent -------------------------------------------------------
+
+
+def diverging(on_nonfinite="raise"):
+    X, y = data.moons(50, seed=0)
+    mlp = MLP(2, [8, 1], seed=0)
+    run = lambda: train.fit(mlp, X, y, epochs=300, progress=False,  # noqa: E731
+                            optimizer=optim.SGD(mlp.parameters(), lr=1e6),
+                            on_nonfinite=on_nonfinite)
+    return mlp, run
+
+
+def test_fit_stops_at_the_first_non_finite_loss_naming_epoch_and_step():
+    mlp, run = diverging()
+    with pytest.raises(train.NonFiniteError, match=r"fit stopped at epoch \d+ of 300, step 1 of "
+                                                   r"1: the loss is (inf|nan)"):
+        run()
+    assert all(math.isfinite(p.data) for p in mlp.parameters())  # the last finite parameters
+
+
+def test_fit_stops_at_a_nan_in_the_data_before_any_step():
+    mlp = MLP(2, [3, 1], seed=0)
+    before = [p.data for p in mlp.parameters()]
+    X = [[0.1, 0.2], [math.nan, 0.0], [0.3, 0.1], [0.0, 0.5]]
+    with pytest.raises(train.NonFiniteError, match=r"epoch 1 of 5, step 1 of 2: the loss is nan"):
+        train.fit(mlp, X, [1.0, 0.0, 1.0, 0.0], epochs=5, batch_size=2, shuffle=False,
+                  progress=False)
+    assert [p.data for p in mlp.parameters()] == before
+
+
+def test_fit_stops_when_a_step_would_make_a_parameter_inf_and_puts_it_back():
+    mlp = MLP(1, [1], "linear", seed=0)
+    before = [p.data for p in mlp.parameters()]
+    with pytest.raises(train.NonFiniteError, match=r"step made parameter \d inf|-inf"):
+        train.fit(mlp, [[1.0]], [1e150], epochs=1, progress=False,  # loss ~ 1e300, finite
+                  optimizer=optim.SGD(mlp.parameters(), lr=1e300))  # grad ~ -2e150: step inf
+    assert [p.data for p in mlp.parameters()] == before
+
+
+def test_keep_going_trains_on_and_the_history_shows_nan():
+    mlp, run = diverging("keep_going")
+    history = run()
+    assert len(history.loss) == 300 and math.isnan(history.loss[-1])
+    mlp = MLP(2, [3, 1], seed=0)
+    history = train.fit(mlp, [[math.nan, 0.0], [0.1, 0.2]], [0, 1], losses.bce_with_logits,
+                        epochs=3, progress=False, on_nonfinite="keep_going")
+    assert all(map(math.isnan, history.loss + history.accuracy))  # never a plausible 0.5
+
+
+def test_accuracy_of_nan_outputs_raises_instead_of_looking_fine():
+    mlp = MLP(2, [3, 1], seed=0)
+    for p in mlp.parameters():
+        p.data = math.nan
+    with pytest.raises(ValueError, match=r"output for sample 0 is \[nan\]: .* has no accuracy"):
+        train.accuracy(mlp, [[0.1, 0.2], [0.3, 0.4]], [0, 1], losses.bce_with_logits)
+
+
+def test_fit_leaves_every_gradient_at_zero():
+    mlp = MLP(2, [3, 1], seed=0)
+    train.fit(mlp, [[0.1, 0.2], [0.3, 0.4]], [0.5, -0.5], epochs=2, progress=False)
+    assert all(p.grad == 0.0 for p in mlp.parameters())
+
+
+# -- wrong types and hostile hyperparameters: errors that name the argument -----------------------
+
+m_ = MLP(2, [3, 1], seed=0)
+X_, y_ = [[0.1, 0.2], [0.3, -0.1]], [1.0, -1.0]
+out_ = m_([0.1, 0.2])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: train.fit(m_, X_, y_, "mse"), TypeError,
+     r"fit: loss must be an nn.losses loss .* not str 'mse' \(.*LOSSES\['mse'\]\)"),
+    (lambda: train.fit(m_, X_, y_, None), TypeError, r"fit: loss must be"),
+    (lambda: train.fit("m", X_, y_), TypeError, r"fit: the model must be an nn.MLP, not str"),
+    (lambda: train.fit(m_, 3, y_), TypeError, r"fit: X must be a sequence .* not int"),
+    (lambda: train.fit(m_, X_, 3), TypeError, r"fit: y must be a sequence .* not int"),
+    (lambda: train.fit(m_, X_, {1.0: 0, 2.0: 1}), TypeError, r"fit: y must be a sequence"),
+    (lambda: train.fit(m_, X_, y_, optimizer="adam"), TypeError, r"fit: optimizer must be"),
+    (lambda: train.fit(m_, X_, y_, penalty=0.1), TypeError,
+     r"penalty must be an nn.losses.L2Penalty or None, not float"),
+    (lambda: train.fit(m_, X_, y_, on_nonfinite="ignore"), ValueError, r"on_nonfinite"),
+    (lambda: train.accuracy(m_, X_, [0, 1], "bce"), TypeError, r"accuracy: loss must be"),
+    (lambda: train.accuracy(m_, 3, [0, 1], losses.bce_with_logits), TypeError,
+     r"accuracy: X must be a sequence"),
+    (lambda: train.predict(m_, 3), TypeError, r"predict: X must be a sequence .* not int"),
+    (lambda: losses.mse([out_], 1.0), TypeError, r"mse expects a list of per-sample targets"),
+    (lambda: losses.mse(out_, [None]), ValueError, r"mse: a target must be 1 number\(s\)"),
+    (lambda: losses.mse([out_], [None]), ValueError, r"mse: a target must be 1 number\(s\)"),
+    (lambda: losses.mse([out_], [math.nan]), ValueError, r"got nan"),
+    (lambda: losses.mse([out_], [[math.inf]]), ValueError, r"got \[inf\]"),
+    (lambda: losses.mse([out_], [10**400]), ValueError, r"\(finite, one per output\)"),
+    (lambda: losses.bce_with_logits([out_], [math.nan]), ValueError, r"got nan"),
+    (lambda: losses.hinge([out_], [math.nan]), ValueError, r"got nan"),
+    (lambda: losses.L2Penalty(0.1)("ab"), TypeError, r"L2Penalty expects a list of parameters"),
+    (lambda: losses.L2Penalty(0.1)(m_), TypeError, r"\(pass mlp.parameters\(\)\), got MLP"),
+    (lambda: losses.L2Penalty(0.1)(3), TypeError, r"L2Penalty expects .* got int"),
+    (lambda: losses.L2Penalty(0.1)([1.0]), TypeError, r"parameter 0 is a float, not a Value"),
+    (lambda: optim.SGD(m_), TypeError, r"\(pass mlp.parameters\(\)\), got MLP"),
+    (lambda: optim.SGD(3), TypeError, r"the optimizer expects a list of parameters"),
+    (lambda: optim.SGD(m_.parameters(), momentum=5), ValueError, r"momentum must be < 1"),
+    (lambda: optim.SGD(m_.parameters(), momentum=1.0), ValueError, r"momentum"),
+    (lambda: optim.Adam(m_.parameters(), eps=0.0), ValueError, r"eps must be a finite .*> 0"),
+])
+def test_bad_arguments_get_an_error_naming_them(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_adam_with_a_tiny_eps_steps_at_zero_gradients():
+    p = Value(1.0)
+    optim.Adam([p], eps=1e-300).step()  # m = v = 0: 0 / (0 + eps) = 0, no ZeroDivisionError
+    assert p.data == 1.0
+
+
+def test_every_loss_refuses_non_finite_targets():
+    outs = [m_([0.1, 0.2])]
+    two = [MLP(2, [2], seed=0)([0.1, 0.2])]
+    for loss, o in [(losses.mse, outs), (losses.hinge, outs), (losses.bce_with_logits, outs),
+                    (losses.softmax_cross_entropy, two)]:
+        for bad in (math.nan, math.inf, -math.inf):
+            with pytest.raises(ValueError, match=r"(target|label)s? must be"):
+                loss(o, [bad])
