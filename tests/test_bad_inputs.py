@@ -467,3 +467,38 @@ def test_every_loss_refuses_non_finite_targets():
         for bad in (math.nan, math.inf, -math.inf):
             with pytest.raises(ValueError, match=r"(target|label)s? must be"):
                 loss(o, [bad])
+
+
+# -- hostile hyperparameters and targets, drawn by hypothesis -------------------------------------
+
+ANYTHING = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3)
+            | st.lists(st.floats(), max_size=2) | st.tuples(st.floats(), st.floats()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["lr", "momentum", "weight_decay", "eps", "betas"]), ANYTHING)
+def test_any_hyperparameter_is_taken_in_its_range_or_refused_by_name(name, value):
+    opt_class = optim.SGD if name in ("momentum",) else optim.Adam
+    ps = [Value(1.0), Value(-2.0)]
+    try:
+        opt = opt_class(ps, **{name: value})
+    except ValueError as e:
+        assert name.rstrip("s") in str(e)
+        return
+    for p in ps:
+        p.grad = 0.0
+    opt.step()  # accepted: a step at zero gradients is finite and raises nothing
+    assert all(math.isfinite(p.data) for p in ps)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["mse", "hinge", "bce_with_logits", "softmax_cross_entropy"]), ANYTHING)
+def test_any_target_gives_a_loss_or_a_value_error_naming_the_loss(name, target):
+    loss = losses.LOSSES[name]
+    outputs = [MLP(2, [2 if name == "softmax_cross_entropy" else 1], seed=0)([0.1, 0.2])]
+    try:
+        value = loss(outputs, [target])
+    except ValueError as e:
+        assert str(e).startswith(name)
+        return
+    assert not math.isnan(value.data)  # inf for a target near the float range's end: IEEE
