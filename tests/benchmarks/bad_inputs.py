@@ -485,6 +485,8 @@ def main() -> None:
             if args.verbose or error is not None:
                 what = "ok" if error is None else f"{type(error).__name__}: {str(error)[:100]}"
                 print(f"{'works' if error is None else 'FAILS':9} {name:36} {what}", file=out)
+    import engine
+    print(f"\nmeasured: {Path(engine.__file__).parents[1]}", file=out)
     total = sum(counts.values())
     print(f"\n{total} bad inputs: {counts['clear']} clear errors, {counts['unrelated']} unrelated "
           f"tracebacks, {counts['silent']} silently accepted", file=out)
