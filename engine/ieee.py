@@ -36,7 +36,9 @@ def power(x: float, y: float) -> float:
         r = x ** y
     except ZeroDivisionError:  # 0 ** negative: a pole; the sign survives for odd integer exponents
         return math.copysign(inf, x) if _is_odd_integer(y) else inf
-    except OverflowError:
+    except OverflowError:  # |x ** y| beyond the float range; a negative base needs an integer y
+        if x < 0 and y != math.floor(y):
+            return nan
         return -inf if x < 0 and _is_odd_integer(y) else inf
     return nan if type(r) is complex else float(r)
 

@@ -24,6 +24,11 @@ class Mode(NamedTuple):
 RECORDING = Mode(record=True, anomaly=False)
 MODE: contextvars.ContextVar[Mode] = contextvars.ContextVar("deltagrad_mode", default=RECORDING)
 
+_OPEN_TOKENS: contextvars.ContextVar[tuple[contextvars.Token[Mode], ...]] = \
+    contextvars.ContextVar("deltagrad_open_mode_blocks", default=())
+"""The tokens of the blocks open in this thread or task, innermost last: each ``with`` puts back
+its own state, even when one block object is entered by several threads or tasks at once."""
+
 OPEN_ANOMALY_BLOCKS = [0]
 """How many detect_anomaly blocks are open in any thread or task: while it is 0, the backward
 pass skips reading MODE (a measurable share of a small backward). MODE still decides."""
@@ -39,16 +44,18 @@ class ModeBlock:
 
     def __init__(self, **changes: bool) -> None:
         self.changes = changes
-        self._tokens: list[contextvars.Token[Mode]] = []
 
     def __enter__(self) -> None:
         if self.changes.get("anomaly"):
             with _count_lock:
                 OPEN_ANOMALY_BLOCKS[0] += 1
-        self._tokens.append(MODE.set(MODE.get()._replace(**self.changes)))
+        token = MODE.set(MODE.get()._replace(**self.changes))
+        _OPEN_TOKENS.set((*_OPEN_TOKENS.get(), token))
 
     def __exit__(self, *exc_info: object) -> None:
-        MODE.reset(self._tokens.pop())
+        *outer, token = _OPEN_TOKENS.get()  # this thread's or task's innermost block: this one
+        _OPEN_TOKENS.set(tuple(outer))
+        MODE.reset(token)
         if self.changes.get("anomaly"):
             with _count_lock:
                 OPEN_ANOMALY_BLOCKS[0] -= 1

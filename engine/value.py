@@ -12,6 +12,7 @@ import itertools
 import math
 import numbers
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
@@ -75,7 +76,7 @@ def _unary(op: str, doc: str) -> Callable[[Value], Value]:
     def method(self: Value) -> Value:
         return _node(entry, entry.forward(self.data), (self,))
 
-    method.__name__ = method.__qualname__ = op
+    method.__name__, method.__qualname__ = op, f"Value.{op}"  # pickle finds it as Value.tanh
     method.__doc__ = doc
     return method
 
@@ -118,15 +119,28 @@ class Value:
         return self._parents if spell_out is None else spell_out(self._parents)
 
     def __getstate__(self) -> tuple:
-        return self.data, self.grad, self.label, self.op, self._parents
+        return _state(self)
 
     def __setstate__(self, state: tuple) -> None:
         """Unpickled or copied nodes get a new creation number, in this process's count (the
         parents are restored first), so creation order stays a topological order; their
         operation is found again by name in this process's table."""
-        self.data, self.grad, self.label, op, self._parents = state
+        self.data, self.grad, self.label, op, self._parents = state[-5:]  # [0]: see _state
         self._op = OPS[op] if op else None
         self._seq = _next_seq()
+
+    def __copy__(self) -> Value:
+        copy = _new(Value)
+        copy.__setstate__((self.data, self.grad, self.label, self.op, self._parents))
+        return copy
+
+    # -- conversions: the number is v.data; a float conversion would silently leave the graph
+    def __format__(self, spec: str) -> str: return format(self.data, spec) if spec else str(self)
+    def __float__(self) -> float: raise _not_converted("float(v)", "v.data")
+    def __int__(self) -> int: raise _not_converted("int(v)", "int(v.data)")
+    def __complex__(self) -> complex: raise _not_converted("complex(v)", "v.data")
+    def __round__(self, ndigits: int | None = None) -> float:
+        raise _not_converted("round(v)", "round(v.data)")
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -349,9 +363,19 @@ def _real(x: object, what: str = "Value data") -> float:
     if type(x) is float:
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, Value):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:  # an int beyond the float range rounds to +-inf, as in IEEE
+            return math.inf if x > 0 else -math.inf
     raise TypeError(f"{what} must be a real number (int, float, bool or a NumPy real scalar), "
                     f"not {type(x).__name__}: {x!r:.80}")
+
+
+def _not_converted(call: str, instead: str) -> TypeError:
+    return TypeError(f"{call}: a Value is not converted to a number implicitly, which would "
+                     f"leave the graph without a word. Use {instead} for its number (a float, "
+                     "off the graph: no gradient flows through it), or the Value method to stay "
+                     "on the graph: v.exp(), v.log(), v.sqrt(), v.tanh(), v ** 2, ...")
 
 
 def _data(x: Operand) -> float:
@@ -368,6 +392,39 @@ def _constant(x: object) -> Value:
 def _lifted(xs: Iterable[object], what: str) -> tuple[Value, ...]:
     """``xs`` as a tuple of Values, numbers made constant leaves (a TypeError names the rest)."""
     return tuple(x if type(x) is Value else Value(_real(x, what)) for x in xs)
+
+
+# -- pickling and deep copies of graphs of any depth ----------------------------------------------
+
+
+class _Flattening(threading.local):
+    covered: frozenset[int] = frozenset()  # ids of the nodes of the list being written
+
+
+_FLATTENING = _Flattening()
+
+
+class _EndOfFlattening:
+    """Closes a list of ``_state``: when pickle or deepcopy reach it, the list is written."""
+
+    def __reduce__(self) -> tuple:
+        _FLATTENING.covered = frozenset()
+        return tuple, ()
+
+
+def _state(node: Value) -> tuple:
+    """A node's state for pickle and deepcopy: ``(data, grad, label, op, stored operands)``, after,
+    for the first node of a graph written, its interior ancestors, oldest first. Written in that
+    order, each ancestor finds its operands written already: pickle and deepcopy recurse one node
+    deep, not as deep as the graph (they would raise RecursionError past a few hundred nodes)."""
+    state = node.data, node.grad, node.label, node.op, node._parents
+    if not node._parents or id(node) in _FLATTENING.covered:
+        return state
+    older = [n for n in ancestors(node) if n._parents and n is not node]
+    if not older:
+        return state
+    _FLATTENING.covered = frozenset(map(id, older))
+    return ([*older, _EndOfFlattening()], *state)
 
 
 # -- the walk: the order of the backward pass (iterative: a graph may be a million nodes deep) ----

@@ -8,27 +8,30 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 from engine import Value
 
 _VALUE_ONLY = {Value}
 
 
-def int_at_least(n: object, what: str, minimum: int = 1) -> int:
-    """``n`` as an int, checked to be an int (not a bool) >= ``minimum``."""
+def int_at_least(n: object, what: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``n`` as an int, checked to be an int (not a bool) >= ``minimum`` (and <= ``maximum``)."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
         bound = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{what} must be {bound}, got {n!r}")
+        raise ValueError(f"{what} must be {bound}, got {n!r:.40}")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{what} must be at most {maximum}, got {n!r:.40}")
     return int(n)
 
 
-def hyperparameter(x: object, name: str, below_one: bool = False) -> float:
-    """``x`` as a float, checked to be a finite number >= 0 (and < 1 with ``below_one``)."""
+def hyperparameter(x: object, name: str, below_one: bool = False,
+                   positive: bool = False) -> float:
+    """``x`` as a float: a finite number >= 0 (> 0 if ``positive``, < 1 with ``below_one``)."""
     ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
-    if not ok or (below_one and x >= 1):
-        bound = "in [0, 1)" if below_one else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {x!r}")
+    if not ok or (below_one and x >= 1) or (positive and x == 0):
+        bound = "in [0, 1)" if below_one else "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {x!r:.40}")
     return float(x)
 
 
@@ -37,9 +40,11 @@ def lift(x: Sequence[Value | float], nin: int, who: str) -> tuple[Value, ...]:
     if type(x) is list:  # the usual case, checked first: isinstance on ABCs is slow
         x = tuple(x)
     elif type(x) is not tuple:
-        if isinstance(x, (Value, numbers.Number, str)) or not isinstance(x, Iterable):
-            raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values), "
-                            f"got {type(x).__name__}: {x!r:.60}")
+        if (isinstance(x, Value | numbers.Number | str | Mapping | Set)
+                or not isinstance(x, Iterable) or not hasattr(x, "__len__")):
+            raise TypeError(f"{who} expects a sequence of {nin} inputs (numbers or Values, in "
+                            f"order: a list, a tuple or an array), got {type(x).__name__}: "
+                            f"{x!r:.60}")
         x = tuple(x)
     if len(x) != nin:
         raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")

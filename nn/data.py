@@ -20,7 +20,12 @@ from typing import NamedTuple
 from nn.checks import int_at_least
 from nn.seeding import Seed, as_random
 
-__all__ = ["Dataset", "blobs", "circles", "curve", "digits", "moons", "spirals", "xor"]
+__all__ = ["MAX_POINTS", "Dataset", "blobs", "circles", "curve", "digits", "moons", "spirals",
+           "xor"]
+
+MAX_POINTS = 1_000_000
+"""The most points a data set may have, checked before anything is allocated (a million points
+are a few hundred megabytes as lists of floats). Raise it if you mean it."""
 
 
 class Dataset(NamedTuple):
@@ -37,7 +42,7 @@ class Dataset(NamedTuple):
 
     def split(self, test_fraction: float = 0.25) -> tuple[Dataset, Dataset]:
         """(train, test): the last ``test_fraction`` of the (already shuffled) points is test."""
-        if not 0.0 < test_fraction < 1.0:
+        if not isinstance(test_fraction, numbers.Real) or not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
         cut = len(self.X) - max(1, round(test_fraction * len(self.X)))
         if cut < 1:
@@ -48,7 +53,7 @@ class Dataset(NamedTuple):
 def moons(n: int = 100, noise: float = 0.1, seed: Seed = None) -> Dataset:
     """Two interleaving half circles (class 0: the upper one), as scikit-learn's make_moons."""
     rng = as_random(seed)
-    n = int_at_least(n, "n", 2)
+    n = int_at_least(n, "n", 2, MAX_POINTS)
     _noise(noise, "noise")
     n_upper = n // 2
     points = []
@@ -66,9 +71,9 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
             seed: Seed = None) -> Dataset:
     """A circle of radius 1 (class 0) around a circle of radius ``factor`` (class 1)."""
     rng = as_random(seed)
-    n = int_at_least(n, "n", 2)
+    n = int_at_least(n, "n", 2, MAX_POINTS)
     _noise(noise, "noise")
-    if not 0.0 < factor < 1.0:
+    if not isinstance(factor, numbers.Real) or not 0.0 < factor < 1.0:
         raise ValueError(f"factor must be between 0 and 1, got {factor!r}")
     n_outer = n // 2
     points = []
@@ -82,7 +87,7 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5,
 def xor(n: int = 100, noise: float = 0.0, seed: Seed = None) -> Dataset:
     """Points uniform in [-1, 1]^2; class 1 where the two coordinates have opposite signs."""
     rng = as_random(seed)
-    n = int_at_least(n, "n", 1)
+    n = int_at_least(n, "n", 1, MAX_POINTS)
     _noise(noise, "noise")
     points = []
     for _ in range(n):
@@ -95,7 +100,7 @@ def spirals(n: int = 100, classes: int = 2, noise: float = 0.1,
             seed: Seed = None) -> Dataset:
     """``classes`` interleaved spiral arms from the origin (the CS231n data set)."""
     rng = as_random(seed)
-    n = int_at_least(n, "n", 1)
+    n = int_at_least(n, "n", 1, MAX_POINTS)
     classes = int_at_least(classes, "classes", 2)
     _noise(noise, "noise")
     points = []
@@ -111,7 +116,7 @@ def spirals(n: int = 100, classes: int = 2, noise: float = 0.1,
 def blobs(n: int = 100, centers: int = 3, std: float = 0.3, seed: Seed = None) -> Dataset:
     """``centers`` Gaussian clouds (standard deviation ``std``) centred on a circle of radius 2."""
     rng = as_random(seed)
-    n = int_at_least(n, "n", 1)
+    n = int_at_least(n, "n", 1, MAX_POINTS)
     centers = int_at_least(centers, "centers", 1)
     _noise(std, "std")
     points = []
@@ -128,7 +133,7 @@ def curve(n: int = 50, noise: float = 0.1, seed: Seed = None) -> Dataset:
     ``X`` holds one-element points ``[x]`` (an MLP with ``nin=1`` reads them), ``y`` floats.
     """
     rng = as_random(seed)
-    n = int_at_least(n, "n", 1)
+    n = int_at_least(n, "n", 1, MAX_POINTS)
     _noise(noise, "noise")
     xs = [rng.uniform(-1.0, 1.0) for _ in range(n)]
     return Dataset([[x] for x in xs], [math.sin(3.0 * x) + noise * rng.gauss(0.0, 1.0)

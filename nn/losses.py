@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 from engine import Value
@@ -54,6 +54,9 @@ class Loss:
         if isinstance(outputs, Value) or not isinstance(outputs, Sequence):
             raise TypeError(f"{self.name} expects a list of per-sample outputs, got "
                             f"{type(outputs).__name__}")
+        if isinstance(targets, str | Mapping | Set) or not hasattr(targets, "__len__"):
+            raise TypeError(f"{self.name} expects a list of per-sample targets (one per output "
+                            f"of the batch), got {type(targets).__name__}: {targets!r:.40}")
         if len(outputs) != len(targets):
             raise ValueError(f"{self.name}: {len(outputs)} outputs but {len(targets)} targets")
         if not outputs:
@@ -126,9 +129,16 @@ class MeanSquaredError(Loss):
         return Value.sum([_square(a - y) for a, y in zip(output, target, strict=True)])
 
     def _check_target(self, y: Any, nout: int) -> list[float]:
-        ys = [y] if isinstance(y, numbers.Real) else list(y)
-        if len(ys) != nout or not all(isinstance(v, numbers.Real) for v in ys):
-            raise ValueError(f"mse: a target must be {nout} number(s) (one per output), got {y!r}")
+        if isinstance(y, numbers.Real):
+            ys = [y]
+        elif isinstance(y, Iterable) and not isinstance(y, str | Mapping | Set):
+            ys = list(y)
+        else:
+            ys = []  # refused below
+        if (len(ys) != nout or not all(isinstance(v, numbers.Real) for v in ys)
+                or not all(map(_finite, ys))):
+            raise ValueError(f"mse: a target must be {nout} number(s) (finite, one per output), "
+                             f"got {y!r:.60}")
         return [float(v) for v in ys]
 
     def _costs_np(self, A, Y):
@@ -187,7 +197,7 @@ class BinaryCrossEntropyWithLogits(Loss):
 
     def _check_target(self, y: Any, nout: int) -> float:
         _one_output(self.name, nout)
-        if not isinstance(y, numbers.Real) or not 0 <= y <= 1:
+        if not isinstance(y, numbers.Real) or not 0 <= y <= 1:  # refuses nan, as every loss
             raise ValueError(f"bce_with_logits: a target must be a number in [0, 1], got {y!r}")
         return float(y)
 
@@ -255,6 +265,15 @@ class L2Penalty:
 
     def __call__(self, parameters: Sequence[Value]) -> Value:
         """``alpha * sum(p^2)`` as a Value (add it to the data loss)."""
+        if isinstance(parameters, str | Value | Mapping) or not isinstance(parameters, Iterable):
+            hint = " (pass mlp.parameters())" if hasattr(parameters, "parameters") else ""
+            raise TypeError(f"L2Penalty expects a list of parameters (Values){hint}, got "
+                            f"{type(parameters).__name__}: {parameters!r:.40}")
+        parameters = list(parameters)
+        for i, p in enumerate(parameters):
+            if type(p) is not Value:
+                raise TypeError(f"L2Penalty: parameter {i} is a {type(p).__name__}, not a Value "
+                                "(a number has no gradient to penalize)")
         return self.alpha * Value.sum([p * p for p in parameters])
 
     def __repr__(self) -> str:
@@ -280,6 +299,13 @@ def _log_sum_exp(xs: Sequence[Value]) -> Value:
     if not math.isfinite(shift):
         shift = 0.0  # inf or nan logits: let IEEE arithmetic give inf or nan
     return Value.sum([(x - shift).exp() for x in xs]).log() + shift
+
+
+def _finite(x: numbers.Real) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _square(d: Value) -> Value:

@@ -14,6 +14,7 @@ their neurons' flags and set them all.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import operator
@@ -35,6 +36,11 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "linear": None,  # a = z: no node
 }
 """Activations known by name: they can be saved, and the closed form knows their derivatives."""
+
+MAX_PARAMETERS = 10_000_000
+"""The most parameters a network may have, checked before anything is allocated (a Value takes
+about 100 bytes: ten million are a gigabyte, and minutes per training step). Raise it if you
+mean it."""
 
 INITS = ("uniform", "xavier", "he")
 """Weight initializations: uniform(-1, 1) (micrograd's), Xavier/Glorot uniform, He uniform."""
@@ -76,6 +82,7 @@ class Neuron:
                  weights: Sequence[float] | None = None, bias: float | None = None,
                  expanded: bool = False) -> None:
         nin = int_at_least(nin, "nin")
+        _check_parameter_count(nin + 1, f"Neuron({nin})")
         self._activate = _activation_function(activation)
         self._activation = activation
         self.expanded = expanded
@@ -186,6 +193,8 @@ class Layer:
                  init: str = "uniform", seed: Seed = None,
                  expanded: bool = False) -> None:
         nout = int_at_least(nout, "nout")
+        if isinstance(nin, numbers.Integral):
+            _check_parameter_count((nin + 1) * nout, f"Layer({nin}, {nout})")
         rng = as_random(seed)
         self._setup([Neuron(nin, activation, init=init, seed=rng, fan_out=nout,
                             expanded=expanded) for _ in range(nout)])
@@ -302,6 +311,8 @@ class MLP:
         if isinstance(nouts, numbers.Integral) or not isinstance(nouts, Sequence) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         sizes = [int_at_least(nin, "nin"), *(int_at_least(n, "a layer size") for n in nouts)]
+        _check_parameter_count(sum((a + 1) * b for a, b in itertools.pairwise(sizes)),
+                               f"MLP({sizes[0]}, {sizes[1:]})")
         _activation_function(activation)  # checked even when there is no hidden layer
         rng = as_random(seed)
         last = len(nouts) - 1
@@ -440,6 +451,12 @@ def _fast_path(act: object) -> tuple[str | None, Callable[[Value], Value] | None
     if act is ACTIVATIONS["leaky_relu"]:
         return None, act
     return None
+
+
+def _check_parameter_count(count: int, what: str) -> None:
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{what} would have {count} parameters, more than "
+                         f"nn.mlp.MAX_PARAMETERS ({MAX_PARAMETERS}); checked before allocating")
 
 
 def _activation_function(activation: Activation) -> Callable[[Value], Value] | None:

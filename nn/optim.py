@@ -19,6 +19,10 @@ class Optimizer:
     """Holds the parameters (leaf Values) an optimizer updates."""
 
     def __init__(self, parameters: Iterable[Value], lr: float) -> None:
+        if isinstance(parameters, str | Value) or not isinstance(parameters, Iterable):
+            hint = " (pass mlp.parameters())" if hasattr(parameters, "parameters") else ""
+            raise TypeError(f"the optimizer expects a list of parameters (Values){hint}, got "
+                            f"{type(parameters).__name__}: {parameters!r:.40}")
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError("the optimizer got an empty parameter list")
@@ -52,6 +56,9 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(parameters, lr)
         self.momentum = hyperparameter(momentum, "momentum")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum must be < 1 (a velocity that never decays grows without "
+                             f"bound), got {momentum!r:.40}")
         self.weight_decay = hyperparameter(weight_decay, "weight_decay")
         self.velocity = [0.0] * len(self.parameters)
 
@@ -91,7 +98,7 @@ class Adam(Optimizer):
         b1, b2 = betas
         self.betas = (hyperparameter(b1, "beta1", below_one=True),
                       hyperparameter(b2, "beta2", below_one=True))
-        self.eps = hyperparameter(eps, "eps")
+        self.eps = hyperparameter(eps, "eps", positive=True)  # 0 would divide 0 by 0 at a zero grad
         self.weight_decay = hyperparameter(weight_decay, "weight_decay")
         self.t = 0
         self.m = [0.0] * len(self.parameters)

@@ -2,28 +2,42 @@
 
 The file is plain JSON read with ``json.loads`` (no pickle, no eval: loading never runs code)::
 
-    {"format": "deltagrad.mlp", "version": 1, "nin": 2,
+    {"format": "deltagrad.mlp", "version": 1, "nin": 2, "sizes": [2, 3, 1],
      "layers": [{"activation": "tanh", "weights": [[w, ...], ...], "biases": [b, ...]}, ...]}
 
 ``weights[j]`` are neuron ``j``'s weights. Floats are written with ``repr``, which Python reads
 back as the same float, so the round trip is exact (nan and inf are written as ``NaN`` and
-``Infinity``, as Python's ``json`` does). Anything malformed raises ``ValueError`` saying what.
+``Infinity``, as Python's ``json`` does). ``sizes`` (``[nin, n_1, ..., n_L]``) is written by
+``save`` and checked when present, so a file that lost a layer does not load as another model.
+Nothing else is accepted: an unknown or repeated key, a number beyond the float range
+(``1e400``), a model of more than ``nn.mlp.MAX_PARAMETERS`` parameters or a file of more than
+``MAX_FILE_BYTES`` raise ``ValueError`` naming the file and the field.
+
+``save`` writes a temporary file in the same folder and renames it over ``path``: a save that
+fails (disk full, an interrupted process) leaves the old file as it was.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import numbers
 import os
+import tempfile
 from typing import Any
 
-from nn.mlp import ACTIVATIONS, MLP, Layer, Neuron
+from nn.mlp import ACTIVATIONS, MAX_PARAMETERS, MLP, Layer, Neuron
 
-__all__ = ["FORMAT", "VERSION", "load", "mlp_from_dict", "mlp_to_dict", "save"]
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "VERSION", "load", "mlp_from_dict", "mlp_to_dict", "save"]
 
 FORMAT = "deltagrad.mlp"
 VERSION = 1
+MAX_FILE_BYTES = 40 * MAX_PARAMETERS
+"""The largest file ``load`` reads: about 40 characters per parameter of the largest model."""
+
+_KEYS = ("format", "version", "nin", "sizes", "layers")
+_LAYER_KEYS = ("activation", "weights", "biases")
 
 
 def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
@@ -38,16 +52,35 @@ def mlp_to_dict(mlp: MLP) -> dict[str, Any]:
                              "with the same callable.")
         if len(names) != 1:
             raise ValueError(f"the neurons of layer {k} have different activations")
+        where = f"layer {k}, neuron"
         layers.append({"activation": names.pop(),
-                       "weights": [[w.data for w in n.w] for n in layer.neurons],
-                       "biases": [n.b.data for n in layer.neurons]})
-    return {"format": FORMAT, "version": VERSION, "nin": mlp.nin, "layers": layers}
+                       "weights": [[_real(w.data, f"{where} {j}, weight {i}")
+                                    for i, w in enumerate(n.w)]
+                                   for j, n in enumerate(layer.neurons)],
+                       "biases": [_real(n.b.data, f"{where} {j}, bias")
+                                  for j, n in enumerate(layer.neurons)]})
+    return {"format": FORMAT, "version": VERSION, "nin": mlp.nin, "sizes": mlp.sizes,
+            "layers": layers}
+
+
+def _real(x: Any, where: str) -> float:
+    """A parameter's data as a float for the file; TypeError if no file could hold it."""
+    if type(x) is float:
+        return x
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        try:
+            return float(x)
+        except OverflowError:
+            pass
+    raise TypeError(f"{where} is a {type(x).__name__} ({x!r:.40}), not a real number in the "
+                    "float range: the file would not load. Set p.data to a float.")
 
 
 def mlp_from_dict(data: Any) -> MLP:
     """The MLP ``mlp_to_dict`` described; ``ValueError`` names the first thing that is wrong."""
     if not isinstance(data, dict):
         raise ValueError(f"an MLP file holds a JSON object, not {type(data).__name__}")
+    _known_keys(data, _KEYS, "the model")
     if data.get("format") != FORMAT:
         raise ValueError(f"not a deltagrad MLP: 'format' is {data.get('format')!r}, "
                          f"expected {FORMAT!r}")
@@ -61,12 +94,14 @@ def mlp_from_dict(data: Any) -> MLP:
     layers_data = data.get("layers")
     if not isinstance(layers_data, list) or not layers_data:
         raise ValueError("'layers' must be a non-empty list")
+    _check_sizes(data, nin, layers_data)
     layers = []
     width = nin
     for k, entry in enumerate(layers_data):
         where = f"layer {k}"
         if not isinstance(entry, dict):
             raise ValueError(f"{where} must be an object, got {type(entry).__name__}")
+        _known_keys(entry, _LAYER_KEYS, where)
         activation = entry.get("activation")
         if not isinstance(activation, str) or activation not in ACTIVATIONS:
             raise ValueError(f"{where}: unknown activation {activation!r}; known: "
@@ -93,25 +128,127 @@ def mlp_from_dict(data: Any) -> MLP:
 
 
 def save(mlp: MLP, path: str | os.PathLike[str]) -> None:
-    """Write the MLP to ``path`` as JSON (the whole file is replaced)."""
+    """Write the MLP to ``path`` as JSON, replacing the file only once the new one is complete
+    (a temporary file in the same folder, renamed over it): a failed save loses nothing."""
+    path = _path(path, "save")
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"save needs an MLP, not {type(mlp).__name__}")
     text = json.dumps(mlp_to_dict(mlp))
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
+                                     suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, _mode_for(path))
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def load(path: str | os.PathLike[str]) -> MLP:
-    """Read an MLP written by ``save``; ``ValueError`` if the file is not one."""
+    """Read an MLP written by ``save``; ``ValueError`` naming the file and the field if the file
+    is not one (see the module's docstring for what the format accepts)."""
+    path = _path(path, "load")
     with open(path, "rb") as f:
-        raw = f.read()
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(f"{path}: larger than MAX_FILE_BYTES ({MAX_FILE_BYTES} bytes), more "
+                         "than any model deltagrad builds")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_repeated_keys,
+                          parse_int=_parse_int, parse_float=_parse_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{os.fspath(path)} is not valid JSON (truncated or not an MLP file): "
+        raise ValueError(f"{path} is not valid JSON (truncated or not an MLP file): "
                          f"{e}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to be an MLP file") from None
+    except ValueError as e:  # from the hooks
+        raise ValueError(f"{path}: {e}") from None
     try:
         return mlp_from_dict(data)
     except ValueError as e:
-        raise ValueError(f"{os.fspath(path)}: {e}") from None
+        raise ValueError(f"{path}: {e}") from None
+
+
+def _path(path: object, who: str) -> str:
+    """``path`` as a str; a TypeError for anything but a str or os.PathLike (an int or a bool
+    would be taken by ``open`` as a file descriptor: ``True`` is stdout)."""
+    if isinstance(path, str | os.PathLike) and not isinstance(path, bytes):
+        name = os.fspath(path)
+        if isinstance(name, str):
+            return name
+    raise TypeError(f"{who}: the path must be a str or an os.PathLike (pathlib.Path), not "
+                    f"{type(path).__name__}: {path!r:.60}")
+
+
+def _mode_for(path: str) -> int:
+    """The permissions of the file replaced, or those a new file gets (0o666 less the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+class _OutOfRange(str):
+    """A number of the file beyond the float range (``1e400``, a 400-digit int): no field takes
+    one, so the field's check refuses it, naming the field."""
+
+    def __repr__(self) -> str:
+        return f"{self[:24]}{'...' if len(self) > 24 else ''} (beyond the float range)"
+
+
+def _parse_int(text: str) -> int | _OutOfRange:
+    return int(text) if len(text) <= 300 else _OutOfRange(text)  # 10 ** 300 < float max
+
+
+def _parse_float(text: str) -> float | _OutOfRange:
+    x = float(text)
+    return _OutOfRange(text) if math.isinf(x) else x  # Infinity is written so, not as 1e400
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"the key {repeated!r} appears twice in one object")
+    return data
+
+
+def _known_keys(data: dict, known: tuple[str, ...], where: str) -> None:
+    for key in data:
+        if key not in known:
+            raise ValueError(f"{where} has the unknown key {key!r:.40}; known: {', '.join(known)}")
+
+
+def _check_sizes(data: dict, nin: int, layers: list) -> None:
+    """Refuse a model larger than MAX_PARAMETERS before building it, and, when the file says
+    its ``sizes``, a file whose layers do not match them (a lost layer)."""
+    widths = [len(e["weights"]) if isinstance(e, dict) and isinstance(e.get("weights"), list)
+              else 0 for e in layers]
+    sizes = data.get("sizes")
+    if "sizes" in data:
+        if (not isinstance(sizes, list) or not sizes
+                or not all(type(n) is int and n >= 1 for n in sizes)):
+            raise ValueError(f"'sizes' must be a list of positive ints, got {sizes!r:.60}")
+        _cap(sizes)
+        if sizes != [nin, *widths]:
+            raise ValueError(f"'sizes' is {sizes!r:.60} but 'nin' and the layers give "
+                             f"{[nin, *widths]!r:.60}: a layer is missing, extra or cut")
+    _cap([nin, *widths])
+
+
+def _cap(sizes: list[int]) -> None:
+    count = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"the layer sizes {sizes!r:.60} declare {count} parameters, more than "
+                         f"nn.mlp.MAX_PARAMETERS ({MAX_PARAMETERS})")
 
 
 def _is_number(x: Any) -> bool:

@@ -11,17 +11,18 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+import math
+from collections.abc import Mapping, Sequence, Set
+from typing import Any, Literal, NamedTuple
 
 from engine import Value, no_grad
 from nn.checks import int_at_least, lift
-from nn.losses import L2Penalty, Loss, mse
+from nn.losses import LOSSES, L2Penalty, Loss, mse
 from nn.mlp import MLP
 from nn.optim import SGD, Optimizer
 from nn.seeding import Seed, as_random
 
-__all__ = ["History", "accuracy", "fit", "predict"]
+__all__ = ["History", "NonFiniteError", "accuracy", "fit", "predict"]
 
 
 class History(NamedTuple):
@@ -35,17 +36,30 @@ class History(NamedTuple):
     accuracy: list[float | None]
 
 
+class NonFiniteError(FloatingPointError):
+    """``fit`` met a nan or inf loss, gradient or parameter; the model keeps its parameters from
+    before that step."""
+
+
 def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss = mse, *,
         optimizer: Optimizer | None = None, epochs: int = 100, batch_size: int | None = None,
         shuffle: bool = True, seed: Seed = None, penalty: L2Penalty | None = None,
-        progress: bool = True) -> History:
+        progress: bool = True,
+        on_nonfinite: Literal["raise", "keep_going"] = "raise") -> History:
     """Train ``model`` on ``(X, y)`` and return the :class:`History`.
 
     Each epoch visits the samples in mini-batches of ``batch_size`` (all of them by default),
     in an order shuffled by ``seed`` (an int, a ``random.Random`` or None); each batch runs
     forward, ``loss`` (plus ``penalty`` of the parameters), ``backward()`` and
     ``optimizer.step()`` (default: ``SGD(lr=0.05)``). ``progress=False`` hides the tqdm bar.
+
+    A step whose loss or gradients hold a nan or inf, or that would make a parameter nan or
+    inf, raises :class:`NonFiniteError` naming the epoch and step; the model keeps its last
+    finite parameters (and that step's gradients, to look at). ``on_nonfinite="keep_going"``
+    trains on regardless (the history then shows nan). After ``fit`` returns, every
+    parameter's ``grad`` is 0.0: gradients of the last step are not left behind.
     """
+    _check_fit_arguments(model, X, y, loss, optimizer, penalty, on_nonfinite)
     if len(X) != len(y):
         raise ValueError(f"{len(X)} inputs but {len(y)} targets")
     if not len(X):
@@ -54,6 +68,7 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
     n = len(X)
     batch_size = n if batch_size is None else int_at_least(batch_size, "batch_size", 1)
     optimizer = SGD(model.parameters(), lr=0.05) if optimizer is None else optimizer
+    checked = on_nonfinite == "raise"
     rng = as_random(seed)
     inputs = [lift(row, model.nin, f"fit: X[{i}]") for i, row in enumerate(X)]  # made once
     targets = list(y)
@@ -63,11 +78,11 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
     order = list(range(n))
     bar = _progress(epochs, progress)
     try:
-        for _ in range(epochs):
+        for epoch in range(epochs):
             if shuffle:
                 rng.shuffle(order)
             total = 0.0
-            correct: int | None = 0
+            correct: float | None = 0
             for start in range(0, n, batch_size):
                 batch = order[start:start + batch_size]
                 outputs = [model(inputs[i]) for i in batch]
@@ -77,7 +92,12 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
                     objective = objective + penalty(parameters)
                 optimizer.zero_grad()
                 objective.backward()
-                optimizer.step()
+                if checked:
+                    _step_checked(optimizer, objective, parameters,
+                                  f"epoch {epoch + 1} of {epochs}, step "
+                                  f"{start // batch_size + 1} of {-(-n // batch_size)}")
+                else:
+                    optimizer.step()
                 total += objective.data * (len(batch) if is_mean else 1)
                 hits = _count_correct(loss, outputs, batch_targets)
                 correct = None if hits is None or correct is None else correct + hits
@@ -89,11 +109,81 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
     finally:
         if bar is not None:
             bar.close()
+    model.zero_grad()
+    optimizer.zero_grad()
     return history
+
+
+def _step_checked(optimizer: Optimizer, objective: Value, parameters: list[Value],
+                  where: str) -> None:
+    """``optimizer.step()``, unless the loss or a gradient is not finite, or the step would
+    make a parameter so: then the parameters are put back and NonFiniteError raised."""
+    problem = None
+    if not math.isfinite(objective.data):
+        problem = f"the loss is {objective.data}"
+    else:
+        bad = next((i for i, p in enumerate(parameters) if not math.isfinite(p.grad)), None)
+        if bad is not None:
+            problem = f"the gradient of parameter {bad} is {parameters[bad].grad}"
+    if problem is None:
+        before = [p.data for p in parameters]
+        optimizer.step()
+        bad = next((i for i, p in enumerate(parameters) if not math.isfinite(p.data)), None)
+        if bad is None:
+            return
+        problem = f"the step made parameter {bad} {parameters[bad].data}"
+        for p, x in zip(parameters, before, strict=True):
+            p.data = x
+    raise NonFiniteError(
+        f"fit stopped at {where}: {problem}. The model keeps its parameters from before this "
+        "step. A nan in the data, or a learning rate too large for the loss, does this; "
+        "engine.detect_anomaly() finds the first operation giving nan or inf "
+        "(on_nonfinite='keep_going' trains on regardless)")
+
+
+def _check_fit_arguments(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, penalty: Any,
+                         on_nonfinite: Any) -> None:
+    """TypeError naming the argument of ``fit`` that is not of its kind."""
+    if not isinstance(model, MLP):
+        raise TypeError(f"fit: the model must be an nn.MLP, not {type(model).__name__}")
+    _check_samples(X, y, "fit")
+    _check_loss(loss, "fit")
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: optimizer must be an nn.optim optimizer (SGD, Adam) or None, not "
+                        f"{type(optimizer).__name__}: {optimizer!r:.40}")
+    if penalty is not None and not isinstance(penalty, L2Penalty):
+        raise TypeError(f"fit: penalty must be an nn.losses.L2Penalty or None, not "
+                        f"{type(penalty).__name__} (write penalty=L2Penalty({penalty!r:.20}))")
+    if on_nonfinite not in ("raise", "keep_going"):
+        raise ValueError(f"fit: on_nonfinite must be 'raise' or 'keep_going', got "
+                         f"{on_nonfinite!r:.40}")
+
+
+def _check_samples(X: Any, y: Any, who: str) -> None:
+    for name, xs in (("X", X), ("y", y)):
+        if (y is None and name == "y") or _is_sequence(xs):
+            continue
+        raise TypeError(f"{who}: {name} must be a sequence (one entry per sample: a list, a "
+                        f"tuple or an array), not {type(xs).__name__}: {xs!r:.40}")
+
+
+def _is_sequence(xs: Any) -> bool:
+    return (not isinstance(xs, str | bytes | Mapping | Set | Value) and hasattr(xs, "__len__")
+            and hasattr(xs, "__getitem__"))
+
+
+def _check_loss(loss: Any, who: str) -> None:
+    if isinstance(loss, Loss):
+        return
+    hint = (f" (the loss named {loss!r} is nn.losses.{loss}, or nn.losses.LOSSES[{loss!r}])"
+            if isinstance(loss, str) and loss in LOSSES else "")
+    raise TypeError(f"{who}: loss must be an nn.losses loss such as losses.mse, not "
+                    f"{type(loss).__name__} {loss!r:.40}{hint}")
 
 
 def predict(model: MLP, X: Sequence[Sequence[float]]) -> list[list[float]]:
     """The model's outputs (floats) for every input, recording no graph."""
+    _check_samples(X, None, "predict")
     with no_grad():
         return [[a.data for a in model(x)] for x in X]
 
@@ -105,12 +195,19 @@ def accuracy(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any],
     ``loss`` is the one the model was trained with (a classification loss: ``mse``, the default
     everywhere, predicts no labels), as in ``fit`` and ``closed_form.backprop``.
     """
+    _check_samples(X, y, "accuracy")
+    _check_loss(loss, "accuracy")
     if len(X) != len(y) or not len(X):
         raise ValueError(f"accuracy needs as many labels as inputs (and some), got {len(X)} "
                          f"inputs and {len(y)} labels")
     outputs = predict(model, X)
     if loss.predict(outputs[0]) is None:
         raise ValueError(f"{loss.name} is a regression loss: it predicts no labels")
+    for i, out in enumerate(outputs):
+        if not all(map(math.isfinite, out)):
+            raise ValueError(f"accuracy: the model's output for sample {i} is {out!r:.60}: a "
+                             "model with nan or inf outputs has no accuracy (its parameters "
+                             "are probably nan: see fit's on_nonfinite)")
     return sum(loss.predict(out) == label for out, label in zip(outputs, y, strict=True)) / len(X)
 
 
@@ -120,6 +217,8 @@ def _count_correct(loss: Loss, outputs: list[list[Value]], targets: list[Any]) -
         guess = loss.predict([a.data for a in out])
         if guess is None:
             return None
+        if not all(math.isfinite(a.data) for a in out):
+            return math.nan  # nan outputs predict no label: the epoch's accuracy is nan
         hits += guess == label
     return hits
 
