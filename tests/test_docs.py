@@ -65,7 +65,8 @@ def test_api_reference_documents_engine_and_nn(site):
     api = page(site, "api.html")
     for name in ("engine.Value.backward", "engine.no_grad", "engine.testing.numeric_grad",
                  "engine.testing.gradcheck", "engine.derivatives.register", "engine.draw_graph",
-                 "engine.film_strip", "engine.explain", "engine.strategies.graphs", "nn.MLP",
+                 "engine.film_strip", "engine.explain", "engine.trace_table",
+                 "engine.strategies.graphs", "nn.MLP",
                  "nn.draw_network", "nn.closed_form.backprop", "nn.optim.Adam", "nn.train.fit"):
         assert f'id="{name}"' in api, name
 
