@@ -71,6 +71,15 @@ def test_api_reference_documents_engine_and_nn(site):
         assert f'id="{name}"' in api, name
 
 
+def test_pictures_open_at_full_size_with_local_files_only(site):
+    html = page(site, "visualization.html")
+    assert re.search(r'<script src="_static/full-size\.js[^"]*"', html)
+    assert re.search(r'href="_static/full-size\.css[^"]*"', html)
+    script = page(site, "_static/full-size.js")
+    assert "article img" in script and "http" not in script
+    assert html.count("<img") >= 5  # the pictures the script links
+
+
 def test_the_readme_figure_is_made_again_by_the_build(site):
     """docs/make_readme_figure.py ran into the site: the committed picture can be regenerated."""
     made = page(site, "_static/readme-figure.svg")
