@@ -370,8 +370,8 @@ def _torch_ops(torch: object, extra: Mapping[str, Callable[..., object]]) -> dic
     ops: dict[str, Callable[..., object]] = {
         "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
         "**": operator.pow, "pow": t.pow, "neg": operator.neg, "abs": t.abs, "exp": t.exp,
-        "log": t.log, "sqrt": t.sqrt, "sin": t.sin, "cos": t.cos, "tanh": t.tanh,
-        "sigmoid": t.sigmoid, "relu": t.relu,
+        "log": t.log, "sqrt": t.sqrt, "sin": lambda x: t.sin(x), "cos": lambda x: t.cos(x),
+        "tanh": t.tanh, "sigmoid": t.sigmoid, "relu": t.relu,
         "leaky_relu": lambda x, slope: t.nn.functional.leaky_relu(x, slope),
         "sum": lambda *xs: sum(xs[1:], xs[0]) if xs else t.tensor(0.0, dtype=t.float64),
         "affine": _affine_with,
