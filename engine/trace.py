@@ -71,7 +71,7 @@ def trace_table(root: Value, *, inputs: Iterable[Value] | None = None, grad: flo
     if len(nodes) > max_values:
         raise ValueError(f"this graph has {len(nodes)} values, more than max_values="
                          f"{max_values}: trace a smaller graph or raise max_values")
-    chosen = _inputs(nodes, inputs)
+    chosen = [root] if not root._parents else _inputs(nodes, inputs)
     interior = [v for v in nodes if v._parents]
     index = {v: i - len(chosen) + 1 for i, v in enumerate(chosen)}
     index.update({v: i + 1 for i, v in enumerate(interior)})
@@ -190,7 +190,6 @@ class Style:
     """How a format writes the pieces of a trace line (plain text here)."""
 
     times, plus, equals = " * ", " + ", "= "
-    calls: ClassVar[dict[str, str]] = {}
 
     def v(self, i: int, bar: bool = False) -> str:
         return f"{'vbar' if bar else 'v'}_{i}"

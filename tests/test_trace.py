@@ -178,3 +178,10 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="max_values"):
         trace_table(big)
     assert len(trace_table(big, max_values=1000).forward) == 202
+
+
+def test_a_leaf_is_its_own_trace():
+    x = Value(3.0)
+    trace = trace_table(x, inputs=[])
+    assert [line.index for line in trace.forward] == [0]
+    assert squeezed(str(trace)).splitlines()[-1] == " 1 vbar_0 = 1"
