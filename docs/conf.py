@@ -58,6 +58,8 @@ autodoc_default_options = {"members": True, "show-inheritance": False}
 html_theme = "furo"
 html_title = "deltagrad"
 html_static_path = ["_static"]
+html_js_files = ["full-size.js"]  # a click on a picture opens it at full size
+html_css_files = ["full-size.css"]
 html_show_sourcelink = False
 
 

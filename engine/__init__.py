@@ -9,7 +9,9 @@ from engine.draw import draw_graph
 from engine.explain import explain
 from engine.filmstrip import film_strip
 from engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from engine.trace import trace_table
 from engine.value import Value, affine_rows, ancestors, apply, backward_order
 
 __all__ = ["Value", "affine_rows", "ancestors", "apply", "backward_order", "detect_anomaly",
-           "draw_graph", "enable_grad", "explain", "film_strip", "is_grad_enabled", "no_grad"]
+           "draw_graph", "enable_grad", "explain", "film_strip", "is_grad_enabled", "no_grad",
+           "trace_table"]

@@ -44,6 +44,14 @@ def sign(x):
     return ieee.sign(x) if type(x) is float else ieee.sign(x.data)  # piecewise constant
 
 
+def sin(x):
+    return ieee.sin(x) if type(x) is float else x.sin()
+
+
+def cos(x):
+    return ieee.cos(x) if type(x) is float else x.cos()
+
+
 # -- forward functions of the n-ary operations --------------------------------------------------
 
 
@@ -236,6 +244,8 @@ OPS: dict[str, Op] = {
                      torch=lambda t, x: t.log(x)),
     "sqrt":       Op(ieee.sqrt,    lambda x, out: (div(0.5, out),), 1, (POSITIVE,),
                      torch=lambda t, x: t.sqrt(x)),
+    "sin":        Op(ieee.sin,     lambda x, out: (cos(x),), 1, torch=lambda t, x: t.sin(x)),
+    "cos":        Op(ieee.cos,     lambda x, out: (-sin(x),), 1, torch=lambda t, x: t.cos(x)),
     "tanh":       Op(ieee.tanh,    lambda x, out: (1.0 - out * out,), 1,
                      torch=lambda t, x: t.tanh(x)),
     "sigmoid":    Op(ieee.sigmoid, lambda x, out: (out * (1.0 - out),), 1,

@@ -9,8 +9,8 @@ recorded numbers (the graph is not modified) and therefore ends with exactly the
 ``zero_grad()`` then ``backward()``.
 
 ``film_strip(root)`` returns a :class:`FilmStrip`: frames as drawings (SVG, PNG), a
-self-contained HTML player (slider, play/pause, step; no network needed) and, in Jupyter, that
-player inline.
+self-contained HTML player (slider, play/pause, step, keys: arrows, space, Home/End; full size or
+fitted; no network needed) and, in Jupyter, that player inline.
 """
 
 from __future__ import annotations
@@ -234,19 +234,25 @@ class FilmStrip:
         svgs = self.svg_frames(caption=False)  # the player shows the caption as text
         digest = hashlib.sha1("".join(svgs).encode()).hexdigest()[:10]
         uid = f"dg-film-{digest}-{next(_players)}"
+        captions = [html.escape(self.caption(k)) for k in range(len(svgs))]
         frames = "\n".join(
-            f'<div class="dg-frame" data-caption="{html.escape(self.caption(k))}"'
+            f'<div class="dg-frame" data-caption="{captions[k]}"'
             f'{"" if k == 0 else " hidden"}>{_inline_svg(svg, f"{uid}-{k}")}</div>'
             for k, svg in enumerate(svgs))
+        # every caption, invisible, in the caption's grid cell: the box is as tall as the
+        # longest caption at any width, so the frames below never move
+        sizers = "".join(f'<pre class="dg-sizer" aria-hidden="true" hidden>{c}</pre>'
+                         for c in dict.fromkeys(captions))
         return _PLAYER.replace("UID", uid).replace("LAST", str(len(svgs) - 1)).replace(
-            "FRAMES", frames).replace("CAPTION0", html.escape(self.caption(0)))
+            "FRAMES", frames).replace("SIZERS", sizers).replace("CAPTION0", captions[0])
 
     def save_html(self, path: str | os.PathLike) -> Path:
         """Write the player as a standalone HTML page."""
         path = Path(path)
         path.write_text("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
                         "<title>deltagrad: backward film strip</title></head><body>\n"
-                        + self.html() + "\n</body></html>\n", encoding="utf-8")
+                        + self.html() + "\n<script>document.querySelector('.dg-film').focus();"
+                        "</script>\n</body></html>\n", encoding="utf-8")
         return path
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -273,31 +279,45 @@ def _inline_svg(svg: str, prefix: str) -> str:
     return re.sub(r'\bid="', f'id="{prefix}-', svg)
 
 
-_PLAYER = """<div class="dg-film" id="UID">
+_PLAYER = """<div class="dg-film" id="UID" tabindex="0" aria-label="backward film strip">
 <style>
 #UID { font-family: Helvetica, Arial, sans-serif; }
-#UID .dg-bar { display: flex; gap: 6px; align-items: center; margin: 4px 0; }
-#UID .dg-bar input { flex: 1; max-width: 420px; }
+#UID:focus-visible { outline: 2px solid #7aa7e0; outline-offset: 2px; }
+#UID .dg-bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
+#UID .dg-bar input { flex: 1; min-width: 120px; max-width: 420px; }
+#UID .dg-keys { color: #777; font-size: 12px; }
+#UID .dg-stack { display: grid; }
+#UID .dg-stack > * { grid-area: 1 / 1; }
+#UID .dg-stack > [hidden] { display: block; visibility: hidden; }
 #UID pre { background: #f7f7f7; padding: 6px; margin: 4px 0; white-space: pre-wrap; }
+#UID .dg-frames { overflow-x: auto; }
 #UID svg { max-width: 100%; height: auto; }
+#UID.dg-full svg { max-width: none; }
 </style>
 <div class="dg-bar">
-<button type="button" data-go="first" title="first frame">|&lt;</button>
-<button type="button" data-go="prev" title="previous frame">&lt;</button>
-<button type="button" data-go="play" title="play / pause">play</button>
-<button type="button" data-go="next" title="next frame">&gt;</button>
-<button type="button" data-go="last" title="last frame">&gt;|</button>
+<button type="button" data-go="first" title="first frame (Home)">|&lt;</button>
+<button type="button" data-go="prev" title="previous frame (left arrow)">&lt;</button>
+<button type="button" data-go="play" title="play / pause (space)">play</button>
+<button type="button" data-go="next" title="next frame (right arrow)">&gt;</button>
+<button type="button" data-go="last" title="last frame (End)">&gt;|</button>
 <input type="range" min="0" max="LAST" value="0" aria-label="frame">
 <span class="dg-count">0 / LAST</span>
+<button type="button" data-go="zoom" title="show the frames at full size or fitted to the width"
+>full size</button>
+<span class="dg-keys">keys: &larr; &rarr; step, space play/pause, Home/End</span>
 </div>
-<pre class="dg-caption">CAPTION0</pre>
+<div class="dg-stack"><pre class="dg-caption" aria-live="polite">CAPTION0</pre>
+SIZERS</div>
+<div class="dg-stack dg-frames">
 FRAMES
+</div>
 <script>
 (function () {
   var root = document.getElementById("UID");
   var frames = root.querySelectorAll(".dg-frame");
   var slider = root.querySelector("input"), count = root.querySelector(".dg-count");
   var caption = root.querySelector(".dg-caption"), play = root.querySelector("[data-go=play]");
+  var zoom = root.querySelector("[data-go=zoom]");
   var k = 0, timer = null;
   function show(i) {
     k = Math.max(0, Math.min(frames.length - 1, i));
@@ -306,21 +326,39 @@ FRAMES
     caption.textContent = frames[k].getAttribute("data-caption");
   }
   function stop() { if (timer) { clearInterval(timer); timer = null; } play.textContent = "play"; }
-  root.querySelector(".dg-bar").addEventListener("click", function (e) {
-    var go = e.target.getAttribute && e.target.getAttribute("data-go");
-    if (go === "play") {
-      if (timer) { stop(); return; }
-      if (k === frames.length - 1) { show(0); }
-      play.textContent = "pause";
-      timer = setInterval(function () {
-        if (k >= frames.length - 1) { stop(); } else { show(k + 1); }
-      }, 1200);
-    } else if (go) {
-      stop();
-      show({first: 0, prev: k - 1, next: k + 1, last: frames.length - 1}[go]);
+  function toggle() {
+    if (timer) { stop(); return; }
+    if (k === frames.length - 1) { show(0); }
+    play.textContent = "pause";
+    timer = setInterval(function () {
+      if (k >= frames.length - 1) { stop(); } else { show(k + 1); }
+    }, 1200);
+  }
+  function go(where) {
+    if (where === "play") { toggle(); return; }
+    if (where === "zoom") {
+      var full = root.classList.toggle("dg-full");
+      zoom.textContent = full ? "fit width" : "full size";
+      return;
     }
+    stop();
+    show({first: 0, prev: k - 1, next: k + 1, last: frames.length - 1}[where]);
+  }
+  root.querySelector(".dg-bar").addEventListener("click", function (e) {
+    var where = e.target.getAttribute && e.target.getAttribute("data-go");
+    if (where) { go(where); }
   });
   slider.addEventListener("input", function () { stop(); show(parseInt(slider.value, 10)); });
+  var KEYS = {ArrowLeft: "prev", ArrowRight: "next", " ": "play", Home: "first", End: "last"};
+  root.addEventListener("keydown", function (e) {
+    var where = KEYS[e.key];
+    if (!where || e.altKey || e.ctrlKey || e.metaKey) { return; }
+    e.preventDefault();  // not the page's scrolling, the slider's own step or a button's click
+    if (!e.repeat || where !== "play") { go(where); }
+  });
+  root.addEventListener("keyup", function (e) {
+    if (e.key === " ") { e.preventDefault(); }  // a focused button would click on space's keyup
+  });
   show(0);
 })();
 </script>

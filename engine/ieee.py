@@ -61,6 +61,16 @@ def sqrt(x: float) -> float:
     return math.sqrt(x) if x >= 0 else nan
 
 
+def sin(x: float) -> float:
+    """Sine, nan at +-inf (``math.sin`` raises there)."""
+    return math.sin(x) if math.isfinite(x) else nan
+
+
+def cos(x: float) -> float:
+    """Cosine, nan at +-inf (``math.cos`` raises there)."""
+    return math.cos(x) if math.isfinite(x) else nan
+
+
 tanh = math.tanh  # bounded, so stable for any x: tanh(+-1000) = +-1
 
 

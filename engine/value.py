@@ -164,6 +164,8 @@ class Value:
     exp = _unary("exp", "e ** x (inf beyond about 709.78)")
     log = _unary("log", "Natural log: -inf at 0, nan below 0")
     sqrt = _unary("sqrt", "Square root: nan below 0; its derivative is inf at 0")
+    sin = _unary("sin", "Sine (of x in radians); nan at +-inf")
+    cos = _unary("cos", "Cosine (of x in radians); nan at +-inf")
     tanh = _unary("tanh", "Hyperbolic tangent, stable for any x")
     sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow for any x")
     relu = _unary("relu", "max(x, 0), with the subgradient 0 at 0")

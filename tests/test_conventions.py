@@ -47,6 +47,8 @@ CASES = [
     ("Value ** Value at base -2, exponent 2", lambda x, y: x ** y, (-2.0, 2.0), 4.0, (-4.0, nan)),
     ("sqrt(0)", lambda x: x.sqrt(), (0.0,), 0.0, (inf,)),
     ("sqrt(-1)", lambda x: x.sqrt(), (-1.0,), nan, (nan,)),
+    ("sin(inf)", lambda x: x.sin(), (inf,), nan, (nan,)),
+    ("cos(-inf)", lambda x: x.cos(), (-inf,), nan, (nan,)),
     ("tanh(1000)", lambda x: x.tanh(), (1000.0,), 1.0, (0.0,)),
     ("tanh(-1000)", lambda x: x.tanh(), (-1000.0,), -1.0, (0.0,)),
     ("sigmoid(1000)", lambda x: x.sigmoid(), (1000.0,), 1.0, (0.0,)),

@@ -65,9 +65,19 @@ def test_api_reference_documents_engine_and_nn(site):
     api = page(site, "api.html")
     for name in ("engine.Value.backward", "engine.no_grad", "engine.testing.numeric_grad",
                  "engine.testing.gradcheck", "engine.derivatives.register", "engine.draw_graph",
-                 "engine.film_strip", "engine.explain", "engine.strategies.graphs", "nn.MLP",
+                 "engine.film_strip", "engine.explain", "engine.trace_table",
+                 "engine.strategies.graphs", "nn.MLP",
                  "nn.draw_network", "nn.closed_form.backprop", "nn.optim.Adam", "nn.train.fit"):
         assert f'id="{name}"' in api, name
+
+
+def test_pictures_open_at_full_size_with_local_files_only(site):
+    html = page(site, "visualization.html")
+    assert re.search(r'<script src="_static/full-size\.js[^"]*"', html)
+    assert re.search(r'href="_static/full-size\.css[^"]*"', html)
+    script = page(site, "_static/full-size.js")
+    assert "article img" in script and "http" not in script
+    assert html.count("<img") >= 4  # the pictures the script links
 
 
 def test_the_readme_figure_is_made_again_by_the_build(site):

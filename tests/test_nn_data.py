@@ -1,5 +1,6 @@
 """nn.data: shapes, labels, geometry without noise, reproducibility by seed."""
 
+import itertools
 import math
 import random
 
@@ -92,3 +93,19 @@ def test_numpy_integer_seeds_work_as_ints():
 def test_a_bad_std_is_named_std():
     with pytest.raises(ValueError, match="std must be a finite number >= 0, got -1"):
         data.blobs(std=-1)
+
+
+def test_each_spiral_arm_turns_through_4_radians_from_the_origin():
+    """Notebook 3 says so: two thirds of a turn, the second arm the first turned by pi."""
+    X, y = data.spirals(100, classes=2, noise=0.0, seed=0)
+    arms = [sorted((math.hypot(*p), math.atan2(p[1], p[0])) for p, c in zip(X, y, strict=True)
+                   if c == k) for k in (0, 1)]
+    for arm in arms:
+        assert arm[0][0] == 0.0 and arm[-1][0] == pytest.approx(1.0)
+        steps = [(b - a + math.pi) % (2 * math.pi) - math.pi  # unwrapped
+                 for (_, a), (_, b) in itertools.pairwise(arm[1:])]
+        assert sum(steps) == pytest.approx(4.0 * 48 / 49)  # 49 points at r = 1/49 .. 1, t = 4r
+        assert 0.6 < sum(steps) / (2 * math.pi) < 2 / 3  # about two thirds of a turn, not one
+    for (r0, t0), (r1, t1) in zip(arms[0][1:], arms[1][1:], strict=True):
+        assert r0 == pytest.approx(r1)
+        assert abs((t1 - t0) % (2 * math.pi) - math.pi) < 1e-9
