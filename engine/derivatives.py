@@ -105,6 +105,13 @@ def affine_operands(stored: tuple) -> tuple:
     return (*row[:-1], *inputs, row[-1])
 
 
+def affine_store(operands: tuple) -> tuple:
+    """``affine_operands`` undone: ``(w_1..w_n, x_1..x_n, b)`` as the two groups a node stores,
+    its row ``(w_1..w_n, b)`` and its inputs ``(x_1..x_n)``."""
+    n = affine_width(len(operands))
+    return (*operands[:n], operands[-1]), operands[n:-1]
+
+
 _POSITIONS = [tuple(range(n)) for n in range(65)]  # CPython loops over a tuple faster than range
 
 
@@ -145,10 +152,11 @@ class Op:
       with one operand, prefix (``-x``), and ``precedence`` how tightly that binds; other ops are
       written as calls, ``tanh(x)``. ``commutative`` lets drawings leave its operands unnumbered.
       ``torch`` is its PyTorch equivalent, ``torch(torch_module, *operands)``.
-    - A fast path, for the op that needs one: ``operands`` spells out the operands from a node's
-      stored tuple when the op stores them otherwise (as groups shared between nodes, which the
-      walk of the backward pass visits once); ``chain_rule(node)`` applies the chain rule to a
-      node of the op, adding to its operands' grads exactly what the loop in ``backward`` adds.
+    - A fast path, for the op that needs one: ``store`` and ``operands`` say how its nodes store
+      their operands otherwise (as groups that nodes share, which the walk of the backward pass
+      visits once): ``store(operands)`` gives the groups, ``operands(groups)`` spells them out;
+      ``chain_rule(node)`` applies the chain rule to a node of the op, adding to its operands'
+      grads exactly what the loop in ``backward`` adds.
 
     Every node holds its entry (``node.op`` is the entry's name): to plant a bug in an operation
     for a test, change a field of its entry and put it back (``engine.testing.planted``).
@@ -165,6 +173,7 @@ class Op:
     precedence: int = ATOM
     commutative: bool = False
     torch: Callable[..., object] | None = None
+    store: Callable[[tuple], tuple] | None = None
     operands: Callable[[tuple], tuple] | None = None
     chain_rule: Callable[..., None] | None = None
     name: str = ""  # its key in OPS, set by the table and by register
@@ -258,7 +267,8 @@ OPS: dict[str, Op] = {
                      commutative=True, torch=_sum_torch),
     "affine":     Op(affine,       affine_local, None, commutative=True,
                      torch=_affine_torch,
-                     operands=affine_operands, chain_rule=affine_chain_rule),
+                     store=affine_store, operands=affine_operands,
+                     chain_rule=affine_chain_rule),
 }
 # fmt: on
 for _name, _op in OPS.items():
@@ -278,6 +288,9 @@ def register(name: str, op: Op) -> None:
     if not callable(op.forward) or not (callable(op.local) or type(op.local) is tuple):
         raise TypeError(f"operation {name!r}: forward must be callable and local a rule or a "
                         "tuple of constant derivatives")
+    if (op.store is None) != (op.operands is None):
+        raise ValueError(f"operation {name!r}: store and operands go together (one undoes the "
+                         "other)")
     if type(op.local) is tuple and len(op.local) != op.arity:
         raise ValueError(f"operation {name!r}: {len(op.local)} constant derivatives for "
                          + ("any number of operands (give a rule instead)" if op.arity is None

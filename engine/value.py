@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
-from engine.derivatives import OPS, Op, affine_width, local_derivatives
+from engine.derivatives import OPS, Op, local_derivatives
 from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING
 
 Number = int | float
@@ -290,10 +290,8 @@ def apply(op: str, *operands: Operand) -> Value:
     if not operands:
         return Value(entry.forward())  # e.g. the empty sum, 0.0
     operands = _lifted(operands, f"an operand of {op}")
-    if entry.operands is not None:  # stored in groups shared between nodes: its own builder
-        n = affine_width(len(operands))
-        return affine_rows(((*operands[:n], operands[-1]),), operands[n:-1])[0]
-    return _node(entry, entry.forward(*[x.data for x in operands]), operands)
+    stored = operands if entry.store is None else entry.store(operands)  # see Op.store
+    return _node(entry, entry.forward(*[x.data for x in operands]), stored)
 
 
 def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
