@@ -1,7 +1,8 @@
 """``Value``: a scalar that remembers how it was computed, and the backward pass over its graph.
 
-Read top to bottom: the class, the one function that makes a node (``_node``), the backward pass
-(a walk that orders the graph, then the chain rule, written once), and the graph's traversals.
+Read top to bottom: the one function that makes a node (``_node``) and the operators built on
+it, the class with its backward pass (a walk that orders the graph, then the chain rule, written
+once), the walk, operations by name and a layer's nodes, and what errors and pickling need.
 Everything about an operation (its forward, its local derivatives, how it prints, any fast path)
 lives in its entry of the table, ``engine.derivatives.OPS``; this file names no operation.
 """
@@ -273,6 +274,93 @@ class Value:
 Operand = Value | int | float  # a number operand becomes a constant leaf
 
 
+# -- the walk: the order of the backward pass (iterative: a graph may be a million nodes deep) ----
+
+
+class _PassZero(float):
+    """A float 0 that is always a new object, even where ``is`` compares floats by value
+    (PyPy). On CPython ``float(0)`` is one already, and cheaper to make."""
+
+    __slots__ = ()
+
+
+_new_zero = float if sys.implementation.name == "cpython" else _PassZero
+_NO_GROUPS = frozenset()
+
+
+def _walk(root: Value) -> list[Value]:
+    """``backward_order(root)``, setting the grad of each node found to 0 on the way: interior
+    nodes receive this pass's gradient only.
+
+    Breadth-first from the root: when no interior node is reached twice (a tree), the order
+    found is already each node after all its users. Otherwise the nodes are sorted newest
+    first: creation order is a topological order, because a node's operands exist before it.
+
+    Two tricks keep it fast. The 0 is an object made for this walk, so ``grad is zero`` says
+    that a node was found already: no set of nodes to fill and search (each node found is an
+    operand of a node the backward pass visits, so its first ``+=`` replaces the mark by a
+    plain float). A node that stores its operands in groups shared with other nodes (an
+    ``affine`` node: its layer's inputs) has each group walked once, by its id.
+    """
+    zero = _new_zero(0)  # a new object: this walk's zero
+    order = [root]
+    groups_walked = _NO_GROUPS  # the ids of the groups walked (a set, made at the first group)
+    shared = False
+    for node in order:  # the list grows while we walk it: a queue without pops
+        operands = node._parents
+        if node._op.operands is not None:  # stored in groups (Op.operands): walk each once
+            if groups_walked is _NO_GROUPS:
+                groups_walked = set()
+            unwalked = ()
+            for group in operands:
+                if id(group) in groups_walked:
+                    shared = True
+                else:
+                    groups_walked.add(id(group))
+                    unwalked = unwalked + group if unwalked else group
+            operands = unwalked
+        for operand in operands:
+            if operand._parents:
+                if operand.grad is zero:
+                    shared = True
+                else:
+                    operand.grad = zero
+                    order.append(operand)
+    if shared:
+        order.sort(key=_seq_of, reverse=True)
+    return order
+
+
+def backward_order(root: Value) -> list[Value]:
+    """The non-leaf ancestors of ``root`` (itself included) in the order ``backward`` visits them:
+    each node after all the nodes that use it, so its gradient is complete when it is reached.
+
+    Leaves are left out: they only receive gradients. This runs the walk of ``backward`` itself,
+    then puts back the gradients that the walk sets to 0 (do not run it while another thread
+    runs ``backward`` on the same graph).
+    """
+    if not root._parents:
+        return []
+    saved = [(node, node.grad) for node in ancestors(root) if node._parents]
+    try:
+        return _walk(root)
+    finally:
+        for node, grad in saved:
+            node.grad = grad
+
+
+def ancestors(root: Value) -> list[Value]:
+    """``root`` and every Value it was computed from, oldest first (a topological order)."""
+    seen = {root}
+    stack = [root]
+    while stack:
+        for parent in stack.pop().parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_seq_of)
+
+
 # -- operations by name, and a layer's affine nodes ----------------------------------------------
 
 
@@ -394,126 +482,6 @@ def _lifted(xs: Iterable[object], what: str) -> tuple[Value, ...]:
     return tuple(x if type(x) is Value else Value(_real(x, what)) for x in xs)
 
 
-# -- pickling and deep copies of graphs of any depth ----------------------------------------------
-
-
-class _Flattening(threading.local):
-    covered: frozenset[int] = frozenset()  # ids of the nodes of the list being written
-
-
-_FLATTENING = _Flattening()
-
-
-class _EndOfFlattening:
-    """Closes a list of ``_state``: when pickle or deepcopy reach it, the list is written."""
-
-    def __reduce__(self) -> tuple:
-        _FLATTENING.covered = frozenset()
-        return tuple, ()
-
-
-def _state(node: Value) -> tuple:
-    """A node's state for pickle and deepcopy: ``(data, grad, label, op, stored operands)``, after,
-    for the first node of a graph written, its interior ancestors, oldest first. Written in that
-    order, each ancestor finds its operands written already: pickle and deepcopy recurse one node
-    deep, not as deep as the graph (they would raise RecursionError past a few hundred nodes)."""
-    state = node.data, node.grad, node.label, node.op, node._parents
-    if not node._parents or id(node) in _FLATTENING.covered:
-        return state
-    older = [n for n in ancestors(node) if n._parents and n is not node]
-    if not older:
-        return state
-    _FLATTENING.covered = frozenset(map(id, older))
-    return ([*older, _EndOfFlattening()], *state)
-
-
-# -- the walk: the order of the backward pass (iterative: a graph may be a million nodes deep) ----
-
-
-class _PassZero(float):
-    """A float 0 that is always a new object, even where ``is`` compares floats by value
-    (PyPy). On CPython ``float(0)`` is one already, and cheaper to make."""
-
-    __slots__ = ()
-
-
-_new_zero = float if sys.implementation.name == "cpython" else _PassZero
-_NO_GROUPS = frozenset()
-
-
-def _walk(root: Value) -> list[Value]:
-    """``backward_order(root)``, setting the grad of each node found to 0 on the way: interior
-    nodes receive this pass's gradient only.
-
-    Breadth-first from the root: when no interior node is reached twice (a tree), the order
-    found is already each node after all its users. Otherwise the nodes are sorted newest
-    first: creation order is a topological order, because a node's operands exist before it.
-
-    Two tricks keep it fast. The 0 is an object made for this walk, so ``grad is zero`` says
-    that a node was found already: no set of nodes to fill and search (each node found is an
-    operand of a node the backward pass visits, so its first ``+=`` replaces the mark by a
-    plain float). A node that stores its operands in groups shared with other nodes (an
-    ``affine`` node: its layer's inputs) has each group walked once, by its id.
-    """
-    zero = _new_zero(0)  # a new object: this walk's zero
-    order = [root]
-    groups_walked = _NO_GROUPS  # the ids of the groups walked (a set, made at the first group)
-    shared = False
-    for node in order:  # the list grows while we walk it: a queue without pops
-        operands = node._parents
-        if node._op.operands is not None:  # stored in groups (Op.operands): walk each once
-            if groups_walked is _NO_GROUPS:
-                groups_walked = set()
-            unwalked = ()
-            for group in operands:
-                if id(group) in groups_walked:
-                    shared = True
-                else:
-                    groups_walked.add(id(group))
-                    unwalked = unwalked + group if unwalked else group
-            operands = unwalked
-        for operand in operands:
-            if operand._parents:
-                if operand.grad is zero:
-                    shared = True
-                else:
-                    operand.grad = zero
-                    order.append(operand)
-    if shared:
-        order.sort(key=_seq_of, reverse=True)
-    return order
-
-
-def backward_order(root: Value) -> list[Value]:
-    """The non-leaf ancestors of ``root`` (itself included) in the order ``backward`` visits them:
-    each node after all the nodes that use it, so its gradient is complete when it is reached.
-
-    Leaves are left out: they only receive gradients. This runs the walk of ``backward`` itself,
-    then puts back the gradients that the walk sets to 0 (do not run it while another thread
-    runs ``backward`` on the same graph).
-    """
-    if not root._parents:
-        return []
-    saved = [(node, node.grad) for node in ancestors(root) if node._parents]
-    try:
-        return _walk(root)
-    finally:
-        for node, grad in saved:
-            node.grad = grad
-
-
-def ancestors(root: Value) -> list[Value]:
-    """``root`` and every Value it was computed from, oldest first (a topological order)."""
-    seen = {root}
-    stack = [root]
-    while stack:
-        for parent in stack.pop().parents:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return sorted(seen, key=_seq_of)
-
-
 # -- what detect_anomaly and a miscounting rule report --------------------------------------------
 
 
@@ -552,3 +520,36 @@ def _refuse_miscounting_rules(nodes: list[Value], error: Exception) -> None:
         if len(local) != len(parents):
             raise ValueError(f"the local-derivative rule of {node.op!r} gave {len(local)} "
                              f"derivatives for {len(parents)} operands, {at}") from error
+
+
+# -- pickling and deep copies of graphs of any depth ----------------------------------------------
+
+
+class _Flattening(threading.local):
+    covered: frozenset[int] = frozenset()  # ids of the nodes of the list being written
+
+
+_FLATTENING = _Flattening()
+
+
+class _EndOfFlattening:
+    """Closes a list of ``_state``: when pickle or deepcopy reach it, the list is written."""
+
+    def __reduce__(self) -> tuple:
+        _FLATTENING.covered = frozenset()
+        return tuple, ()
+
+
+def _state(node: Value) -> tuple:
+    """A node's state for pickle and deepcopy: ``(data, grad, label, op, stored operands)``, after,
+    for the first node of a graph written, its interior ancestors, oldest first. Written in that
+    order, each ancestor finds its operands written already: pickle and deepcopy recurse one node
+    deep, not as deep as the graph (they would raise RecursionError past a few hundred nodes)."""
+    state = node.data, node.grad, node.label, node.op, node._parents
+    if not node._parents or id(node) in _FLATTENING.covered:
+        return state
+    older = [n for n in ancestors(node) if n._parents and n is not node]
+    if not older:
+        return state
+    _FLATTENING.covered = frozenset(map(id, older))
+    return ([*older, _EndOfFlattening()], *state)
