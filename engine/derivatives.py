@@ -184,34 +184,33 @@ class Op:
         return local if type(local) is tuple else local(*inputs_and_out)
 
 
-def local_derivatives(node, on_values: bool = False) -> tuple[tuple, tuple]:
-    """``(operands, local)``: the operands of ``node`` and, for each, its local derivative
-    d node / d operand, from the node's entry in the table. The one source that the backward
-    pass, detect_anomaly, the film strip, explain and gradcheck read.
+def local_derivatives(node, on_values: bool = False) -> tuple[tuple, ...]:
+    """Each operand of ``node`` with its local derivative d node / d operand, in operand order:
+    ``((operand_1, local_1), (operand_2, local_2), ...)``, from the node's entry in the table. The
+    one source that the backward pass, detect_anomaly, the film strip, explain and gradcheck read.
 
     With ``on_values`` the rule runs on the operand Values themselves, so the derivatives are
     Values in the graph (``backward(create_graph=True)``); otherwise on their numbers.
     """
     op = node._op
     operands = node._parents if op.operands is None else op.operands(node._parents)
-    local = op.local
-    if type(local) is tuple:  # constants
-        return operands, local
-    if on_values:
+    local = op.local  # constants, or a rule: (*operands, out) -> derivatives
+    if on_values and type(local) is not tuple:
         local = local(*operands, node)
-    elif op.arity == 2:  # one and two operands spelled out: a list costs more than the rule
+    if op.arity == 2:  # one and two operands spelled out, unpacking checks the count
         x, y = operands
-        dx, dy = local(x.data, y.data, node.data)  # unpacking checks the count
-        return operands, (dx, dy)
-    elif op.arity == 1:
-        (dx,) = local(operands[0].data, node.data)
-        return operands, (dx,)
-    else:
+        dx, dy = local if type(local) is tuple else local(x.data, y.data, node.data)
+        return (x, dx), (y, dy)
+    if op.arity == 1:
+        (x,) = operands
+        (dx,) = local if type(local) is tuple else local(x.data, node.data)
+        return ((x, dx),)
+    if type(local) is not tuple:
         local = local(*[x.data for x in operands], node.data)
     if len(local) != len(operands):
         raise ValueError(f"{op.name} gave {len(local)} local derivatives for {len(operands)} "
                          "operands")
-    return operands, local
+    return tuple(zip(operands, local, strict=True))
 
 
 def _leaky_relu_torch(t, x, slope):

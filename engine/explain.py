@@ -240,7 +240,7 @@ def _paths(root: Value, leaf: Value, on_path: set[Value], limit: int) -> list[Pa
 
     def local(v: Value) -> Sequence[float]:
         if v not in local_cache:
-            local_cache[v] = local_derivatives(v)[1]
+            local_cache[v] = [d for _, d in local_derivatives(v)]
         return local_cache[v]
 
     found: list[Path] = []

@@ -81,16 +81,15 @@ def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
     frames = [Frame(0, None, (), (root,), dict(grads), frozenset(done))]
     for node in order:
         g = grads[node]
-        parents, local = local_derivatives(node)
         steps, completed = [], []
-        for slot, p in enumerate(parents):
+        for slot, (p, d) in enumerate(local_derivatives(node)):
             before = grads.get(p, 0.0)
-            grads[p] = after = before + local[slot] * g  # exactly backward's arithmetic
+            grads[p] = after = before + d * g  # exactly backward's arithmetic
             uses[p] -= 1
             if uses[p] == 0:
                 done.add(p)
                 completed.append(p)
-            steps.append(Step(node, slot, p, local[slot], g, before, after, uses[p] == 0))
+            steps.append(Step(node, slot, p, d, g, before, after, uses[p] == 0))
         frames.append(Frame(len(frames), node, tuple(steps), tuple(completed), dict(grads),
                             frozenset(done)))
     return frames

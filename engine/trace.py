@@ -98,7 +98,7 @@ def _inputs(nodes: list[Value], inputs: Iterable[Value] | None) -> list[Value]:
 def _primals(inputs: list[Value], interior: list[Value], index: dict[Value, int]) -> list[Primal]:
     lines = [Primal(index[v], v, None, (), (), v.data) for v in inputs]
     for v in interior:
-        operands, _ = local_derivatives(v)
+        operands = v.parents
         lines.append(Primal(index[v], v, v._op, tuple(index.get(p, p.data) for p in operands),
                             tuple(p.data for p in operands), v.data))
     return lines
@@ -110,9 +110,8 @@ def _adjoints(root: Value, index: dict[Value, int], grad: float) -> list[Adjoint
     grads = {root: grad}
     lines = [Adjoint(index[root], None, 1.0, grad, None, grad)]
     for node in backward_order(root):
-        operands, local = local_derivatives(node)
         g = grads[node]
-        for slot, (p, d) in enumerate(zip(operands, local, strict=True)):
+        for slot, (p, d) in enumerate(local_derivatives(node)):
             before = grads.get(p)
             grads[p] = after = (0.0 if before is None else before) + d * g  # backward's sum
             if p in index and slot not in node._op.constants:

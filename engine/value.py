@@ -253,12 +253,9 @@ class Value:
                 if chain_rule is not None and not create_graph:  # the loop below, written out
                     chain_rule(node)  # for how the op stores its operands (a neuron's affine)
                 else:
-                    operands, local = local_derivatives(node, create_graph)
                     g = node.grad
-                    i = 0
-                    for operand in operands:
-                        operand.grad += local[i] * g  # the chain rule: local derivative x upstream
-                        i += 1
+                    for operand, local in local_derivatives(node, create_graph):
+                        operand.grad += local * g  # the chain rule: local derivative x upstream
                 if checked:
                     _check_backward_step(node)
         except (TypeError, ValueError) as error:
@@ -492,7 +489,7 @@ def _describe(values: Iterable[Value]) -> str:
 def _check_backward_step(node: Value) -> None:
     """Under detect_anomaly: raise if the step through ``node`` gave an operand nan or inf."""
     g = node.grad
-    for operand, local in zip(*local_derivatives(node), strict=True):
+    for operand, local in local_derivatives(node):
         if not math.isfinite(local * g):
             raise FloatingPointError(
                 f"backward through {node.op} (output {node.label or 'unlabelled'} = {node.data!r}, "

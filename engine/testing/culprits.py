@@ -56,7 +56,7 @@ def check_local(root: Value, *, eps: float = 1e-6, atol: float = 1e-5,
             continue
         op = OPS[node.op]
         data = [p.data for p in node.parents]
-        for j, d in enumerate(local_derivatives(node)[1]):
+        for j, (_, d) in enumerate(local_derivatives(node)):
             if j in op.constants or (j == 0 and _near_kink(data[0], op.kinks, eps)):
                 continue
             numeric = derivative(_operand_alone(op.forward, data, j), data[j], eps, "central")
@@ -159,8 +159,7 @@ def _reference_grads(root: Value, order: list[Value], seed: float
         if not node.parents:
             continue
         g = grads.get(node, 0.0)
-        operands, local = local_derivatives(node)
-        for parent, d in zip(operands, local, strict=True):
+        for parent, d in local_derivatives(node):
             grads[parent] = grads.get(parent, 0.0) + d * g
             contributions.setdefault(parent, []).append((node, d * g))
     return grads, contributions

@@ -67,7 +67,7 @@ def kink_between(run: Runner, i: int, h: float) -> str | None:
 def kink_text(node: Value, names: dict[Value, str], input_name: str, x: float,
               kink: float) -> str:
     """``x0 sits on a kink of relu at 0; deltagrad uses the subgradient 0 ...``."""
-    subgradient = local_derivatives(node)[1][0]
+    subgradient = local_derivatives(node)[0][1]
     operand = names[node.parents[0]]
     where = (f"{input_name} sits on a kink of {node.op} at {kink:g}" if operand == input_name
              else f"{names[node]} = {expression(node, names)} sits on a kink of {node.op} at "
