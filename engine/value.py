@@ -237,6 +237,8 @@ class Value:
         running each rule on Values, so ``x.grad.backward()`` gives second derivatives (as in
         PyTorch, ``x.grad`` then refers to a graph that uses ``x``: prefer ``engine.grad``).
         """
+        if type(self) is not Value:  # Value.backward(something_else)
+            raise TypeError(f"backward is a method of a Value, not of a {type(self).__name__}")
         if type(grad) is not float:
             grad = _seed(grad, create_graph)
         elif create_graph:

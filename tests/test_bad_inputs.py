@@ -502,3 +502,9 @@ def test_any_target_gives_a_loss_or_a_value_error_naming_the_loss(name, target):
         assert str(e).startswith(name)
         return
     assert not math.isnan(value.data)  # inf for a target near the float range's end: IEEE
+
+
+def test_backward_called_on_something_else_says_it_is_a_value_method():
+    v = Value(1.0)
+    with pytest.raises(TypeError, match="backward is a method of a Value, not of a list"):
+        Value.backward([v])
