@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.derivatives import local_derivatives
 from engine.draw import DEFAULT_MAX_NODES, Cluster, Drawing, Graph, fallback_bundle
-from engine.filmstrip import replay_backward
+from engine.filmstrip import replay_gradients
 from engine.programs import grouped
 from engine.text import derivative, number
 from engine.value import Value, ancestors
@@ -66,7 +66,7 @@ class Explanation:
                  clusters: Sequence[Cluster] = (), parameters: Sequence[Value] = ()) -> None:
         self.root, self.leaf = root, leaf
         self.grad = leaf.grad
-        self.total = replay_backward(root)[-1].grads.get(leaf, 0.0)
+        self.total = replay_gradients(root).get(leaf, 0.0)
         self.on_path = _between(root, leaf)
         self.n_paths = _count_paths(root, leaf, self.on_path)
         self.paths = _paths(root, leaf, self.on_path, max_paths)
@@ -244,11 +244,16 @@ def _paths(root: Value, leaf: Value, on_path: set[Value], limit: int) -> list[Pa
         return local_cache[v]
 
     found: list[Path] = []
-    stack: list[tuple[Value, tuple[tuple[Value, int], ...]]] = [(root, ())]
-    while stack and len(found) < limit:  # depth first, operands in order
+    # depth first, operands in order; a trail is linked back to the step before it, (v, slot,
+    # trail), so a push costs the same at any depth (a copied tuple would cost the depth)
+    stack: list[tuple[Value, tuple | None]] = [(root, None)]
+    while stack and len(found) < limit:
         v, trail = stack.pop()
         if v is leaf:
-            chain = [*trail, (leaf, -1)][::-1]  # from the leaf up
+            chain = [(leaf, -1)]  # from the leaf up
+            while trail is not None:
+                u, slot, trail = trail
+                chain.append((u, slot))
             values = tuple(u for u, _ in chain)
             slots = tuple(s for _, s in chain[1:])
             factors = tuple(local(values[k + 1])[slots[k]] for k in range(len(slots)))
@@ -261,5 +266,5 @@ def _paths(root: Value, leaf: Value, on_path: set[Value], limit: int) -> list[Pa
         for slot in reversed(range(len(parents))):
             p = parents[slot]
             if p in on_path:
-                stack.append((p, (*trail, (v, slot))))
+                stack.append((p, (v, slot, trail)))
     return found

@@ -26,7 +26,7 @@ import engine
 from engine import Value, ancestors
 from engine.draw import COLOURS, RANKDIRS, Cluster, Drawing
 from engine.explain import DeltaForm, Explanation
-from engine.filmstrip import FilmStrip, replay_backward
+from engine.filmstrip import FilmStrip, replay_gradients
 from engine.text import dot_text, number
 from nn.losses import Loss, mse
 from nn.mlp import MLP, Neuron
@@ -169,7 +169,7 @@ def delta_form(mlp: MLP, root: Value, leaf: Value) -> DeltaForm | None:
         else:
             continue
         runs = neuron_passes(mlp, root).get(neuron, [])
-        grads = replay_backward(root)[-1].grads
+        grads = replay_gradients(root)
         C = root.label or "C"
         ly, j = place.layer, place.index
         if k is None:
