@@ -112,7 +112,9 @@ def places(mlp: MLP) -> dict[Neuron, Place]:
 def graph_clusters(mlp: MLP, root: Value) -> list[Cluster]:
     """One cluster per layer holding one cluster per neuron (``layer 2 / neuron 5``): the
     neuron's weights and bias, and for each of its forward passes in the graph its products,
-    ``z`` and activation. Layers with no pass in the graph are left out."""
+    ``z`` and activation. Layer 1 also holds the inputs ``x`` (leaves), drawn beside its
+    neurons. Layers with no pass in the graph are left out. What the graph computes from the
+    MLP's outputs (the loss, its targets and constants) is one more cluster, ``loss``."""
     passes = neuron_passes(mlp, root)
     clusters = []
     for ly, layer in enumerate(mlp.layers, 1):
@@ -128,8 +130,56 @@ def graph_clusters(mlp: MLP, root: Value) -> list[Cluster]:
                     values.append(run.a)
             inner.append(Cluster(f"layer {ly} / neuron {j}", tuple(values)))
         if inner:
-            clusters.append(Cluster(f"layer {ly}", clusters=tuple(inner)))
+            inputs = _leaf_inputs(layer.neurons, passes) if ly == 1 else ()
+            clusters.append(Cluster(f"layer {ly}", inputs, clusters=tuple(inner)))
+    loss = loss_values(mlp, root, passes)
+    if loss:
+        clusters.append(Cluster("loss", tuple(loss)))
     return clusters
+
+
+def _leaf_inputs(neurons: Sequence[Neuron], passes: dict[Neuron, list[Pass]]) -> tuple:
+    """The leaves the first layer reads (``x``), in input order, each once."""
+    found: dict[Value, None] = {}
+    for neuron in neurons:
+        for run in passes.get(neuron, ()):
+            found.update((x, None) for x in run.inputs if not x.parents)
+    return tuple(found)
+
+
+def output_values(mlp: MLP, root: Value,
+                  passes: dict[Neuron, list[Pass]] | None = None) -> list[Value]:
+    """The MLP's outputs ``a_L`` in the graph of ``root``: forward pass after forward pass,
+    neuron 1 first."""
+    return list(_output_places(mlp, root, passes))
+
+
+def _output_places(mlp: MLP, root: Value,
+                   passes: dict[Neuron, list[Pass]] | None = None) -> dict[Value, tuple[int, int]]:
+    """Each output ``a_L[j]`` of forward pass ``i`` in the graph: ``(j, i)``, from 1."""
+    passes = neuron_passes(mlp, root) if passes is None else passes
+    runs = [passes.get(n, []) for n in mlp.layers[-1].neurons]
+    places: dict[Value, tuple[int, int]] = {}
+    for i in range(max(map(len, runs), default=0)):
+        for j, neuron_runs in enumerate(runs, 1):
+            if i < len(neuron_runs) and neuron_runs[i].a is not None:
+                places.setdefault(neuron_runs[i].a, (j, i + 1))
+    return places
+
+
+def loss_values(mlp: MLP, root: Value,
+                passes: dict[Neuron, list[Pass]] | None = None) -> list[Value]:
+    """What ``root`` computes from the MLP's outputs (a loss), and the leaves it reads there
+    that are not the MLP's (targets, constants), oldest first; empty if ``root`` is an output."""
+    passes = neuron_passes(mlp, root) if passes is None else passes
+    outputs = set(output_values(mlp, root, passes))
+    own = set(mlp.parameters())
+    after: set[Value] = set()
+    for v in ancestors(root):  # oldest first: operands before results
+        if v not in outputs and any(p in outputs or p in after for p in v.parents):
+            after.add(v)
+    leaves = {p for v in after for p in v.parents if not p.parents and p not in own}
+    return sorted(after | leaves, key=lambda v: v._seq)
 
 
 def graph_names(mlp: MLP, root: Value) -> dict[Value, str]:
@@ -151,6 +201,41 @@ def graph_names(mlp: MLP, root: Value) -> dict[Value, str]:
                 if ly == 1:
                     for k, x in enumerate(run.inputs, 1):
                         names.setdefault(x, f"x[{k}]{tag}")
+    return {**loss_names(mlp, root, passes), **names}
+
+
+def loss_names(mlp: MLP, root: Value,
+               passes: dict[Neuron, list[Pass]] | None = None) -> dict[Value, str]:
+    """Names for the loss's Values, as in the lecture notes' ``C = ||a_L - y||^2``: the target
+    ``y[j]``, the error ``e[j] = a_L[j] - y[j]``, its square ``e[j]^2``, a sample's cost ``c``
+    (the sum of its squares), their sum ``sum c`` and the root ``C``. Forward pass ``i > 1``
+    adds ``#i`` (``e[1]#2``). Values of other shapes are left to the engine's names."""
+    passes = neuron_passes(mlp, root) if passes is None else passes
+    outputs = _output_places(mlp, root, passes)
+    if not outputs or root in outputs:
+        return {}
+    names: dict[Value, str] = {}
+    kind: dict[Value, tuple[str, int]] = {}  # "square" or "cost", with the pass
+    for v in loss_values(mlp, root, passes):
+        parents = v.parents
+        if v.op == "-" and parents[0] in outputs and not parents[1].parents:
+            j, i = outputs[parents[0]]
+            tag = "" if i == 1 else f"#{i}"
+            names.setdefault(parents[1], f"y[{j}]{tag}")
+            names[v] = f"e[{j}]{tag}"
+        elif v.op == "*" and parents[0] is parents[1] and parents[0] in names:
+            names[v] = names[parents[0]].replace("]", "]^2", 1)
+            kind[v] = ("square", outputs.get(parents[0].parents[0], (0, 0))[1])
+        elif v.op == "sum" and all(p in kind for p in parents):
+            found = {kind[p] for p in parents}
+            if len(found) == 1 and found.pop()[0] == "square":  # one sample's squares
+                i = kind[parents[0]][1]
+                names[v] = "c" if i == 1 else f"c#{i}"
+                kind[v] = ("cost", i)
+            else:  # the samples' costs
+                names[v] = "sum c"
+    if not root.label:
+        names[root] = "C"
     return names
 
 

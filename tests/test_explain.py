@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from dot_structure import parse
+from dot_structure import VALUE, parse
 
 from engine import Value
 from engine import render as render_module
@@ -80,11 +80,11 @@ def test_the_drawing_highlights_the_paths_with_their_local_derivatives():
     _x, w, _h, y = neuron_graph()
     dot = parse(explain(y, w).drawing().source)
     marked = {dot.fields(n)[0] for n, a in dot.nodes.items()
-              if a.get("color") == HIGHLIGHT and a["shape"] == "record"}
+              if a.get("color") == HIGHLIGHT and a["shape"] == VALUE}
     assert marked == {"w", "w * x", "h", "h * h", "y"}  # unlabelled nodes named by expression
     red = [a for _, _, a in dot.edges if a.get("color") == HIGHLIGHT]
     assert sum(1 for a in red if "label" in a) == 5  # w, w*x, h twice, h*h: one per slot
-    (x_id,) = [n for n, a in dot.nodes.items() if a["shape"] == "record"
+    (x_id,) = [n for n, a in dot.nodes.items() if a["shape"] == VALUE
                and dot.fields(n)[0] == "x"]
     assert all(a.get("color") != HIGHLIGHT for t, _, a in dot.edges if t == x_id)
 
