@@ -92,7 +92,8 @@ def test_the_drawing_highlights_the_paths_with_their_local_derivatives():
 def test_a_notebook_shows_text_and_picture_or_text_and_hint(monkeypatch):
     x, _w, _h, y = neuron_graph()
     bundle = explain(y, x)._repr_mimebundle_()
-    assert bundle["text/html"].startswith('<pre style="white-space:pre-wrap">dy/dx')
+    assert bundle["text/html"].startswith('<div class="dg-explain"')  # styled, not a <pre>
+    assert "<code" in bundle["text/html"] and "dy/dx = " in bundle["text/html"]
     assert '<svg style="max-width:100%;height:auto"' in bundle["text/html"]
     monkeypatch.delenv("DELTAGRAD_DOT", raising=False)
     monkeypatch.setattr(render_module, "_executable", lambda name: None)
