@@ -94,3 +94,19 @@ def svg_texts(svg: str) -> list[str]:
     import html
 
     return [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+
+
+def svg_width(svg: str) -> float:
+    """The width of a rendered SVG in points (its ``width`` attribute)."""
+    return float(re.search(r'<svg width="([\d.]+)pt"', svg)[1])
+
+
+def svg_places(svg: str) -> dict[str, tuple[float, float]]:
+    """Where each node's first text line is drawn: DOT id -> (x, y), y growing downwards."""
+    places = {}
+    for node in re.finditer(r'<g id="node\d+" class="node">\s*<title>(\w+)</title>(.*?)</g>',
+                            svg, flags=re.S):
+        text = re.search(r'<text[^>]* x="([-\d.]+)" y="([-\d.]+)"', node[2])
+        if text:
+            places[node[1]] = (float(text[1]), float(text[2]))
+    return places
