@@ -391,11 +391,11 @@ def draw_network(mlp: MLP, x: Sequence[float] | None = None, y: Any = None, *,
     Every edge has a tooltip (hover in the SVG) with both.
 
     Wide layers stay readable: where more than ``ROOM`` weights enter a neuron they have no
-    arrowheads and no labels (they would pile up on the box), and fade with ``|w|``, the small
-    ones almost to nothing. ``focus=(layer, neuron)`` (from 1) draws that neuron's weights in
-    (from the layer before) and out (to the layer after) in colour, with their labels spread
-    over the neurons at their other ends, and every other weight in light grey.
-    """
+    arrowheads (they would pile up on the box) and fade with ``|w|``, the small ones almost to
+    nothing; where more than ``ROOM`` meet at either end, labels are left out.
+    ``focus=(layer, neuron)`` (from 1) draws that neuron's weights in (from the layer before)
+    and out (to the layer after) in colour and every other weight in light grey, and writes the
+    focused weights (and gradients) asked for in the boxes at their other ends."""
     import graphviz
 
     _check_mlp(mlp)
@@ -522,7 +522,8 @@ def _draw_weights(dot: Any, mlp: MLP, columns: list[Column], numbers: NetworkNum
                 grad = numbers.dW[ly - 1][j - 1][k - 1] if numbers and numbers.dW else None
                 role = _role(focus, ly, j, k)
                 attrs = _weight_edge(f"w_{j},{k} of layer {ly}", w.data, grad, wmax,
-                                     labels, role, dense=layer.nin > ROOM)
+                                     labels, role, dense=layer.nin > ROOM,
+                                     crowded=max(layer.nin, layer.nout) > ROOM)
                 dot.edge(tails[k - 1], f"n{ly}_{j}", **attrs)
                 edges += 1
     return edges
@@ -541,9 +542,11 @@ def _role(focus: tuple[int, int] | None, layer: int, j: int, k: int) -> str:
 
 
 def _weight_edge(name: str, w: float, grad: float | None, wmax: float, labels: Labels,
-                 role: str = "plain", dense: bool = False) -> dict[str, str]:
-    """A weight's edge: colour by sign, width by size, a tooltip, and the asked-for labels (at
-    the end where they fit: the head, or for a focused neuron the other neuron's end)."""
+                 role: str = "plain", dense: bool = False,
+                 crowded: bool = False) -> dict[str, str]:
+    """A weight's edge: colour by sign, width by size, a tooltip, and the asked-for labels
+    where they fit: not where many edges meet at either end (``crowded``), and not with a
+    focus (its numbers are written in the boxes). ``dense``: many edges meet at the head."""
     tip = f"{name} = {number(w)}"
     if grad is not None:
         tip += f"; dC/dw = {number(grad)}"
@@ -562,7 +565,7 @@ def _weight_edge(name: str, w: float, grad: float | None, wmax: float, labels: L
         label.append(f"w {number(w)}")
     if labels.grads and grad is not None:
         label.append(f"dC/dw {number(grad)}")
-    if label and not dense:  # a dense layer's focused weights are written in the boxes
+    if label and role == "plain" and not crowded:
         attrs.update(headlabel=dot_text("\n".join(label)), labelfontsize="9",
                      labelfontname="Helvetica", labelfontcolor=colour, labeldistance="5",
                      labelangle="0")
