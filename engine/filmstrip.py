@@ -189,8 +189,9 @@ class FilmStrip:
         on the edges, and the caption above (unless ``caption=False``)."""
         frame = self.frames[k]
         widths = self._widths
-        marked = [] if frame.node is None else [frame.node, *(s.parent for s in frame.steps)]
-        edges = [(s.node, s.slot) for s in frame.steps]
+        steps = [s for s in frame.steps if not self._is_constant(s.parent)]  # nothing to pass
+        marked = [] if frame.node is None else [frame.node, *(s.parent for s in steps)]
+        edges = [(s.node, s.slot) for s in steps]
 
         def grad_text(v: Value) -> str:
             return self._grad_text(frame, v).ljust(widths[v])

@@ -558,8 +558,9 @@ def _weight_edge(name: str, w: float, grad: float | None, wmax: float, labels: L
         return attrs
     if dense:  # arrowheads would pile up on the box; the columns say which way is forward
         attrs["arrowhead"] = "none"
-    if dense and role == "plain":  # a hairball otherwise: fade the small weights
-        attrs["color"] = f"{colour}{round(255 * (0.08 + 0.92 * size ** 2)):02x}"
+    if dense and role == "plain":  # a hairball otherwise: thinner, the small weights faded
+        attrs.update(color=f"{colour}{round(255 * (0.08 + 0.92 * size ** 2)):02x}",
+                     penwidth=f"{0.3 + 1.9 * size:.2f}")
     label = []
     if labels.weights:
         label.append(f"w {number(w)}")

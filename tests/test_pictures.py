@@ -176,8 +176,9 @@ def test_the_film_strip_says_a_constant_has_no_gradient():
     assert strip.caption(1).splitlines()[-1] == "  2 is a constant: no gradient"
     assert "2.grad" not in strip.text()
     dot = parse(strip.drawing(1).source)
-    (_two,) = [n for n, a in dot.nodes.items() if a["shape"] == VALUE
+    (two,) = [n for n, a in dot.nodes.items() if a["shape"] == VALUE
               and dot.fields(n) == ["data 2.0000"]]  # no grad field in the frame either
+    assert dot.nodes[two].get("color") != "#d7191c"  # and not on the red path
 
 
 # -- the network diagram at 16 x 16 ---------------------------------------------------------------
