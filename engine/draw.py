@@ -337,10 +337,19 @@ class Graph:
         (a neuron's ``w_1 .. w_n, b``; layer 1's ``x_1 .. x_n``), each pair once: they are
         drawn in operand order, first on top (LR) or on the left (TB)."""
         pairs: dict[tuple[Value, Value], None] = {}
+        depth = self._depths()
         for slots in self.inputs.values():
-            leaves = [p for _, p in slots if not p.parents and self.box_of.get(p) is box]
-            pairs.update(((a, b), None) for a, b in pairwise(leaves) if a is not b)
+            own = [p for _, p in slots if self.box_of.get(p) is box and p not in self.summary]
+            pairs.update(((a, b), None) for a, b in pairwise(own)
+                         if a is not b and depth[a] == depth[b])
         return list(pairs)
+
+    def _depths(self) -> dict[Value, int]:
+        """Each drawn Value's longest distance from a leaf (leaves: 0)."""
+        depth: dict[Value, int] = {}
+        for v in self.values:  # oldest first: operands before results
+            depth[v] = 1 + max((depth[p] for _, p in self.inputs.get(v, ())), default=-1)
+        return depth
 
     def _draw_summary(self, canvas: _Canvas, target: Any, box: _Box, look: Look) -> None:
         """A collapsed cluster: its size and, if it has one output, that output's data and grad."""

@@ -21,9 +21,9 @@ from nn.losses import mse
 @pytest.fixture(autouse=True)
 def shipped_renderer(monkeypatch):
     """Render with graphviz-pure even where a system ``dot`` is installed."""
-    from engine.render import _executable
+    from engine.render import find_renderer
 
-    monkeypatch.setenv("DELTAGRAD_DOT", _executable("graphviz-pure"))
+    monkeypatch.setenv("DELTAGRAD_DOT", find_renderer("graphviz-pure"))
 
 
 def lecture_net(sizes=(3, 1), nin=2, expanded=False, seed=1):
