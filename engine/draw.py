@@ -15,9 +15,11 @@ ellipse from above (LR) or from the left (TB), the second from below or from the
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ HIGHLIGHT = "#d7191c"
 RED = {"color": HIGHLIGHT, "penwidth": "2.5"}  # a highlighted node or edge
 PORTS = {"LR": ("n", "s"), "TB": ("w", "e")}  # where operands 1 and 2 of ``a - b`` enter
 RECORD_FONT, TEXT_FONT = "Courier", "Helvetica"
+VALUE_SHAPE = "plain"  # a Value is an HTML-like table (see _table); the node has no outline
 
 
 @dataclass(frozen=True)
@@ -274,16 +277,19 @@ class Graph:
     def _draw_value(self, canvas: _Canvas, target: Any, v: Value, look: Look) -> None:
         """A Value's record ``label | data | grad`` and, for a computed one, its op's ellipse."""
         label = look.label_text(v)
-        fields = [_record_field(label), "data " + number(v.data)]
-        if look.show_grad:
-            fields.append(_record_field("grad " + look.grad_text(v)))
         kind = ("output" if v is self.root else "parameter" if v in look.parameters else
                 "value" if v.parents else "input" if label else "constant")
-        attrs = {"shape": "record", "style": "filled",
-                 "fillcolor": look.node_colour.get(v, COLOURS[kind])}
+        fields = [label, "data " + number(v.data)]
+        if kind == "constant":  # a number in the expression: no name, and no gradient
+            fields = fields[1:]
+        elif look.show_grad:
+            fields.append("grad " + look.grad_text(v))
+        fill = look.node_colour.get(v, COLOURS[kind])
+        attrs = {"shape": VALUE_SHAPE, "fillcolor": fill}
         if v in look.marked:
             attrs.update(RED)
-        canvas.node(target, self.ids[v], label=_record(fields, look.rankdir), **attrs)
+        canvas.node(target, self.ids[v], label=_table(fields, look.rankdir, fill,
+                                                      red=v in look.marked), **attrs)
         if v.parents:
             attrs = {"shape": "ellipse", "fontname": TEXT_FONT, "fontsize": "11",
                      "margin": "0.04,0.02", "height": "0.3"}
@@ -299,25 +305,66 @@ class Graph:
         with target.subgraph(name="cluster_" + box.key) as sub:
             sub.attr(label=dot_text(box.label), fontname=TEXT_FONT, fontsize="12",
                      style="rounded", color="#888888", labeljust="l")
-            for v in box.own:
+            for v in _in_rank_order(box.own, look.rankdir):
                 self._draw_value(canvas, sub, v, look)
             for child in box.children:
                 self._draw_box(canvas, sub, child, look)
+            pairs = [(self.ids[a], self.ids[b]) for a, b in self._siblings(box)]
+            for first, second in pairs + self._parallel_summaries(box):
+                # an invisible edge within one rank keeps their order: in LR the head of
+                # such an edge is drawn above its tail, in TB to the right of it
+                tail, head = (second, first) if look.rankdir == "LR" else (first, second)
+                with sub.subgraph() as rank:
+                    rank.attr(rank="same")
+                    rank.edge(tail, head, style="invis")
+
+    def _parallel_summaries(self, box: _Box) -> list[tuple[str, str]]:
+        """Consecutive collapsed children of ``box`` that read the same Values from outside
+        (the neurons of one layer): their summary nodes, drawn in the children's order."""
+        collapsed = [c for c in box.children if c.collapsed]
+        reads = {c.key: self._reads(c) for c in collapsed}
+        return [("c" + a.key, "c" + b.key) for a, b in pairwise(collapsed)
+                if reads[a.key] and reads[a.key] == reads[b.key]]
+
+    def _reads(self, box: _Box) -> frozenset[str]:
+        """The DOT ids of what the Values of ``box`` read from outside it."""
+        return frozenset("c" + self.summary[p].key if p in self.summary else self.ids[p]
+                         for v in box.members() for _, p in self.inputs.get(v, ())
+                         if p not in box.member_set)
+
+    def _siblings(self, box: _Box) -> list[tuple[Value, Value]]:
+        """Consecutive leaf operands of one operation that are both this box's own Values
+        (a neuron's ``w_1 .. w_n, b``; layer 1's ``x_1 .. x_n``), each pair once: they are
+        drawn in operand order, first on top (LR) or on the left (TB)."""
+        pairs: dict[tuple[Value, Value], None] = {}
+        depth = self._depths()
+        for slots in self.inputs.values():
+            own = [p for _, p in slots if self.box_of.get(p) is box and p not in self.summary]
+            pairs.update(((a, b), None) for a, b in pairwise(own)
+                         if a is not b and depth[a] == depth[b])
+        return list(pairs)
+
+    def _depths(self) -> dict[Value, int]:
+        """Each drawn Value's longest distance from a leaf (leaves: 0)."""
+        depth: dict[Value, int] = {}
+        for v in self.values:  # oldest first: operands before results
+            depth[v] = 1 + max((depth[p] for _, p in self.inputs.get(v, ())), default=-1)
+        return depth
 
     def _draw_summary(self, canvas: _Canvas, target: Any, box: _Box, look: Look) -> None:
         """A collapsed cluster: its size and, if it has one output, that output's data and grad."""
         members = box.members()
         outputs = [v for v in members if v is self.root or any(
             u not in box.member_set for u in self.users.get(v, ()))]
-        fields = [_record_field(f"{box.short_label} ({len(members)} values)")]
+        fields = [f"{box.short_label} ({len(members)} values)"]
         if len(outputs) == 1:
             fields.append("data " + number(outputs[0].data))
             if look.show_grad:
-                fields.append(_record_field("grad " + look.grad_text(outputs[0])))
-        attrs = {"shape": "record", "style": "filled,rounded", "fillcolor": COLOURS["summary"]}
-        if any(v in look.marked for v in members):
-            attrs.update(RED)
-        canvas.node(target, "c" + box.key, label=_record(fields, look.rankdir), **attrs)
+                fields.append("grad " + look.grad_text(outputs[0]))
+        red = any(v in look.marked for v in members)
+        attrs = {"shape": VALUE_SHAPE, "fillcolor": COLOURS["summary"], **(RED if red else {})}
+        canvas.node(target, "c" + box.key, label=_table(fields, look.rankdir, COLOURS["summary"],
+                                                        red=red, rounded=True), **attrs)
 
     def _draw_edges(self, canvas: _Canvas, look: Look) -> None:
         """Operand -> op ellipse -> result, oldest result first; edges into or out of a collapsed
@@ -337,11 +384,24 @@ class Graph:
                     if (tail, head) in seen:
                         continue
                     seen.add((tail, head))
-                canvas.edge(tail, head, **self._operand_edge(v, slot, head_box, look))
+                attrs = self._operand_edge(v, slot, head_box, look)
+                if not head_box and self._enters_beside_own_leaves(v, p):
+                    attrs["minlen"] = "2"
+                canvas.edge(tail, head, **attrs)
             if self.cut.get(v) and not head_box:
                 canvas.edge("more", head, style="dashed")
             if not head_box:
                 canvas.edge(self.ids[v] + "op", self.ids[v], **(RED if v in look.red_ops else {}))
+
+    def _enters_beside_own_leaves(self, v: Value, p: Value) -> bool:
+        """Whether operand ``p`` comes into ``v``'s box from outside while ``v`` also reads
+        leaves of its own box (a neuron's weights): such an edge spans two ranks, so that the
+        box's leaves get a column of their own instead of sharing one with what comes in (which
+        would stack the boxes of consecutive layers above each other instead of side by side)."""
+        box = self.box_of.get(v)
+        if box is None or self.box_of.get(p) is box:
+            return False
+        return any(not q.parents and self.box_of.get(q) is box for _, q in self.inputs[v])
 
     def _operand_edge(self, v: Value, slot: int, head_box: _Box | None,
                       look: Look) -> dict[str, str]:
@@ -386,7 +446,10 @@ class _Canvas:
         import graphviz  # a dependency of deltagrad; only drawing needs it
 
         self.dot = dot = graphviz.Digraph("graph", graph_attr={
-            "rankdir": rankdir, "fontname": TEXT_FONT, "nodesep": "0.25", "ranksep": "0.35"})
+            "rankdir": rankdir, "fontname": TEXT_FONT, "nodesep": "0.25", "ranksep": "0.3",
+            # each box's order is settled inside it; a last pass over the whole graph would
+            # shuffle a neuron's weights again
+            "remincross": "false"})
         dot.attr("node", fontname=RECORD_FONT, fontsize="12")
         dot.attr("edge", arrowsize="0.6")
         if title:
@@ -508,20 +571,23 @@ def _op_label(v: Value, constants: list[str]) -> str:
     return " ".join([v.op, *constants])
 
 
-_RECORD_SPECIAL = {c: "\\" + c for c in '{}|<>"\\ '}
+def _in_rank_order(values: list[Value], rankdir: str) -> list[Value]:
+    """Values in the order to emit them so that the layout keeps them oldest first from the
+    top: graphviz builds an LR drawing top to bottom from the last emitted."""
+    return values[::-1] if rankdir == "LR" else values
 
 
-def _record_field(text: str) -> str:
-    """User text made safe inside a record field: specials and spaces escaped."""
-    text = one_line(text)
-    return "".join(_RECORD_SPECIAL.get(c, c) for c in text) or " "
-
-
-def _record(fields: list[str], rankdir: str) -> str:
-    """A record label with its fields side by side whatever the rank direction."""
-    import graphviz
-
-    body = "|".join(fields)
-    return graphviz.nohtml("{" + body + "}" if rankdir == "LR" else body)
-
-
+def _table(fields: list[str], rankdir: str, fill: str, *, red: bool = False,
+           rounded: bool = False) -> str:
+    """A Value as an HTML-like table: fields stacked (name over data over grad) when the graph
+    runs left to right, side by side when it runs top to bottom, so that a record is narrow
+    along the direction the graph grows and a long chain fits a slide. (Tables, not DOT
+    records: graphviz cannot keep records in a given order within a rank.)"""
+    cells = [f"<TD>{html.escape(one_line(text)) or ' '}</TD>" for text in fields]
+    rows = "".join(f"<TR>{c}</TR>" for c in cells) if rankdir == "LR" else \
+        f"<TR>{''.join(cells)}</TR>"
+    frame = f'BORDER="2" COLOR="{HIGHLIGHT}"' if red else 'BORDER="1"' if rounded else \
+        'BORDER="0"'
+    style = ' STYLE="rounded" CELLBORDER="0"' if rounded else ' CELLBORDER="1"'
+    return (f'<<TABLE {frame}{style} CELLSPACING="0" CELLPADDING="3" BGCOLOR="{fill}">'
+            f"{rows}</TABLE>>")

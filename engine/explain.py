@@ -56,6 +56,32 @@ class DeltaForm:
         return math.fsum(d * a for d, a in self.terms)
 
 
+@dataclass(frozen=True)
+class PathRow:
+    """One path as written: the chain from the leaf up, the local derivatives and their numbers
+    from the root down (long paths elided), and the product."""
+
+    chain: list[str]
+    factors: list[str]
+    numbers: list[str]
+    product: str
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An explanation piece by piece: ``heading`` (``dC/dw = 0.1234``), ``summary`` (over which
+    paths), the listed ``rows``, how many paths are ``unlisted``, the ``checks`` (what, number),
+    the lecture notes' form ``(name, formula, numbers)`` if any, and whether all ``agree``."""
+
+    heading: str
+    summary: str
+    rows: list[PathRow]
+    unlisted: int
+    checks: list[tuple[str, str]]
+    delta_form: tuple[str, str, str] | None
+    agree: bool
+
+
 class Explanation:
     """d root / d leaf, explained: ``paths`` (at most ``max_paths``), ``n_paths`` (all of them),
     ``total`` (the backward pass's number), ``grad`` (``leaf.grad`` as stored), ``text()`` and
@@ -91,7 +117,8 @@ class Explanation:
             numbers.append(self.delta_form.value)
         return all(_same(x, self.total, rel_tol, abs_tol) for x in numbers)
 
-    def text(self) -> str:
+    def parts(self) -> Parts:
+        """What the text and the HTML say, piece by piece (see :class:`Parts`)."""
         names = self.graph.names(self.known_names)
 
         def raw(v: Value) -> str:
@@ -102,42 +129,64 @@ class Explanation:
 
         r, x = name(self.root), name(self.leaf)
         n = self.n_paths
-        lines = [f"{derivative(raw(self.root), raw(self.leaf))} = {number(self.total)}: the "
-                 f"sum over {n} path{'s' * (n != 1)} "
-                 f"from {x} to {r} of the product of the local derivatives along each"]
-        for i, path in enumerate(self.paths, 1):
+        heading = f"{derivative(raw(self.root), raw(self.leaf))} = {number(self.total)}"
+        summary = f"the sum over {n} path{'s' * (n != 1)} from {x} to {r}"
+        rows = []
+        for path in self.paths:
             chain, factors = [x], []
             for k in range(len(path.slots)):
                 lower, upper = path.values[k], path.values[k + 1]
                 twice = upper.parents.count(lower) > 1
-                slot = f"[operand {path.slots[k] + 1}]" if twice else ""
+                slot = f" [operand {path.slots[k] + 1}]" if twice else ""
                 chain.append(f"{name(upper)}{slot}")
                 factors.append(derivative(raw(upper), raw(lower)) + slot)
             numbers = [number(f) for f in path.local]
-            lines.append(f"  path {i}: {' -> '.join(_elide(chain))}")
-            lines.append(f"    = {' x '.join(_elide(factors[::-1]))}")
-            lines.append(f"    = {' x '.join(_elide(numbers[::-1]))} = {number(path.product)}")
+            rows.append(PathRow(_elide(chain), _elide(factors[::-1]), _elide(numbers[::-1]),
+                                number(path.product)))
         listed = math.fsum(p.product for p in self.paths)
         if len(self.paths) < n:
-            lines.append(f"  ... and {n - len(self.paths)} more paths, not listed (max_paths="
-                         f"{len(self.paths)}); the {len(self.paths)} listed sum to "
-                         f"{number(listed)}, all {n} to the backward pass's number")
+            checks = [(f"the {len(self.paths)} paths listed (of {n}; max_paths="
+                       f"{len(self.paths)})", number(listed))]
         else:
-            lines.append(f"  sum over the paths = {number(listed)}")
-        lines.append(f"  backward pass: {number(self.total)}; {x}.grad = {number(self.grad)}"
-                     + ("" if _same(self.grad, self.total)
-                        else f"  (differs: call {r}.zero_grad() then {r}.backward(); "
-                             "leaf gradients accumulate)"))
+            checks = [("sum over the paths", number(listed))]
+        checks.append(("the backward pass", number(self.total)))
+        stale = "" if _same(self.grad, self.total) else (
+            f" (differs: call {r}.zero_grad() then {r}.backward(); leaf gradients accumulate)")
+        checks.append((f"{x}.grad", number(self.grad) + stale))
+        form = None
         if self.delta_form is not None:
-            form = self.delta_form
-            terms = " + ".join(f"{number(d)} x {number(a)}" for d, a in form.terms)
-            lines.append(f"In the lecture notes' form: {form.name}.")
-            lines.append(f"  {form.formula}:")
-            lines.append(f"  {terms} = {number(form.value)}")
-        lines.append("All agree." if self.agrees() else "They do NOT agree.")
+            d = self.delta_form
+            terms = " + ".join(f"{number(a)} x {number(b)}" for a, b in d.terms)
+            form = (d.name, d.formula, f"{terms} = {number(d.value)}")
+        return Parts(heading, summary, rows, n - len(self.paths), checks, form, self.agrees())
+
+    def text(self) -> str:
+        """The explanation as plain text: one sentence or one formula a line."""
+        parts = self.parts()
+        lines = [f"{parts.heading}: {parts.summary}.",
+                 "Each path contributes the product of the local derivatives along it:"]
+        for i, row in enumerate(parts.rows, 1):
+            lines.append(f"  path {i}: {' -> '.join(row.chain)}")
+            lines.append(f"    = {' x '.join(row.factors)}")
+            lines.append(f"    = {' x '.join(row.numbers)} = {row.product}")
+        if parts.unlisted:
+            lines.append(f"  ... and {parts.unlisted} more paths, not listed (max_paths="
+                         f"{len(parts.rows)}); all of them sum to the backward pass's number")
+        lines += [f"  {what}: {value}" for what, value in parts.checks]
+        if parts.delta_form is not None:
+            name, formula, numbers = parts.delta_form
+            lines.append(f"In the lecture notes' form: {name}.")
+            lines.append(f"  {formula}:")
+            lines.append(f"  {numbers}")
+        lines.append("All agree." if parts.agree else "They do NOT agree.")
         return "\n".join(lines)
 
     __str__ = text
+
+    def html(self) -> str:
+        """The explanation as a styled HTML block (a notebook's rich output): the formula, one
+        table row per path, the checks, and the verdict."""
+        return explanation_html(self.parts())
 
     def drawing(self, *, rankdir: str = "LR", collapse: bool | int | str | Sequence[str] = False,
                 max_nodes: int | None = DEFAULT_MAX_NODES) -> Drawing:
@@ -154,13 +203,16 @@ class Explanation:
         def label(v: Value) -> str:
             return v.label or self.known_names.get(v) or (names.get(v, "") if v.parents else "")
 
+        parts = self.parts()
+        listed = len(parts.rows)
+        title = (f"{parts.heading}: {parts.summary}, in red"
+                 + (f" ({listed} listed)" if parts.unlisted else "")
+                 + "; the local derivatives on their edges")
         return graph.draw(rankdir=rankdir, highlight={v for p in self.paths for v in p.values},
                           highlight_edges=edges, edge_label=edges, label_text=label,
-                          parameters=self.parameters, title=self.text().splitlines()[0])
+                          parameters=self.parameters, title=title)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        import html
-
         text = self.text()
         try:
             svg = self.drawing().svg()
@@ -168,8 +220,7 @@ class Explanation:
             hint = fallback_bundle("", error)["text/plain"].splitlines()[0]
             return {"text/plain": f"{text}\n({hint})"}
         svg = svg[svg.index("<svg"):].replace("<svg", '<svg style="max-width:100%;height:auto"', 1)
-        return {"text/plain": text,
-                "text/html": f'<pre style="white-space:pre-wrap">{html.escape(text)}</pre>\n{svg}'}
+        return {"text/plain": text, "text/html": f"{self.html()}\n{svg}"}
 
     def __repr__(self) -> str:
         return self.text()
@@ -268,3 +319,50 @@ def _paths(root: Value, leaf: Value, on_path: set[Value], limit: int) -> list[Pa
             if p in on_path:
                 stack.append((p, (v, slot, trail)))
     return found
+
+
+# -- the notebook's HTML --------------------------------------------------------------------------
+
+_MONO = "font-family:Menlo,Consolas,'DejaVu Sans Mono',monospace"
+_CELL = "padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
+
+
+def explanation_html(parts: Parts) -> str:
+    """``parts`` as an HTML block with inline styles (a notebook keeps them): the formula as a
+    heading, one table row per path, the checks as a small table, the verdict in colour."""
+    from html import escape
+
+    def code(text: str) -> str:
+        return f'<code style="{_MONO}">{escape(text)}</code>'
+
+    head = (f'<div style="font-size:1.15em;margin:0 0 4px">{code(parts.heading)}: '
+            f"{escape(parts.summary)}.</div>"
+            '<div style="margin:0 0 6px">Each path contributes the product of the local '
+            "derivatives along it.</div>")
+    rows = "".join(
+        f'<tr><td style="{_CELL}">{i}</td>'
+        f'<td style="{_CELL};{_MONO}">{" &rarr; ".join(map(escape, row.chain))}</td>'
+        f'<td style="{_CELL};{_MONO}">{" &times; ".join(map(escape, row.factors))}<br>'
+        f'= {" &times; ".join(map(escape, row.numbers))}</td>'
+        f'<td style="{_CELL};{_MONO};text-align:right">{escape(row.product)}</td></tr>'
+        for i, row in enumerate(parts.rows, 1))
+    header = "".join(f'<th style="{_CELL}">{h}</th>' for h in
+                     ("path", "from the leaf up to the root", "local derivatives, root first",
+                      "product"))
+    table = (f'<table style="border-collapse:collapse;margin:0 0 6px"><tr>{header}</tr>{rows}'
+             "</table>")
+    if parts.unlisted:
+        table += (f"<div>... and {parts.unlisted} more paths, not listed (max_paths="
+                  f"{len(parts.rows)}).</div>")
+    checks = "".join(f'<tr><td style="{_CELL}">{escape(what)}</td>'
+                     f'<td style="{_CELL};{_MONO}">{escape(value)}</td></tr>'
+                     for what, value in parts.checks)
+    block = f'<table style="border-collapse:collapse;margin:0 0 6px">{checks}</table>'
+    if parts.delta_form is not None:
+        name, formula, numbers = parts.delta_form
+        block += (f"<div>In the lecture notes' form: {escape(name)}.</div>"
+                  f'<div style="margin:2px 0 6px 1em">{code(formula)}<br>{code(numbers)}</div>')
+    colour, verdict = ("#1a7f37", "All agree.") if parts.agree else ("#b2182b",
+                                                                     "They do NOT agree.")
+    block += f'<div style="color:{colour};font-weight:bold">{verdict}</div>'
+    return f'<div class="dg-explain" style="line-height:1.4">{head}{table}{block}</div>'

@@ -142,6 +142,7 @@ class FilmStrip:
         self.known_names = names or {}
         self.rankdir = rankdir
         self.parameters = list(parameters)
+        self._parameter_set = set(self.parameters)
         self._widths = self._grad_widths()
 
     def __len__(self) -> int:
@@ -179,6 +180,9 @@ class FilmStrip:
             if s.parent not in self.names:
                 continue  # a constant of the operation (an exponent, a slope): no gradient
             slot = f" (operand {s.slot + 1})" if twice else ""
+            if self._is_constant(s.parent):
+                lines.append(f"  {name(s.parent)}{slot} is a constant: no gradient")
+                continue
             state = "complete" if s.complete else "so far"
             lines.append(f"  {name(s.parent)}.grad += {d(node, s.parent)}{slot} x "
                          f"{name(node)}.grad = {number(s.local)} x {number(s.upstream)}"
@@ -196,8 +200,9 @@ class FilmStrip:
         on the edges, and the caption above (unless ``caption=False``)."""
         frame = self.frames[k]
         widths = self._widths
-        marked = [] if frame.node is None else [frame.node, *(s.parent for s in frame.steps)]
-        edges = [(s.node, s.slot) for s in frame.steps]
+        steps = [s for s in frame.steps if not self._is_constant(s.parent)]  # nothing to pass
+        marked = [] if frame.node is None else [frame.node, *(s.parent for s in steps)]
+        edges = [(s.node, s.slot) for s in steps]
 
         def grad_text(v: Value) -> str:
             return self._grad_text(frame, v).ljust(widths[v])
@@ -210,6 +215,12 @@ class FilmStrip:
                                label_text=self._label, grad_text=grad_text,
                                node_colour=colours, edge_label=edge_labels,
                                highlight_edges=edges)
+
+    def _is_constant(self, v: Value) -> bool:
+        """A number written in the expression (an unnamed leaf that is not a parameter): the
+        backward pass reaches it, but nothing asks for its gradient, so no frame shows one."""
+        return not v.parents and not v.label and v not in self.known_names \
+            and v not in self._parameter_set
 
     def _label(self, v: Value) -> str:
         return v.label or (self.names[v] if v.parents or v in self.known_names else "")

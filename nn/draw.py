@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import engine
 from engine import Value, ancestors
-from engine.draw import COLOURS, RANKDIRS, Cluster, Drawing
+from engine.draw import COLOURS, HIGHLIGHT, RANKDIRS, Cluster, Drawing
 from engine.explain import DeltaForm, Explanation
 from engine.filmstrip import FilmStrip, replay_gradients
 from engine.text import dot_text, number
@@ -32,6 +32,8 @@ from nn.losses import Loss, mse
 from nn.mlp import MLP, Neuron
 
 POSITIVE, NEGATIVE = "#2166ac", "#b2182b"  # weight colours: blue for w >= 0, red for w < 0
+BACKGROUND = "#c8c8c8"  # the weights out of focus
+ROOM = 4  # at most this many weights into one neuron get arrowheads and labels: more pile up
 
 
 class Pass(NamedTuple):
@@ -112,7 +114,9 @@ def places(mlp: MLP) -> dict[Neuron, Place]:
 def graph_clusters(mlp: MLP, root: Value) -> list[Cluster]:
     """One cluster per layer holding one cluster per neuron (``layer 2 / neuron 5``): the
     neuron's weights and bias, and for each of its forward passes in the graph its products,
-    ``z`` and activation. Layers with no pass in the graph are left out."""
+    ``z`` and activation. Layer 1 also holds the inputs ``x`` (leaves), drawn beside its
+    neurons. Layers with no pass in the graph are left out. What the graph computes from the
+    MLP's outputs (the loss, its targets and constants) is one more cluster, ``loss``."""
     passes = neuron_passes(mlp, root)
     clusters = []
     for ly, layer in enumerate(mlp.layers, 1):
@@ -128,8 +132,56 @@ def graph_clusters(mlp: MLP, root: Value) -> list[Cluster]:
                     values.append(run.a)
             inner.append(Cluster(f"layer {ly} / neuron {j}", tuple(values)))
         if inner:
-            clusters.append(Cluster(f"layer {ly}", clusters=tuple(inner)))
+            inputs = _leaf_inputs(layer.neurons, passes) if ly == 1 else ()
+            clusters.append(Cluster(f"layer {ly}", inputs, clusters=tuple(inner)))
+    loss = loss_values(mlp, root, passes)
+    if loss:
+        clusters.append(Cluster("loss", tuple(loss)))
     return clusters
+
+
+def _leaf_inputs(neurons: Sequence[Neuron], passes: dict[Neuron, list[Pass]]) -> tuple:
+    """The leaves the first layer reads (``x``), in input order, each once."""
+    found: dict[Value, None] = {}
+    for neuron in neurons:
+        for run in passes.get(neuron, ()):
+            found.update((x, None) for x in run.inputs if not x.parents)
+    return tuple(found)
+
+
+def output_values(mlp: MLP, root: Value,
+                  passes: dict[Neuron, list[Pass]] | None = None) -> list[Value]:
+    """The MLP's outputs ``a_L`` in the graph of ``root``: forward pass after forward pass,
+    neuron 1 first."""
+    return list(_output_places(mlp, root, passes))
+
+
+def _output_places(mlp: MLP, root: Value,
+                   passes: dict[Neuron, list[Pass]] | None = None) -> dict[Value, tuple[int, int]]:
+    """Each output ``a_L[j]`` of forward pass ``i`` in the graph: ``(j, i)``, from 1."""
+    passes = neuron_passes(mlp, root) if passes is None else passes
+    runs = [passes.get(n, []) for n in mlp.layers[-1].neurons]
+    places: dict[Value, tuple[int, int]] = {}
+    for i in range(max(map(len, runs), default=0)):
+        for j, neuron_runs in enumerate(runs, 1):
+            if i < len(neuron_runs) and neuron_runs[i].a is not None:
+                places.setdefault(neuron_runs[i].a, (j, i + 1))
+    return places
+
+
+def loss_values(mlp: MLP, root: Value,
+                passes: dict[Neuron, list[Pass]] | None = None) -> list[Value]:
+    """What ``root`` computes from the MLP's outputs (a loss), and the leaves it reads there
+    that are not the MLP's (targets, constants), oldest first; empty if ``root`` is an output."""
+    passes = neuron_passes(mlp, root) if passes is None else passes
+    outputs = set(output_values(mlp, root, passes))
+    own = set(mlp.parameters())
+    after: set[Value] = set()
+    for v in ancestors(root):  # oldest first: operands before results
+        if v not in outputs and any(p in outputs or p in after for p in v.parents):
+            after.add(v)
+    leaves = {p for v in after for p in v.parents if not p.parents and p not in own}
+    return sorted(after | leaves, key=lambda v: v._seq)
 
 
 def graph_names(mlp: MLP, root: Value) -> dict[Value, str]:
@@ -151,6 +203,41 @@ def graph_names(mlp: MLP, root: Value) -> dict[Value, str]:
                 if ly == 1:
                     for k, x in enumerate(run.inputs, 1):
                         names.setdefault(x, f"x[{k}]{tag}")
+    return {**loss_names(mlp, root, passes), **names}
+
+
+def loss_names(mlp: MLP, root: Value,
+               passes: dict[Neuron, list[Pass]] | None = None) -> dict[Value, str]:
+    """Names for the loss's Values, as in the lecture notes' ``C = ||a_L - y||^2``: the target
+    ``y[j]``, the error ``e[j] = a_L[j] - y[j]``, its square ``e[j]^2``, a sample's cost ``c``
+    (the sum of its squares), their sum ``sum c`` and the root ``C``. Forward pass ``i > 1``
+    adds ``#i`` (``e[1]#2``). Values of other shapes are left to the engine's names."""
+    passes = neuron_passes(mlp, root) if passes is None else passes
+    outputs = _output_places(mlp, root, passes)
+    if not outputs or root in outputs:
+        return {}
+    names: dict[Value, str] = {}
+    kind: dict[Value, tuple[str, int]] = {}  # "square" or "cost", with the pass
+    for v in loss_values(mlp, root, passes):
+        parents = v.parents
+        if v.op == "-" and parents[0] in outputs and not parents[1].parents:
+            j, i = outputs[parents[0]]
+            tag = "" if i == 1 else f"#{i}"
+            names.setdefault(parents[1], f"y[{j}]{tag}")
+            names[v] = f"e[{j}]{tag}"
+        elif v.op == "*" and parents[0] is parents[1] and parents[0] in names:
+            names[v] = names[parents[0]].replace("]", "]^2", 1)
+            kind[v] = ("square", outputs.get(parents[0].parents[0], (0, 0))[1])
+        elif v.op == "sum" and all(p in kind for p in parents):
+            found = {kind[p] for p in parents}
+            if len(found) == 1 and found.pop()[0] == "square":  # one sample's squares
+                i = kind[parents[0]][1]
+                names[v] = "c" if i == 1 else f"c#{i}"
+                kind[v] = ("cost", i)
+            else:  # the samples' costs
+                names[v] = "sum c"
+    if not root.label:
+        names[root] = "C"
     return names
 
 
@@ -294,7 +381,7 @@ def network_numbers(mlp: MLP, x: Sequence[float], y: Any = None,
 
 def draw_network(mlp: MLP, x: Sequence[float] | None = None, y: Any = None, *,
                  loss: Loss = mse, weights: bool = False, weight_grads: bool = False,
-                 rankdir: str = "LR") -> Drawing:
+                 focus: tuple[int, int] | None = None, rankdir: str = "LR") -> Drawing:
     """The network as students draw it: inputs, then each layer's neurons, weights as edges.
 
     Edge width grows with ``|w|``; blue edges are positive weights, red ones negative. With an
@@ -302,12 +389,19 @@ def draw_network(mlp: MLP, x: Sequence[float] | None = None, y: Any = None, *,
     (``dC/dz``) and the loss ``C`` (``loss``, the lecture notes' squared error by default).
     ``weights`` writes each weight on its edge, ``weight_grads`` its gradient ``dC/dw``.
     Every edge has a tooltip (hover in the SVG) with both.
-    """
+
+    Wide layers stay readable: where more than ``ROOM`` weights enter a neuron they have no
+    arrowheads (they would pile up on the box) and fade with ``|w|``, the small ones almost to
+    nothing; where more than ``ROOM`` meet at either end, labels are left out.
+    ``focus=(layer, neuron)`` (from 1) draws that neuron's weights in (from the layer before)
+    and out (to the layer after) in colour and every other weight in light grey, and writes the
+    focused weights (and gradients) asked for in the boxes at their other ends."""
     import graphviz
 
     _check_mlp(mlp)
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
+    _check_focus(mlp, focus)
     if weight_grads and y is None:
         raise ValueError("weight_grads needs a target y (and an input x): gradients come from "
                          "a backward pass")
@@ -315,14 +409,16 @@ def draw_network(mlp: MLP, x: Sequence[float] | None = None, y: Any = None, *,
         raise ValueError("a target y needs an input x")
     numbers = network_numbers(mlp, x, y, loss) if x is not None else None
     columns = network_columns(mlp, numbers, y, loss)
+    if focus is not None:
+        _write_focus(mlp, columns, numbers, focus, Labels(weights, weight_grads))
     place = _Layout(columns, rankdir, wide_edges=weights or weight_grads).place
     dot = graphviz.Digraph("network", graph_attr={
         "layout": "neato", "splines": "line", "fontname": "Helvetica", "outputorder": "edgesfirst"})
     dot.attr("node", fontname="Courier", fontsize="11", shape="box", style="rounded,filled",
              margin="0.06,0.03")
     dot.attr("edge", arrowsize="0.5")
-    nodes = _draw_columns(dot, columns, place)
-    edges = _draw_weights(dot, mlp, columns, numbers, weights, weight_grads)
+    nodes = _draw_columns(dot, columns, place, focus)
+    edges = _draw_weights(dot, mlp, columns, numbers, Labels(weights, weight_grads), focus)
     if numbers and numbers.loss is not None:
         for node_id in columns[-2].ids:
             dot.edge(node_id, "loss", style="dashed", color="#555555")
@@ -388,8 +484,10 @@ class _Layout:
             f"{-down * (self.width + 0.3) / (self.height + 0.15):.3f},{-across * 0.6:.3f}!"
 
 
-def _draw_columns(dot: Any, columns: list[Column], place: Any) -> int:
-    """Each column's title and nodes, centred on the middle row; returns the node count."""
+def _draw_columns(dot: Any, columns: list[Column], place: Any,
+                  focus: tuple[int, int] | None = None) -> int:
+    """Each column's title and nodes, centred on the middle row (the focused neuron framed in
+    red); returns the node count."""
     nodes = 0
     top = max(len(c.ids) for c in columns) / 2 + 0.1
     for col, column in enumerate(columns):
@@ -397,13 +495,22 @@ def _draw_columns(dot: Any, columns: list[Column], place: Any) -> int:
         dot.node(f"title{col}", label=dot_text(column.title), shape="plaintext", style="",
                  fontname="Helvetica", fontsize="12", pos=place(col, -top))
         for row, (node_id, f) in enumerate(zip(column.ids, column.lines, strict=True)):
-            dot.node(node_id, label=_lines(f), fillcolor=column.fill, pos=place(col, row - middle))
+            framed = {"color": HIGHLIGHT, "penwidth": "2.5"} if focus == (col, row + 1) else {}
+            dot.node(node_id, label=_lines(f), fillcolor=column.fill, pos=place(col, row - middle),
+                     **framed)
             nodes += 1
     return nodes
 
 
+class Labels(NamedTuple):
+    """Which numbers go on a weight's edge."""
+
+    weights: bool
+    grads: bool
+
+
 def _draw_weights(dot: Any, mlp: MLP, columns: list[Column], numbers: NetworkNumbers | None,
-                  weights: bool, weight_grads: bool) -> int:
+                  labels: Labels, focus: tuple[int, int] | None = None) -> int:
     """One edge per weight, from input ``k`` to neuron ``j``; returns the edge count."""
     wmax = max((abs(w.data) for layer in mlp.layers for n in layer.neurons for w in n.w),
                default=1.0) or 1.0
@@ -413,32 +520,90 @@ def _draw_weights(dot: Any, mlp: MLP, columns: list[Column], numbers: NetworkNum
         for j, neuron in enumerate(layer.neurons, 1):
             for k, w in enumerate(neuron.w, 1):
                 grad = numbers.dW[ly - 1][j - 1][k - 1] if numbers and numbers.dW else None
-                attrs = _weight_edge(f"w_{j},{k} of layer {ly}", w.data, grad, wmax, weights,
-                                     weight_grads)
+                role = _role(focus, ly, j, k)
+                attrs = _weight_edge(f"w_{j},{k} of layer {ly}", w.data, grad, wmax,
+                                     labels, role, dense=layer.nin > ROOM,
+                                     crowded=max(layer.nin, layer.nout) > ROOM)
                 dot.edge(tails[k - 1], f"n{ly}_{j}", **attrs)
                 edges += 1
     return edges
 
 
-def _weight_edge(name: str, w: float, grad: float | None, wmax: float, weights: bool,
-                 weight_grads: bool) -> dict[str, str]:
-    """A weight's edge: colour by sign, width by size, a tooltip, and the asked-for labels."""
+def _role(focus: tuple[int, int] | None, layer: int, j: int, k: int) -> str:
+    """How weight ``w_jk`` of ``layer`` is drawn: ``"in"`` or ``"out"`` of the focused neuron,
+    ``"background"`` (another weight, with a focus), or ``"plain"`` (no focus)."""
+    if focus is None:
+        return "plain"
+    if focus == (layer, j):
+        return "in"
+    if focus == (layer - 1, k):
+        return "out"
+    return "background"
+
+
+def _weight_edge(name: str, w: float, grad: float | None, wmax: float, labels: Labels,
+                 role: str = "plain", dense: bool = False,
+                 crowded: bool = False) -> dict[str, str]:
+    """A weight's edge: colour by sign, width by size, a tooltip, and the asked-for labels
+    where they fit: not where many edges meet at either end (``crowded``), and not with a
+    focus (its numbers are written in the boxes). ``dense``: many edges meet at the head."""
     tip = f"{name} = {number(w)}"
     if grad is not None:
         tip += f"; dC/dw = {number(grad)}"
-    attrs = {"color": POSITIVE if w >= 0 else NEGATIVE,
-             "penwidth": f"{0.4 + 2.6 * min(abs(w) / wmax, 1.0):.2f}",
-             "tooltip": dot_text(tip)}
+    size = min(abs(w) / wmax, 1.0)
+    colour = POSITIVE if w >= 0 else NEGATIVE
+    attrs = {"color": colour, "penwidth": f"{0.4 + 2.6 * size:.2f}", "tooltip": dot_text(tip)}
+    if role == "background":
+        attrs.update(color=BACKGROUND, penwidth="0.5", arrowhead="none")
+        return attrs
+    if dense:  # arrowheads would pile up on the box; the columns say which way is forward
+        attrs["arrowhead"] = "none"
+    if dense and role == "plain":  # a hairball otherwise: thinner, the small weights faded
+        attrs.update(color=f"{colour}{round(255 * (0.08 + 0.92 * size ** 2)):02x}",
+                     penwidth=f"{0.3 + 1.9 * size:.2f}")
     label = []
-    if weights:
+    if labels.weights:
         label.append(f"w {number(w)}")
-    if weight_grads and grad is not None:
+    if labels.grads and grad is not None:
         label.append(f"dC/dw {number(grad)}")
-    if label:
+    if label and role == "plain" and not crowded:
         attrs.update(headlabel=dot_text("\n".join(label)), labelfontsize="9",
-                     labelfontname="Helvetica", labelfontcolor=attrs["color"],
-                     labeldistance="5", labelangle="0")
+                     labelfontname="Helvetica", labelfontcolor=colour, labeldistance="5",
+                     labelangle="0")
     return attrs
+
+
+def _write_focus(mlp: MLP, columns: list[Column], numbers: NetworkNumbers | None,
+                 focus: tuple[int, int], labels: Labels) -> None:
+    """Write the focused neuron's weights (and their gradients) where they fit: each weight in
+    the box at its other end, ``W2[5,3] 0.1234`` in neuron 3 of layer 1 for focus ``(2, 5)``."""
+    ly, j = focus
+    ends = [(ly, j, k, k - 1, columns[ly - 1]) for k in range(1, mlp.layers[ly - 1].nin + 1)]
+    if ly < len(mlp.layers):
+        ends += [(ly + 1, i, j, i - 1, columns[ly + 1])
+                 for i in range(1, mlp.layers[ly].nout + 1)]
+    for layer, row, col, at, column in ends:
+        w = mlp.layers[layer - 1].neurons[row - 1].w[col - 1].data
+        if labels.weights:
+            column.lines[at].append(f"W{layer}[{row},{col}] {number(w)}")
+        if labels.grads and numbers is not None and numbers.dW is not None:
+            column.lines[at].append(f"dC/dW {number(numbers.dW[layer - 1][row - 1][col - 1])}")
+
+
+def _check_focus(mlp: MLP, focus: object) -> None:
+    """``focus`` is ``None`` or ``(layer, neuron)`` of ``mlp``, both counted from 1."""
+    if focus is None:
+        return
+    if (not isinstance(focus, tuple) or len(focus) != 2
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in focus)):
+        raise TypeError(f"focus must be (layer, neuron), two ints counted from 1, got {focus!r}")
+    layer, neuron = focus
+    if not 1 <= layer <= len(mlp.layers):
+        raise ValueError(f"focus layer {layer} is not a layer of this MLP (1 to "
+                         f"{len(mlp.layers)})")
+    if not 1 <= neuron <= mlp.layers[layer - 1].nout:
+        raise ValueError(f"focus neuron {neuron} is not a neuron of layer {layer} (1 to "
+                         f"{mlp.layers[layer - 1].nout})")
 
 
 def _lines(lines: list[str]) -> str:

@@ -61,9 +61,11 @@ class Loss:
             raise ValueError(f"{self.name}: {len(outputs)} outputs but {len(targets)} targets")
         if not outputs:
             raise ValueError(f"{self.name} of an empty batch")
-        total = Value.sum([self.sample(self._output(out, i), y)
-                           for i, (out, y) in enumerate(zip(outputs, targets, strict=True))])
-        return total * (1.0 / len(outputs)) if self.reduction == "mean" else total
+        total = _total([self.sample(self._output(out, i), y)
+                        for i, (out, y) in enumerate(zip(outputs, targets, strict=True))])
+        if self.reduction == "mean" and len(outputs) > 1:
+            return total * (1.0 / len(outputs))
+        return total  # the mean of one sample is its cost: no "* 1" node in the graph
 
     def sample(self, output: Sequence[Value], target: Any) -> Value:
         """The cost of one sample."""
@@ -126,7 +128,7 @@ class MeanSquaredError(Loss):
     def sample(self, output: Sequence[Value], target: Any) -> Value:
         """``sum_k (a_k - y_k)^2`` for one sample."""
         target = self._check_target(target, len(output))
-        return Value.sum([_square(a - y) for a, y in zip(output, target, strict=True)])
+        return _total([_square(a - y) for a, y in zip(output, target, strict=True)])
 
     def _check_target(self, y: Any, nout: int) -> list[float]:
         if isinstance(y, numbers.Real):
@@ -306,6 +308,12 @@ def _finite(x: numbers.Real) -> bool:
         return math.isfinite(x)
     except OverflowError:  # an int beyond the float range
         return False
+
+
+def _total(terms: list[Value]) -> Value:
+    """The sum of ``terms`` as one node; one term is its own sum (no one-operand ``sum`` node,
+    which would only lengthen the graph a student reads)."""
+    return terms[0] if len(terms) == 1 else Value.sum(terms)
 
 
 def _square(d: Value) -> Value:

@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s\]]+)')
+from engine.draw import VALUE_SHAPE
+
+VALUE = VALUE_SHAPE  # the shape of a Value's node (an HTML table)
+
+_ATTR = re.compile(r'(\w+)=(<<.*?</TABLE>>|"(?:[^"\\]|\\.)*"|[^\s\]]+)')
 _NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
 _EDGE = re.compile(r"^\s*(\w+)(?::\w+)? -> (\w+)(?::\w+)?(?: \[(.*)\])?$")
 _KEYWORDS = {"graph", "node", "edge"}
@@ -23,10 +27,16 @@ class Dot:
     cluster_of: dict[str, list[str]] = field(default_factory=dict)  # node -> enclosing clusters
     clusters: dict[str, list[str]] = field(default_factory=dict)  # cluster -> its parents
     cluster_labels: dict[str, str] = field(default_factory=dict)
+    hints: list[tuple[str, str]] = field(default_factory=list)  # invisible edges
 
     def fields(self, node: str) -> list[str]:
-        """The fields of a record node's label, unescaped."""
+        """The fields of a Value's label (an HTML-like table, or a record), unescaped."""
         label = self.nodes[node]["label"].strip()
+        if label.startswith("<"):
+            import html
+
+            cells = re.findall(r"<TD[^>]*>(.*?)</TD>", label)
+            return [html.unescape(re.sub(r"<[^>]*>", "", c)).strip() for c in cells]
         if label.startswith("{") and label.endswith("}"):
             label = label[1:-1]
         return [unescape(f).strip() for f in re.split(r"(?<!\\)\|", label)]
@@ -44,15 +54,21 @@ def parse(source: str) -> Dot:
             name = stripped.split()[1]
             dot.clusters[name] = list(stack)
             stack.append(name)
+        elif stripped == "{":  # an anonymous subgraph (rank=same): not a cluster
+            stack.append("")
         elif stripped == "}":
             if stack:
                 stack.pop()
         elif m := _EDGE.match(line):
-            dot.edges.append((m[1], m[2], _attrs(m[3] or "")))
+            attrs = _attrs(m[3] or "")
+            if attrs.get("style") == "invis":  # a layout hint (keeps an order), not drawn
+                dot.hints.append((m[1], m[2]))
+            else:
+                dot.edges.append((m[1], m[2], attrs))
         elif (m := _NODE.match(line)) and m[1] not in _KEYWORDS:
             dot.nodes[m[1]] = _attrs(m[2])
-            dot.cluster_of[m[1]] = list(stack)
-        elif stack and "label" in (attrs := _attrs(stripped)):  # a cluster's own attributes
+            dot.cluster_of[m[1]] = [c for c in stack if c]
+        elif stack and stack[-1] and "label" in (attrs := _attrs(stripped)):  # a cluster's
             dot.cluster_labels[stack[-1]] = attrs["label"]
     return dot
 
@@ -78,3 +94,19 @@ def svg_texts(svg: str) -> list[str]:
     import html
 
     return [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)]
+
+
+def svg_width(svg: str) -> float:
+    """The width of a rendered SVG in points (its ``width`` attribute)."""
+    return float(re.search(r'<svg width="([\d.]+)pt"', svg)[1])
+
+
+def svg_places(svg: str) -> dict[str, tuple[float, float]]:
+    """Where each node's first text line is drawn: DOT id -> (x, y), y growing downwards."""
+    places = {}
+    for node in re.finditer(r'<g id="node\d+" class="node">\s*<title>(\w+)</title>(.*?)</g>',
+                            svg, flags=re.S):
+        text = re.search(r'<text[^>]* x="([-\d.]+)" y="([-\d.]+)"', node[2])
+        if text:
+            places[node[1]] = (float(text[1]), float(text[2]))
+    return places

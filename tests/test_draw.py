@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dot_structure import parse, svg_counts, svg_texts
+from dot_structure import VALUE, parse, svg_counts, svg_texts
 from lecture import lecture_expression
 
 from engine import Value, draw_graph
@@ -25,7 +25,7 @@ def expression() -> Value:
 def node_by_label(dot, label):
     """The id of the one record whose label field is ``label``."""
     (name,) = [n for n, a in dot.nodes.items()
-               if a.get("shape") == "record" and dot.fields(n)[0] == label]
+               if a.get("shape") == VALUE and dot.fields(n)[0] == label]
     return name
 
 
@@ -34,7 +34,7 @@ def node_by_label(dot, label):
 
 def test_expression_has_one_record_per_value_and_one_ellipse_per_operation():
     dot = parse(draw_graph(expression()).source)
-    records = [n for n, a in dot.nodes.items() if a["shape"] == "record"]
+    records = [n for n, a in dot.nodes.items() if a["shape"] == VALUE]
     ops = [n for n, a in dot.nodes.items() if a["shape"] == "ellipse"]
     assert len(records) == 7 and len(ops) == 3
     assert sorted(dot.nodes[n]["label"] for n in ops) == ["*", "*", "+"]
@@ -65,7 +65,7 @@ def test_diamond_draws_the_shared_node_once_with_an_edge_per_use():
     dot = parse(draw_graph(y).source)
     x_id = node_by_label(dot, "x")
     assert sum(1 for t, _, _ in dot.edges if t == x_id) == 2
-    assert len([n for n, a in dot.nodes.items() if a["shape"] == "record"]) == 5  # x, 2, u, v, y
+    assert len([n for n, a in dot.nodes.items() if a["shape"] == VALUE]) == 5  # x, 2, u, v, y
 
 
 def test_a_constant_exponent_or_slope_is_written_into_the_operation():
@@ -73,7 +73,7 @@ def test_a_constant_exponent_or_slope_is_written_into_the_operation():
     dot = parse(draw_graph((x ** 2).leaky_relu(0.1)).source)
     assert {a["label"] for a in dot.nodes.values() if a["shape"] == "ellipse"} == {
         "**2", "leaky_relu 0.1"}
-    assert len([a for a in dot.nodes.values() if a["shape"] == "record"]) == 3
+    assert len([a for a in dot.nodes.values() if a["shape"] == VALUE]) == 3
 
 
 def test_the_first_operand_of_a_non_commutative_operation_enters_from_above():
@@ -90,7 +90,7 @@ def test_leaves_parameters_and_the_output_have_their_own_colours():
     y = w * x + 1
     dot = parse(draw_graph(y, parameters=[w]).source)
     fill = {dot.fields(n)[0] or dot.fields(n)[1]: a["fillcolor"]
-            for n, a in dot.nodes.items() if a["shape"] == "record"}
+            for n, a in dot.nodes.items() if a["shape"] == VALUE}
     assert fill["w"] == COLOURS["parameter"]
     assert fill["x"] == COLOURS["input"]
     assert fill["data 1.0000"] == COLOURS["constant"]
@@ -103,7 +103,8 @@ def test_show_grad_false_and_rankdir_tb():
     assert "grad" not in source and "rankdir=TB" in source
     dot = parse(source)
     a = node_by_label(dot, "a")
-    assert dot.nodes[a]["label"] == "a|data 2.0000"  # no braces: side by side in TB
+    assert dot.fields(a) == ["a", "data 2.0000"]
+    assert dot.nodes[a]["label"].count("<TR>") == 1  # one row: side by side in TB
 
 
 def test_highlight_marks_nodes_and_the_edges_between_them():
@@ -113,7 +114,7 @@ def test_highlight_marks_nodes_and_the_edges_between_them():
     y = c + a
     dot = parse(draw_graph(y, highlight=[a, c]).source)
     marked = {n for n, at in dot.nodes.items() if at.get("color") == HIGHLIGHT}
-    ids = {dot.fields(n)[0]: n for n, at in dot.nodes.items() if at["shape"] == "record"}
+    ids = {dot.fields(n)[0]: n for n, at in dot.nodes.items() if at["shape"] == VALUE}
     assert ids["a"] in marked and ids["c"] in marked and ids["b"] not in marked
     red = [(t, h) for t, h, at in dot.edges if at.get("color") == HIGHLIGHT]
     assert (ids["a"], ids["c"] + "op") in red and (ids["c"] + "op", ids["c"]) in red
@@ -126,7 +127,7 @@ def test_max_nodes_caps_the_drawing_and_says_how_many_are_left_out():
     for _ in range(40):
         y = y.tanh()
     dot = parse(draw_graph(y, max_nodes=10).source)
-    assert len([a for a in dot.nodes.values() if a["shape"] == "record"]) == 10
+    assert len([a for a in dot.nodes.values() if a["shape"] == VALUE]) == 10
     assert "31 more values" in dot.nodes["more"]["label"]
     assert any(t == "more" for t, _, _ in dot.edges)
     with pytest.raises(ValueError, match="max_nodes"):
@@ -137,7 +138,7 @@ def test_a_big_graph_is_capped_by_default():
     x = Value(0.1, "x")
     y = Value.sum([x * i for i in range(600)])
     dot = parse(draw_graph(y).source)
-    assert len([a for a in dot.nodes.values() if a["shape"] == "record"]) == 500
+    assert len([a for a in dot.nodes.values() if a["shape"] == VALUE]) == 500
 
 
 # -- clusters -----------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def test_collapsing_draws_one_summary_node_per_cluster():
         "neuron 1 (3 values)", "neuron 2 (3 values)"]
     s1 = next(n for n in summaries if "neuron 1" in dot.fields(n)[0])
     assert dot.fields(s1)[1:] == ["data 0.4621", "grad 0.0000"]  # the neuron's output a1
-    assert not any(dot.fields(n)[0] == "w1" for n in dot.nodes if dot.nodes[n]["shape"] == "record"
+    assert not any(dot.fields(n)[0] == "w1" for n in dot.nodes if dot.nodes[n]["shape"] == VALUE
                    and not n.startswith("c"))
     x = node_by_label(dot, "x")
     assert dot.edge_count(x, s1) == 1
@@ -221,7 +222,7 @@ def test_hostile_labels_are_escaped_and_render_as_written():
     y.label = "<b>html?</b>"
     drawing = draw_graph(y)
     dot = parse(drawing.source)
-    assert {dot.fields(n)[0] for n in dot.nodes if dot.nodes[n]["shape"] == "record"} >= {
+    assert {dot.fields(n)[0] for n in dot.nodes if dot.nodes[n]["shape"] == VALUE} >= {
         label, "<b>html?</b>"}
     texts = [t.replace("\xa0", " ") for t in svg_texts(drawing.svg())]
     assert label in texts and "<b>html?</b>" in texts

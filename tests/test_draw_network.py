@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from dot_structure import parse, svg_counts
+from dot_structure import VALUE, parse, svg_counts
 
 import nn
 from engine import Value, explain
@@ -36,10 +36,10 @@ def test_clusters_follow_layers_and_neurons(expanded):
     mlp = nn.MLP(2, [3, 2], seed=1, expanded=expanded)
     C = loss_of(mlp, [0.5, -1.0], [1.0, 0.0])
     clusters = graph_clusters(mlp, C)
-    assert [c.label for c in clusters] == ["layer 1", "layer 2"]
+    assert [c.label for c in clusters] == ["layer 1", "layer 2", "loss"]
     assert [[n.label for n in c.clusters] for c in clusters] == [
         ["layer 1 / neuron 1", "layer 1 / neuron 2", "layer 1 / neuron 3"],
-        ["layer 2 / neuron 1", "layer 2 / neuron 2"]]
+        ["layer 2 / neuron 1", "layer 2 / neuron 2"], []]
     neuron = mlp.layers[0].neurons[1]
     (run,) = neuron_passes(mlp, C)[neuron]
     members = set(clusters[0].clusters[1].values)
@@ -57,12 +57,13 @@ def test_the_drawing_nests_neuron_clusters_in_layer_clusters():
     assert dot.cluster_labels["cluster_0"] == "layer 1"
     assert dot.cluster_labels["cluster_1_0"] == "layer 2 / neuron 1"
     assert dot.clusters["cluster_1_0"] == ["cluster_1"]
-    names = {dot.fields(n)[0]: n for n, a in dot.nodes.items() if a["shape"] == "record"}
+    names = {dot.fields(n)[0]: n for n, a in dot.nodes.items() if a["shape"] == VALUE}
     assert dot.cluster_of[names["W1[2,1]"]] == ["cluster_0", "cluster_0_1"]
     assert dot.cluster_of[names["z1[2]"]] == ["cluster_0", "cluster_0_1"]
     assert dot.cluster_of[names["a1[2]"]] == ["cluster_0", "cluster_0_1"]
     assert dot.cluster_of[names["z1[2]"] + "op"] == ["cluster_0", "cluster_0_1"]  # affine
-    assert dot.cluster_of[names["x[1]"]] == [] and dot.cluster_of[names["C"]] == []
+    assert dot.cluster_of[names["x[1]"]] == ["cluster_0"]  # beside layer 1's neurons
+    assert dot.cluster_of[names["C"]] == ["cluster_2"] and dot.cluster_labels["cluster_2"] == "loss"
     assert dot.nodes[names["W1[2,1]"]]["fillcolor"] == "#fdb863"  # parameters
 
 
@@ -74,7 +75,7 @@ def test_a_2_16_16_1_mlp_collapses_to_one_node_per_neuron_or_per_layer():
     layers = nn.draw_graph(C, mlp, collapse=1)
     dot = parse(neurons.source)
     summaries = [n for n in dot.nodes if n.startswith("c")]
-    assert len(summaries) == 16 + 16 + 1
+    assert len(summaries) == 16 + 16 + 1 + 1  # and the loss
     assert full.nodes > 400 and neurons.nodes < 60 and parse(layers.source).nodes.keys() >= {
         "c0", "c1", "c2"}
     assert dot.fields("c1_4")[0] == "neuron 5 (19 values)"  # 16 weights, b, z, a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from dot_structure import parse
+from dot_structure import VALUE, parse
 
 from engine import Value
 from engine import render as render_module
@@ -80,11 +80,11 @@ def test_the_drawing_highlights_the_paths_with_their_local_derivatives():
     _x, w, _h, y = neuron_graph()
     dot = parse(explain(y, w).drawing().source)
     marked = {dot.fields(n)[0] for n, a in dot.nodes.items()
-              if a.get("color") == HIGHLIGHT and a["shape"] == "record"}
+              if a.get("color") == HIGHLIGHT and a["shape"] == VALUE}
     assert marked == {"w", "w * x", "h", "h * h", "y"}  # unlabelled nodes named by expression
     red = [a for _, _, a in dot.edges if a.get("color") == HIGHLIGHT]
     assert sum(1 for a in red if "label" in a) == 5  # w, w*x, h twice, h*h: one per slot
-    (x_id,) = [n for n, a in dot.nodes.items() if a["shape"] == "record"
+    (x_id,) = [n for n, a in dot.nodes.items() if a["shape"] == VALUE
                and dot.fields(n)[0] == "x"]
     assert all(a.get("color") != HIGHLIGHT for t, _, a in dot.edges if t == x_id)
 
@@ -92,7 +92,8 @@ def test_the_drawing_highlights_the_paths_with_their_local_derivatives():
 def test_a_notebook_shows_text_and_picture_or_text_and_hint(monkeypatch):
     x, _w, _h, y = neuron_graph()
     bundle = explain(y, x)._repr_mimebundle_()
-    assert bundle["text/html"].startswith('<pre style="white-space:pre-wrap">dy/dx')
+    assert bundle["text/html"].startswith('<div class="dg-explain"')  # styled, not a <pre>
+    assert "<code" in bundle["text/html"] and "dy/dx = " in bundle["text/html"]
     assert '<svg style="max-width:100%;height:auto"' in bundle["text/html"]
     monkeypatch.delenv("DELTAGRAD_DOT", raising=False)
     monkeypatch.setattr(render_module, "_executable", lambda name: None)

@@ -6,7 +6,7 @@ import random
 import re
 
 import pytest
-from dot_structure import parse, unescape
+from dot_structure import VALUE, parse, unescape
 from lecture import lecture_expression
 
 from engine import Value, ancestors
@@ -107,9 +107,9 @@ def test_frame_drawings_show_progress_and_keep_one_layout():
     dots = [parse(strip.drawing(k).source) for k in range(len(strip))]
     shapes = {(len(d.nodes), len(d.edges)) for d in dots}
     assert shapes == {(10, 9)}
-    records = [n for n, a in dots[0].nodes.items() if a["shape"] == "record"]
+    records = [n for n, a in dots[0].nodes.items() if a["shape"] == VALUE]
     for n in records:  # same text width in every frame: the layout does not jump
-        assert len({len(unescape(d.nodes[n]["label"])) for d in dots}) == 1
+        assert len({len(re.sub(r"<[^>]*>", "", unescape(d.nodes[n]["label"]))) for d in dots}) == 1
     grads = {dots[0].fields(n)[0]: dots[0].fields(n)[2] for n in records}
     assert grads["L"] == "grad 1.0000" and grads["a"] == "grad ?"
     last = {dots[-1].fields(n)[0]: dots[-1].fields(n)[2] for n in records}
@@ -125,7 +125,7 @@ def test_a_partial_gradient_is_marked_until_its_last_contribution():
     y = x.tanh() + x
     strip = film_strip(y)
     dot = parse(strip.drawing(1).source)
-    (xn,) = [n for n, a in dot.nodes.items() if a["shape"] == "record" and dot.fields(n)[0] == "x"]
+    (xn,) = [n for n, a in dot.nodes.items() if a["shape"] == VALUE and dot.fields(n)[0] == "x"]
     assert dot.fields(xn)[2] == "grad 1.0000..."
     assert parse(strip.drawing(2).source).fields(xn)[2].startswith("grad 1.7864")
 

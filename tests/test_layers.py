@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dot_structure import parse
+from dot_structure import VALUE, parse
 
 import nn
 from engine import Value, apply, draw_graph, explain, film_strip
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def node_by_label(dot, label: str) -> str:
-    (node,) = [n for n, a in dot.nodes.items() if a["shape"] == "record"
+    (node,) = [n for n, a in dot.nodes.items() if a["shape"] == VALUE
                and dot.fields(n)[0] == label]
     return node
 
