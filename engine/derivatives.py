@@ -83,6 +83,14 @@ def affine_local(*wxb_out):
     return (*wxb_out[n:-2], *wxb_out[:n], 1.0)
 
 
+def power_local(x, c, out):
+    """d(x ** c)/dx = c x ** (c - 1), 0 for c = 0 (even at x = 0); c is a fixed exponent, so on
+    Values its number is used: the derivative is an ``**`` node again, defined for x < 0 too."""
+    if type(c) is not float:
+        c = c.data
+    return (c * power(x, c - 1) if c else 0.0, 0.0)
+
+
 def leaky_relu(x: float, slope: float) -> float:
     return x if x > 0 else slope * x
 
@@ -222,7 +230,7 @@ OPS: dict[str, Op] = {
               commutative=True, torch=lambda t, x, y: x * y),
     "/":   Op(ieee.div, lambda x, y, out: (div(1.0, y), div(-out, y)), 2, (REAL, NONZERO),
               symbol="/", precedence=PRODUCT, torch=lambda t, x, y: x / y),
-    "**":  Op(ieee.power, lambda x, c, out: (c * power(x, c - 1) if c else 0.0, 0.0), 2,
+    "**":  Op(ieee.power, power_local, 2,
               (POSITIVE,), constants=(1,), symbol="**", precedence=POWER,
               torch=lambda t, x, c: x ** c),
     "pow": Op(ieee.power, lambda x, y, out: (y * power(x, y - 1) if y else 0.0,

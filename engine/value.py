@@ -230,13 +230,17 @@ class Value:
         order = _walk(self)
         self.grad = grad
         checked = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly  # under detect_anomaly
+        leaves: list[Value] = []  # with create_graph: the leaves reached, to sum their terms
+        shared = [None]  # with create_graph: the last tuple of upstream gradients (_total)
         try:
             for node in order:  # each node after every node that uses it: its grad is complete
                 chain_rule = node._op.chain_rule
-                if chain_rule is not None and not create_graph:  # the loop below, written out
-                    chain_rule(node)  # for how the op stores its operands (a neuron's affine)
+                if create_graph:  # the same step, on Values: each term is a node
+                    _chain_rule_on_values(node, leaves, shared)
+                elif chain_rule is not None:  # the loop below, written out for how the op
+                    chain_rule(node)  # stores its operands (a neuron's affine node)
                 else:
-                    operands, local = local_derivatives(node, on_values=create_graph)
+                    operands, local = local_derivatives(node)
                     g = node.grad
                     i = 0
                     for operand in operands:
@@ -247,6 +251,12 @@ class Value:
         except (TypeError, ValueError) as error:
             _refuse_miscounting_rules(order, error)  # clearer if a rule gave too few or too many
             raise
+        finally:
+            for node in leaves if create_graph else ():  # (and order's, if a step raised)
+                node.grad = _total(node.grad, shared)
+            if create_graph and type(order[-1].grad) is _Terms:
+                for node in order:
+                    node.grad = _total(node.grad, shared)
 
     def zero_grad(self) -> None:
         """Set the gradient of this node and of all its ancestors to 0."""
@@ -333,6 +343,79 @@ def _check_rows(rows: Sequence[tuple], inputs: tuple, activation: str | None) ->
             if type(w) is not Value:
                 raise TypeError(f"affine_rows: row {j}, entry {i} is a {type(w).__name__}, not "
                                 "a Value")
+
+
+class _Terms:
+    """A node's gradient while ``backward(create_graph=True)`` collects it: the gradients passed
+    on unchanged (a local derivative 1) and the terms ``local[i] * upstream[i]``, kept apart
+    until the gradient is complete and becomes one node (``_total``)."""
+
+    __slots__ = ("passed", "local", "upstream")
+
+    def __init__(self, passed: tuple = ()) -> None:
+        self.passed, self.local, self.upstream = list(passed), [], []
+
+
+def _total(grad: float | Value | _Terms, shared: list) -> float | Value:
+    """A gradient as one Value: its terms added up in one node, or the gradient as it is.
+
+    Many products become one ``affine`` node, ``sum(passed on) + sum_i local_i * upstream_i``:
+    the gradient graph gets a node per gradient, not per term, and its backward pass runs
+    affine's fast kernel. The upstream gradients are stored as the tuple of the last such node
+    when they are the same (``shared[0]``; a layer's inputs all get their gradients from the
+    same nodes), so the walk visits them once, as it does a layer's inputs.
+    """
+    if type(grad) is not _Terms:
+        return grad
+    passed, local, upstream = grad.passed, grad.local, grad.upstream
+    if len(local) > 1:
+        bias = passed[0] if len(passed) == 1 else apply("sum", *passed) if passed else Value(0.0)
+        upstream = tuple(upstream)
+        if upstream == shared[0]:
+            upstream = shared[0]
+        shared[0] = upstream
+        return affine_rows(((*local, bias),), upstream)[0]
+    terms = passed + [local[0] * upstream[0]] if local else passed
+    if len(terms) == 1 and type(terms[0]) is Value:
+        return terms[0]
+    return apply("sum", *terms) if terms else Value(0.0)
+
+
+def _chain_rule_on_values(node: Value, leaves: list[Value], shared: list) -> None:
+    """The chain rule through ``node`` with its rule run on Values: each operand gets the term
+    ``local * node.grad``, to be a node of the graph (a constant 1 passes the gradient on, a
+    constant 0 adds nothing: its derivative is 0). A leaf's earlier gradient is its first term."""
+    g = node.grad = _total(node.grad, shared)
+    try:
+        operands, local = local_derivatives(node, on_values=True)
+    except (TypeError, AttributeError) as error:
+        raise TypeError(
+            f"the local-derivative rule of {node.op!r} cannot run on Values, which "
+            f"backward(create_graph=True) needs ({error}): write it with arithmetic operators, "
+            "Value methods (exp, tanh, ...) and the helpers of engine.derivatives (div, power, "
+            "log, sign), which work on floats and on Values alike") from error
+    except FloatingPointError as error:  # under detect_anomaly: say which step made it
+        raise FloatingPointError(f"backward through {node.op} (output "
+                                 f"{node.label or 'unlabelled'} = {node.data!r}) with "
+                                 f"create_graph=True: {error}") from error
+    for operand, d in zip(operands, local):  # noqa: B905 (local_derivatives checked the count)
+        terms = operand.grad
+        if type(terms) is not _Terms:  # first reached in this pass
+            if operand._parents:
+                terms = operand.grad = _Terms()
+            else:
+                terms = operand.grad = _Terms(() if type(terms) is float and terms == 0.0
+                                              else (terms,))
+                leaves.append(operand)
+        if type(d) is not Value:
+            if d == 1.0:
+                terms.passed.append(g)
+                continue
+            if d == 0.0:
+                continue
+            d = Value(d)
+        terms.local.append(d)
+        terms.upstream.append(g)
 
 
 def _seed(grad: object, create_graph: bool) -> float | Value:
@@ -464,7 +547,7 @@ def _describe(values: Iterable[Value]) -> str:
 
 def _check_backward_step(node: Value) -> None:
     """Under detect_anomaly: raise if the step through ``node`` gave an operand nan or inf."""
-    g = node.grad
+    g = node.grad if type(node.grad) is float else node.grad.data  # a Value: create_graph
     for operand, local in zip(*local_derivatives(node), strict=True):
         if not math.isfinite(local * g):
             raise FloatingPointError(
