@@ -37,11 +37,8 @@ def grad(outputs: Values, inputs: Values, grad_outputs: Sequence[Number | Value]
     """
     outputs, inputs = _as_values(outputs, "outputs"), _as_values(inputs, "inputs")
     root, seed = _root(outputs, _seeds(grad_outputs, len(outputs)))
-    nodes = ancestors(root)
-    saved = [(node, node.grad) for node in (*nodes, *inputs)]
+    saved = _saved_grads((root, *inputs))  # and each set to 0.0: this pass's gradients only
     try:
-        for node, _ in saved:
-            node.grad = 0.0  # so that the inputs' grads are this pass's gradient only
         root.backward(seed, create_graph=create_graph)
         found = tuple(x.grad for x in inputs)
     finally:
@@ -207,6 +204,41 @@ def _call(f: Callable[..., Values], xs: list[Value], several: bool = False) -> t
     wanted = "a Value or a non-empty sequence of Values" if several else "one Value"
     raise TypeError(f"f must return {wanted} built from the Values it is given, got "
                     f"{type(out).__name__}: {out!r:.80}")
+
+
+def _saved_grads(roots: tuple[Value, ...]) -> list[tuple[Value, object]]:
+    """``(node, grad)`` for every node the roots were computed from, each grad set to 0.0.
+
+    A walk of the stored operands that marks each node found by giving it a grad of its own (as
+    the backward pass's walk does), each group of operands that an ``affine`` node shares with
+    others (a layer's inputs) walked once: ``ancestors``, which also sorts the nodes and spells
+    out their operands, would cost a large share of a gradient.
+    """
+    found = _Found()
+    saved: list[tuple[Value, object]] = []
+    for root in roots:
+        if root.grad is not found:
+            saved.append((root, root.grad))
+            root.grad = found
+    groups: set[int] = set()
+    for node, _ in saved:  # the list grows while we walk it
+        operands = node._parents
+        if operands and type(operands[0]) is tuple:  # stored in groups: each walked once
+            operands = [x for group in operands if id(group) not in groups
+                        and not groups.add(id(group)) for x in group]
+        for operand in operands:
+            if operand.grad is not found:
+                saved.append((operand, operand.grad))
+                operand.grad = found
+    for node, _ in saved:
+        node.grad = 0.0
+    return saved
+
+
+class _Found:
+    """The mark of a node found by ``_saved_grads``: a grad no node has otherwise."""
+
+    __slots__ = ()
 
 
 def _creation_order(outputs: tuple[Value, ...]) -> list[Value]:

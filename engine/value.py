@@ -345,15 +345,17 @@ def _check_rows(rows: Sequence[tuple], inputs: tuple, activation: str | None) ->
                                 "a Value")
 
 
-class _Terms:
-    """A node's gradient while ``backward(create_graph=True)`` collects it: the gradients passed
-    on unchanged (a local derivative 1) and the terms ``local[i] * upstream[i]``, kept apart
-    until the gradient is complete and becomes one node (``_total``)."""
+class _Terms(list):
+    """A node's gradient while ``backward(create_graph=True)`` collects it: the terms
+    ``local * upstream`` as ``[local_1, upstream_1, local_2, upstream_2, ...]``, and in
+    ``passed`` the gradients passed on unchanged (a local derivative 1). When the gradient is
+    complete, they become one node (``_total``)."""
 
-    __slots__ = ("passed", "local", "upstream")
+    __slots__ = ("passed",)
 
     def __init__(self, passed: tuple = ()) -> None:
-        self.passed, self.local, self.upstream = list(passed), [], []
+        super().__init__()
+        self.passed = list(passed)
 
 
 def _total(grad: float | Value | _Terms, shared: list) -> float | Value:
@@ -367,15 +369,15 @@ def _total(grad: float | Value | _Terms, shared: list) -> float | Value:
     """
     if type(grad) is not _Terms:
         return grad
-    passed, local, upstream = grad.passed, grad.local, grad.upstream
-    if len(local) > 1:
+    passed = grad.passed
+    if len(grad) > 2:
         bias = passed[0] if len(passed) == 1 else apply("sum", *passed) if passed else Value(0.0)
-        upstream = tuple(upstream)
+        upstream = tuple(grad[1::2])
         if upstream == shared[0]:
             upstream = shared[0]
         shared[0] = upstream
-        return affine_rows(((*local, bias),), upstream)[0]
-    terms = passed + [local[0] * upstream[0]] if local else passed
+        return affine_rows(((*grad[0::2], bias),), upstream)[0]
+    terms = [*passed, grad[0] * grad[1]] if grad else passed
     if len(terms) == 1 and type(terms[0]) is Value:
         return terms[0]
     return apply("sum", *terms) if terms else Value(0.0)
@@ -407,15 +409,12 @@ def _chain_rule_on_values(node: Value, leaves: list[Value], shared: list) -> Non
                 terms = operand.grad = _Terms(() if type(terms) is float and terms == 0.0
                                               else (terms,))
                 leaves.append(operand)
-        if type(d) is not Value:
-            if d == 1.0:
-                terms.passed.append(g)
-                continue
-            if d == 0.0:
-                continue
-            d = Value(d)
-        terms.local.append(d)
-        terms.upstream.append(g)
+        if type(d) is Value:
+            terms += d, g
+        elif d == 1.0:
+            terms.passed.append(g)
+        elif d != 0.0:
+            terms += Value(d), g
 
 
 def _seed(grad: object, create_graph: bool) -> float | Value:
