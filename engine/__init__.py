@@ -11,9 +11,10 @@ from engine.draw import draw_graph
 from engine.explain import explain
 from engine.filmstrip import film_strip
 from engine.functional import grad, hessian, hvp, jacobian, jvp
+from engine.gradient_names import gradient_names
 from engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from engine.value import Value, affine_rows, ancestors, apply, backward_order
 
 __all__ = ["Value", "affine_rows", "ancestors", "apply", "backward_order", "detect_anomaly",
-           "draw_graph", "enable_grad", "explain", "film_strip", "grad", "hessian", "hvp",
-           "is_grad_enabled", "jacobian", "jvp", "no_grad"]
+           "draw_graph", "enable_grad", "explain", "film_strip", "grad", "gradient_names",
+           "hessian", "hvp", "is_grad_enabled", "jacobian", "jvp", "no_grad"]

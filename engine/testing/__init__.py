@@ -21,7 +21,6 @@ from engine.testing.contexts import planted, registered
 from engine.testing.culprits import LocalMismatch, check_local
 from engine.testing.numeric import METHODS, numeric_grad
 from engine.testing.pytorch import assert_grads_match_torch
-from engine.testing.second_order import assert_second_derivatives_match_numeric, gradgradcheck
 from engine.testing.report import (
     KINK,
     MISMATCH,
@@ -34,6 +33,7 @@ from engine.testing.report import (
     GradcheckResult,
     Row,
 )
+from engine.testing.second_order import assert_second_derivatives_match_numeric, gradgradcheck
 
 __all__ = [
     "KINK", "METHODS", "MISMATCH", "MISSING_CHAIN_RULE", "NOT_REENTRANT", "STALE_INTERIOR_GRADS",

@@ -81,8 +81,8 @@ def _check(run: Runner, eps: float, atol: float, rtol: float, method: str,
     numeric = [_numeric_column(run, j, eps, method) for j in range(len(run.point))]
     close = closeness(atol, rtol)
     rows, failures, notes = [], [], []
-    for i, name_i in enumerate(run.names):
-        for j, name_j in enumerate(run.names):
+    for i in range(len(run.names)):
+        for j in range(len(run.names)):
             n, fd_err = numeric[j][0][i], numeric[j][1][i]
             row = make_row(_pair_name(run.names, i, j), run.point[j], analytic[i][j], n, fd_err)
             rows.append(row)
