@@ -91,6 +91,14 @@ def power_local(x, c, out):
     return (c * power(x, c - 1) if c else 0.0, 0.0)
 
 
+def pow_local(x, y, out):
+    """d(x ** y)/dx = y x ** (y - 1), 0 for y = 0 (even at x = 0); d(x ** y)/dy = x ** y log x,
+    0 at x = 0 unless y < 0. On Values, y = 0 uses the formula unless x = 0 too: the constant 0
+    would lose d/dy (y x ** (y - 1)) = x ** -1 there, a second derivative."""
+    dx = y * power(x, y - 1) if y or (type(y) is not float and x) else 0.0
+    return (dx, out * log(x) if x or y < 0 else 0.0)
+
+
 def leaky_relu(x: float, slope: float) -> float:
     return x if x > 0 else slope * x
 
@@ -233,8 +241,7 @@ OPS: dict[str, Op] = {
     "**":  Op(ieee.power, power_local, 2,
               (POSITIVE,), constants=(1,), symbol="**", precedence=POWER,
               torch=lambda t, x, c: x ** c),
-    "pow": Op(ieee.power, lambda x, y, out: (y * power(x, y - 1) if y else 0.0,
-                                             out * log(x) if x or y < 0 else 0.0), 2,
+    "pow": Op(ieee.power, pow_local, 2,
               (POSITIVE, REAL), symbol="**", precedence=POWER, torch=lambda t, x, y: t.pow(x, y)),
     "neg": Op(neg, (-1.0,), 1, symbol="-", precedence=PREFIX, torch=lambda t, x: -x),
     "abs":        Op(abs,          lambda x, out: (sign(x),), 1, kinks=(0.0,),

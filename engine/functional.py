@@ -56,7 +56,8 @@ def hessian(f: Callable[..., Value], *point: Number) -> list[list[float]]:
     backward pass per input differentiates each of its entries (reverse over reverse).
     """
     xs = _leaves(point, "hessian")
-    gradient = grad(_call(f, xs), xs, create_graph=True)
+    with enable_grad():  # the gradient's graph is recorded even inside no_grad
+        gradient = grad(_call(f, xs), xs, create_graph=True)
     return [list(grad(g, xs)) for g in gradient]
 
 
@@ -74,7 +75,8 @@ def hvp(f: Callable[..., Value], point: Sequence[Number],
     if len(v) != len(xs):
         raise ValueError(f"hvp needs one entry of v per input, got {len(v)} for {len(xs)} "
                          "inputs")
-    gradient = grad(_call(f, xs), xs, create_graph=True)
+    with enable_grad():
+        gradient = grad(_call(f, xs), xs, create_graph=True)
     return list(grad(gradient, xs, grad_outputs=v))
 
 

@@ -371,7 +371,7 @@ def _total(grad: float | Value | _Terms, shared: list) -> float | Value:
         return grad
     passed = grad.passed
     if len(grad) > 2:
-        bias = passed[0] if len(passed) == 1 else apply("sum", *passed) if passed else Value(0.0)
+        bias = apply("sum", *passed) if len(passed) > 1 else _lifted(passed or (0.0,), "")[0]
         upstream = tuple(grad[1::2])
         if upstream == shared[0]:
             upstream = shared[0]
