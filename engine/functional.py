@@ -244,8 +244,15 @@ class _Found:
 
 
 def _creation_order(outputs: tuple[Value, ...]) -> list[Value]:
-    """Every node the outputs were computed from, oldest first (operands before results)."""
+    """Every node the outputs were computed from, oldest first (operands before results): one
+    walk for all the outputs (``ancestors`` of each would walk their shared nodes again)."""
     if len(outputs) == 1:
         return ancestors(outputs[0])
-    nodes = {node for y in outputs for node in ancestors(y)}
-    return sorted(nodes, key=lambda node: node._seq)
+    seen = set(outputs)
+    stack = list(seen)
+    while stack:
+        for parent in stack.pop().parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=lambda node: node._seq)
