@@ -56,9 +56,8 @@ def hessian(f: Callable[..., Value], *point: Number) -> list[list[float]]:
     backward pass per input differentiates each of its entries (reverse over reverse).
     """
     xs = _leaves(point, "hessian")
-    with enable_grad():  # the gradient's graph is recorded even inside no_grad
-        gradient = grad(_call(f, xs), xs, create_graph=True)
-    return [list(grad(g, xs)) for g in gradient]
+    return _reverse_over_reverse(f, xs, [[1.0 if j == i else 0.0 for j in range(len(xs))]
+                                         for i in range(len(xs))])
 
 
 def hvp(f: Callable[..., Value], point: Sequence[Number],
@@ -75,9 +74,36 @@ def hvp(f: Callable[..., Value], point: Sequence[Number],
     if len(v) != len(xs):
         raise ValueError(f"hvp needs one entry of v per input, got {len(v)} for {len(xs)} "
                          "inputs")
-    with enable_grad():
-        gradient = grad(_call(f, xs), xs, create_graph=True)
-    return list(grad(gradient, xs, grad_outputs=v))
+    return _reverse_over_reverse(f, xs, [v])[0]
+
+
+def _reverse_over_reverse(f: Callable[..., Value], xs: list[Value],
+                          directions: list[list[float]]) -> list[list[float]]:
+    """``H d`` for each direction d: the gradient of f at the fresh leaves xs as a graph, then
+    one float backward pass of ``gradient . d`` per direction.
+
+    Only f's graph has grads to put back (``engine.grad`` would also save and restore those of
+    the gradient's graph, which nobody else can reach): its grads are saved once, set to 0.0
+    before each pass (so no float gradient is added to a Value), and restored at the end.
+    """
+    with enable_grad():  # the gradient's graph is recorded even inside no_grad
+        (out,) = _call(f, xs)
+    saved = _saved_grads((out, *xs))
+    try:
+        with enable_grad():
+            out.backward(1.0, create_graph=True)
+        gradient = [x.grad if type(x.grad) is Value else Value(x.grad) for x in xs]
+        rows = []
+        for d in directions:
+            for node, _ in saved:
+                node.grad = 0.0
+            root, seed = _root(tuple(gradient), d)
+            root.backward(seed)
+            rows.append([x.grad for x in xs])
+        return rows
+    finally:
+        for node, old in reversed(saved):
+            node.grad = old
 
 
 def jacobian(f: Callable[..., Values], *point: Number) -> list[list[float]]:
@@ -163,12 +189,13 @@ def _seeds(grad_outputs: object, count: int) -> list[Number | Value]:
 
 def _root(outputs: tuple[Value, ...], seeds: list) -> tuple[Value, Number | Value]:
     """One node whose gradient is the weighted sum of the outputs' gradients, and its seed."""
-    if len(outputs) == 1:
-        return outputs[0], seeds[0]
+    pairs = [(y, s) for y, s in zip(outputs, seeds, strict=True)
+             if type(s) is Value or s != 0.0]  # a zero weight adds nothing: not even a walk
+    if len(pairs) == 1 or len(outputs) == 1:
+        return pairs[0] if pairs else (outputs[0], 0.0)
     with enable_grad():
-        terms = [y if type(s) is not Value and s == 1.0 else y * s
-                 for y, s in zip(outputs, seeds, strict=True)]
-        return Value.sum(terms), 1.0
+        return Value.sum([y if type(s) is not Value and s == 1.0 else y * s
+                          for y, s in pairs]), 1.0
 
 
 def _numbers(xs: object, what: str) -> list[float]:

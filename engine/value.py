@@ -353,10 +353,6 @@ class _Terms(list):
 
     __slots__ = ("passed",)
 
-    def __init__(self, passed: tuple = ()) -> None:
-        super().__init__()
-        self.passed = list(passed)
-
 
 def _total(grad: float | Value | _Terms, shared: list) -> float | Value:
     """A gradient as one Value: its terms added up in one node, or the gradient as it is.
@@ -403,11 +399,12 @@ def _chain_rule_on_values(node: Value, leaves: list[Value], shared: list) -> Non
     for operand, d in zip(operands, local):  # noqa: B905 (local_derivatives checked the count)
         terms = operand.grad
         if type(terms) is not _Terms:  # first reached in this pass
+            old = terms
+            terms = operand.grad = _Terms()
             if operand._parents:
-                terms = operand.grad = _Terms()
-            else:
-                terms = operand.grad = _Terms(() if type(terms) is float and terms == 0.0
-                                              else (terms,))
+                terms.passed = []
+            else:  # a leaf: its earlier gradient is a term too
+                terms.passed = [] if type(old) is float and old == 0.0 else [old]
                 leaves.append(operand)
         if type(d) is Value:
             terms += d, g
