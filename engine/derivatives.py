@@ -91,6 +91,22 @@ def affine_local(*wxb_out):
     return (*wxb_out[n:-2], *wxb_out[:n], 1.0)
 
 
+def power_local(x, c, out):
+    """d(x ** c)/dx = c x ** (c - 1), 0 for c = 0 (even at x = 0); c is a fixed exponent, so on
+    Values its number is used: the derivative is an ``**`` node again, defined for x < 0 too."""
+    if type(c) is not float:
+        c = c.data
+    return (c * power(x, c - 1) if c else 0.0, 0.0)
+
+
+def pow_local(x, y, out):
+    """d(x ** y)/dx = y x ** (y - 1), 0 for y = 0 (even at x = 0); d(x ** y)/dy = x ** y log x,
+    0 at x = 0 unless y < 0 (or nan). On Values, y = 0 uses the formula unless x = 0 too: the
+    constant 0 would lose d/dy (y x ** (y - 1)) = x ** -1 there, a second derivative."""
+    dx = y * power(x, y - 1) if y or (type(y) is not float and x) else 0.0
+    return (dx, out * log(x) if x or not y >= 0 else 0.0)  # not y >= 0: nan at a nan exponent
+
+
 def leaky_relu(x: float, slope: float) -> float:
     return x if x > 0 else slope * x
 
@@ -238,11 +254,10 @@ OPS: dict[str, Op] = {
               commutative=True, torch=lambda t, x, y: x * y),
     "/":   Op(ieee.div, lambda x, y, out: (div(1.0, y), div(-out, y)), 2, (REAL, NONZERO),
               symbol="/", precedence=PRODUCT, torch=lambda t, x, y: x / y),
-    "**":  Op(ieee.power, lambda x, c, out: (c * power(x, c - 1) if c else 0.0, 0.0), 2,
+    "**":  Op(ieee.power, power_local, 2,
               (POSITIVE,), constants=(1,), symbol="**", precedence=POWER,
               torch=lambda t, x, c: x ** c),
-    "pow": Op(ieee.power, lambda x, y, out: (y * power(x, y - 1) if y else 0.0,
-                                             out * log(x) if x or not y >= 0 else 0.0), 2,
+    "pow": Op(ieee.power, pow_local, 2,
               (POSITIVE, REAL), symbol="**", precedence=POWER, torch=lambda t, x, y: t.pow(x, y)),
     "neg": Op(neg, (-1.0,), 1, symbol="-", precedence=PREFIX, torch=lambda t, x: -x),
     "abs":        Op(abs,          lambda x, out: (sign(x),), 1, kinks=(0.0,),

@@ -23,6 +23,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from engine.gradient_names import gradient_names
 from engine.programs import written
 from engine.render import INSTALL_HINT, RendererNotFound, render
 from engine.text import dot_text, number, one_line
@@ -124,7 +125,8 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
                highlight: Iterable[Value] = (), parameters: Iterable[Value] = (),
                clusters: Sequence[Cluster] = (), names: Mapping[Value, str] | None = None,
                collapse: bool | int | str | Iterable[str] = False,
-               max_nodes: int | None = DEFAULT_MAX_NODES, title: str = "") -> Drawing:
+               max_nodes: int | None = DEFAULT_MAX_NODES, title: str = "",
+               gradient_of: Value | None = None) -> Drawing:
     """Draw the graph that computed ``root``.
 
     - ``rankdir``: ``"LR"`` (inputs on the left) or ``"TB"`` (inputs on top).
@@ -140,9 +142,16 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
     - ``max_nodes``: draw at most this many Values, those nearest the root; the rest become one
       "more values" node. ``None``: no cap.
     - ``title``: a caption above the graph.
+    - ``gradient_of``: for a gradient's graph (``root`` is ``x.grad`` after
+      ``y.backward(create_graph=True)``), the ``y``: the nodes the backward pass made are named
+      for what they are, ``dy/du`` and the local derivatives ``dn/du`` of the chain rule
+      (``engine.gradient_names``). A grad that is a Value shows its number.
     """
     _check_value(root, "draw_graph")
     names = dict(names or {})
+    if gradient_of is not None:
+        _check_value(gradient_of, "draw_graph's gradient_of")
+        names = {**gradient_names(gradient_of), **names}
     graph = Graph(root, clusters=clusters, collapse=collapse, max_nodes=max_nodes)
     return graph.draw(rankdir=rankdir, show_grad=show_grad, highlight=highlight,
                       parameters=parameters, title=title,
@@ -257,7 +266,7 @@ class Graph:
         look = Look(rankdir=rankdir, show_grad=show_grad, marked=marked,
                     parameters=_value_set(parameters, "parameters"),
                     label_text=label_text or (lambda v: v.label),
-                    grad_text=grad_text or (lambda v: number(v.grad)),
+                    grad_text=grad_text or (lambda v: number(_number(v.grad))),
                     node_colour=node_colour or {}, edge_label=edge_label or {}, red_edges=red,
                     red_ops={v for v, _ in red})
         canvas = _Canvas(rankdir, title)
@@ -546,6 +555,11 @@ def _nearest_values(root: Value, max_nodes: int | None) -> tuple[list[Value], in
                 queue.append(p)
     kept = queue if max_nodes is None else queue[:max_nodes]
     return sorted(kept, key=lambda v: v._seq), len(queue) - len(kept)
+
+
+def _number(x: float | Value) -> float:
+    """A grad as a number: after ``backward(create_graph=True)`` it is a Value."""
+    return x.data if type(x) is Value else x
 
 
 def _expression(v: Value, names: Mapping[Value, str]) -> str:

@@ -260,9 +260,17 @@ class Value:
                         operand.grad += local * g  # the chain rule: local derivative x upstream
                 if checked:
                     _check_backward_step(node)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, AttributeError) as error:
             _refuse_miscounting_rules(order, error)  # clearer if a rule gave too few or too many
+            if create_graph:
+                _refuse_rules_off_values(order, error)
             raise
+        except FloatingPointError as error:  # detect_anomaly, in a rule run on Values: say where
+            if not create_graph:
+                raise
+            raise FloatingPointError(f"backward through {node.op} (output "
+                                     f"{node.label or 'unlabelled'} = {node.data!r}) with "
+                                     f"create_graph=True: {error}") from error
 
     def zero_grad(self) -> None:
         """Set the gradient of this node and of all its ancestors to 0."""
@@ -490,7 +498,7 @@ def _describe(values: Iterable[Value]) -> str:
 
 def _check_backward_step(node: Value) -> None:
     """Under detect_anomaly: raise if the step through ``node`` gave an operand nan or inf."""
-    g = node.grad
+    g = node.grad if type(node.grad) is float else node.grad.data  # a Value with create_graph
     for operand, local in local_derivatives(node):
         if not math.isfinite(local * g):
             raise FloatingPointError(
@@ -519,6 +527,21 @@ def _refuse_miscounting_rules(nodes: list[Value], error: Exception) -> None:
         if len(local) != len(parents):
             raise ValueError(f"the local-derivative rule of {node.op!r} gave {len(local)} "
                              f"derivatives for {len(parents)} operands, {at}") from error
+
+
+def _refuse_rules_off_values(nodes: list[Value], error: Exception) -> None:
+    """Under create_graph: raise a TypeError naming the first node whose rule cannot run on
+    Values, and how to write one that can, caused by ``error``."""
+    for node in nodes:
+        try:
+            local_derivatives(node, True)
+        except (TypeError, ValueError, AttributeError) as cause:
+            raise TypeError(
+                f"the local-derivative rule of {node.op!r} cannot run on Values, which "
+                f"backward(create_graph=True) needs ({cause}): write it with arithmetic "
+                "operators, Value methods (exp, tanh, ...) and the helpers of "
+                "engine.derivatives (div, power, log, sign), which work on floats and on Values "
+                "alike") from error
 
 
 # -- pickling and deep copies of graphs of any depth ----------------------------------------------

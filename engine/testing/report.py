@@ -60,6 +60,8 @@ class GradcheckResult:
 
     ``rows`` has one :class:`Row` per input, ``failures`` the failed checks, ``notes`` remarks
     that did not fail (an allowed kink), ``culprit`` the node to look at, if one was found.
+    ``check`` names the check (``gradgradcheck`` has a row per second derivative, and gives the
+    point in ``point``, ``x0 = 0.5, x1 = -1.0``).
     """
 
     function: str
@@ -67,6 +69,8 @@ class GradcheckResult:
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     culprit: Culprit | None = None
+    check: str = "gradcheck"
+    point: str = ""
 
     @property
     def ok(self) -> bool:
@@ -80,9 +84,11 @@ class GradcheckResult:
         return [failure.kind for failure in self.failures]
 
     def __str__(self) -> str:
-        at = ", ".join(f"{row.name} = {row.value!r}" for row in self.rows)
+        at = self.point or ", ".join(f"{row.name} = {row.value!r}" for row in self.rows)
         verdict = "passed" if self.ok else f"failed ({', '.join(dict.fromkeys(self.kinds))})"
-        lines = [f"gradcheck {verdict} for {self.function} at {at}", _table(self.rows)]
+        first = "input" if self.check == "gradcheck" else "derivative"
+        lines = [f"{self.check} {verdict} for {self.function} at {at}",
+                 _table(self.rows, first)]
         lines += [f"{failure.kind}: {failure.message}" for failure in self.failures]
         lines += [f"note: {note}" for note in self.notes]
         if self.culprit is not None:
@@ -98,8 +104,8 @@ class GradcheckError(AssertionError):
         self.result = result
 
 
-def _table(rows: list[Row]) -> str:
-    header = ("input", "value", "analytic", "numeric", "abs err", "rel err", "fd err")
+def _table(rows: list[Row], first: str = "input") -> str:
+    header = (first, "value", "analytic", "numeric", "abs err", "rel err", "fd err")
     cells = [header] + [(r.name, f"{r.value:.6g}", f"{r.analytic:.6g}", f"{r.numeric:.6g}",
                          f"{r.abs_err:.2e}", f"{r.rel_err:.2e}", f"{r.fd_err:.1e}") for r in rows]
     widths = [max(len(row[k]) for row in cells) for k in range(len(header))]

@@ -1,0 +1,284 @@
+"""Derivatives as functions: ``grad``, ``hessian``, ``hvp``, ``jacobian`` and ``jvp``.
+
+Reverse mode (the first four) runs the one backward pass, ``Value.backward``; with
+``create_graph=True`` it builds the gradient as a graph of its own, which a second backward pass
+differentiates again. Forward mode (``jvp``) pushes a tangent through the same graph in creation
+order, with the same local derivatives (``engine.derivatives.local_derivatives``): one forward
+sweep per input direction, where reverse mode needs one backward pass per output.
+
+The helpers take a plain Python function of Values, ``f(*xs) -> Value``, and a point (numbers):
+they call ``f`` on fresh leaves, so Python control flow in ``f`` is followed at that point.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+
+from engine.derivatives import local_derivatives
+from engine.modes import enable_grad
+from engine.value import Value, ancestors
+
+Number = int | float
+Values = Value | Sequence[Value]
+
+
+def grad(outputs: Values, inputs: Values, grad_outputs: Sequence[Number | Value] | None = None,
+         create_graph: bool = False) -> tuple[float | Value, ...]:
+    """The gradients of ``outputs`` with respect to each of ``inputs``, as a tuple.
+
+    With several outputs, their gradients are summed, each weighted by its entry of
+    ``grad_outputs`` (default 1.0), as ``torch.autograd.grad`` does. Every ``.grad`` of the
+    graph is left as it was: the gradients are returned, not accumulated. An input the outputs
+    do not depend on gets 0.0 (PyTorch raises unless ``allow_unused=True``, then gives None).
+    Gradients are floats; with ``create_graph=True`` they are Values, graphs of their own
+    (built by running each local-derivative rule on Values), which ``grad`` or ``backward``
+    can differentiate again. Inputs may be interior nodes as well as leaves.
+    """
+    outputs, inputs = _as_values(outputs, "outputs"), _as_values(inputs, "inputs")
+    root, seed = _root(outputs, _seeds(grad_outputs, len(outputs)))
+    saved = _saved_grads((root, *inputs))  # and each set to 0.0: this pass's gradients only
+    try:
+        root.backward(seed, create_graph=create_graph)
+        found = tuple(x.grad for x in inputs)
+    finally:
+        for node, old in reversed(saved):
+            node.grad = old  # no .grad keeps a gradient graph alive (nor a cycle through it)
+    if create_graph:
+        return tuple(g if type(g) is Value else Value(g) for g in found)
+    return found
+
+
+def hessian(f: Callable[..., Value], *point: Number) -> list[list[float]]:
+    """The matrix of second derivatives d²f / dx_i dx_j at ``point``, as a list of rows.
+
+    One backward pass with ``create_graph=True`` gives the gradient as Values; one more
+    backward pass per input differentiates each of its entries (reverse over reverse).
+    """
+    xs = _leaves(point, "hessian")
+    return _reverse_over_reverse(f, xs, [[1.0 if j == i else 0.0 for j in range(len(xs))]
+                                         for i in range(len(xs))])
+
+
+def hvp(f: Callable[..., Value], point: Sequence[Number],
+        v: Sequence[Number]) -> list[float]:
+    """The Hessian of ``f`` at ``point`` times the vector ``v``, without the Hessian.
+
+    Reverse over reverse: the gradient g(x) as a graph (``create_graph=True``), then one more
+    backward pass of ``g(x) . v``, whose gradient is ``H v``. It costs a few gradients, whatever
+    the number of inputs (the cheap-gradient principle), where the Hessian needs one backward
+    pass per input.
+    """
+    xs = _leaves(point, "hvp")
+    v = _numbers(v, "hvp's v")
+    if len(v) != len(xs):
+        raise ValueError(f"hvp needs one entry of v per input, got {len(v)} for {len(xs)} "
+                         "inputs")
+    return _reverse_over_reverse(f, xs, [v])[0]
+
+
+def _reverse_over_reverse(f: Callable[..., Value], xs: list[Value],
+                          directions: list[list[float]]) -> list[list[float]]:
+    """``H d`` for each direction d: the gradient of f at the fresh leaves xs as a graph, then
+    one float backward pass of ``gradient . d`` per direction.
+
+    Only f's graph has grads to put back (``engine.grad`` would also save and restore those of
+    the gradient's graph, which nobody else can reach): its grads are saved once, set to 0.0
+    before each pass (so no float gradient is added to a Value), and restored at the end.
+    """
+    with enable_grad():  # the gradient's graph is recorded even inside no_grad
+        (out,) = _call(f, xs)
+    saved = _saved_grads((out, *xs))
+    try:
+        with enable_grad():
+            out.backward(1.0, create_graph=True)
+        gradient = [x.grad if type(x.grad) is Value else Value(x.grad) for x in xs]
+        rows = []
+        for d in directions:
+            for node, _ in saved:
+                node.grad = 0.0
+            root, seed = _root(tuple(gradient), d)
+            root.backward(seed)
+            rows.append([x.grad for x in xs])
+        return rows
+    finally:
+        for node, old in reversed(saved):
+            node.grad = old
+
+
+def jacobian(f: Callable[..., Values], *point: Number) -> list[list[float]]:
+    """The matrix d f_i / d x_j at ``point``, one row per output of ``f`` (a Value or a
+    sequence of Values): one backward pass per output."""
+    xs = _leaves(point, "jacobian")
+    outputs = _call(f, xs, several=True)
+    return [list(grad(y, xs)) for y in outputs]
+
+
+def jvp(f: Callable[..., Values], point: Sequence[Number],
+        tangent: Sequence[Number]) -> tuple[float | list[float], float | list[float]]:
+    """``(f(point), J(point) @ tangent)``: forward mode, by dual numbers.
+
+    The graph of ``f`` is built at the point; then, oldest node first, each node's tangent is
+    ``sum_i local_i * tangent(operand_i)`` with the local derivatives of the table, starting
+    from ``tangent`` at the inputs (0 for anything else). No finite differences and no backward
+    pass: one sweep gives the derivative of every output along one direction. For ``f``
+    returning one Value both results are floats; for a sequence, lists.
+    """
+    xs = _leaves(point, "jvp")
+    dx = _numbers(tangent, "jvp's tangent")
+    if len(dx) != len(xs):
+        raise ValueError(f"jvp needs one tangent entry per input, got {len(dx)} for {len(xs)} "
+                         "inputs")
+    result = _call(f, xs, several=True)
+    tangents = dict(zip(xs, dx, strict=True))
+    for node in _creation_order(result):
+        if node.parents:
+            t = 0.0
+            for operand, d in local_derivatives(node):
+                dt = tangents.get(operand, 0.0)
+                if dt:  # 0 * inf would make a nan of an unused, infinite local derivative
+                    t += d * dt
+            tangents[node] = t
+    values = [y.data for y in result]
+    derivatives = [tangents.get(y, 0.0) for y in result]
+    if isinstance(result, _One):
+        return values[0], derivatives[0]
+    return values, derivatives
+
+
+# -- checking and preparing arguments ----------------------------------------------------------
+
+
+class _One(tuple):
+    """The outputs of an ``f`` that returned one Value (not a sequence of them)."""
+
+    __slots__ = ()
+
+
+def _as_values(xs: object, what: str) -> tuple[Value, ...]:
+    """A Value or a sequence of Values as a tuple; anything else is named in a TypeError."""
+    if type(xs) is Value:
+        return (xs,)
+    if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
+        raise TypeError(f"grad's {what} must be a Value or a sequence of Values, not "
+                        f"{type(xs).__name__}: {xs!r:.80}")
+    for i, x in enumerate(xs):
+        if type(x) is not Value:
+            raise TypeError(f"grad's {what} must be Values: entry {i} is a {type(x).__name__}: "
+                            f"{x!r:.80}")
+    if not xs:
+        raise ValueError(f"grad needs at least one of its {what}")
+    return tuple(xs)
+
+
+def _seeds(grad_outputs: object, count: int) -> list[Number | Value]:
+    if grad_outputs is None:
+        return [1.0] * count
+    if type(grad_outputs) is Value or isinstance(grad_outputs, numbers.Real):
+        grad_outputs = [grad_outputs]
+    seeds = list(grad_outputs)  # type: ignore[call-overload]
+    if len(seeds) != count:
+        raise ValueError(f"grad_outputs has {len(seeds)} entries for {count} outputs")
+    for i, s in enumerate(seeds):
+        if type(s) is not Value and (isinstance(s, bool) or not isinstance(s, numbers.Real)):
+            raise TypeError(f"grad_outputs must be numbers or Values: entry {i} is a "
+                            f"{type(s).__name__}: {s!r:.80}")
+    return seeds
+
+
+def _root(outputs: tuple[Value, ...], seeds: list) -> tuple[Value, Number | Value]:
+    """One node whose gradient is the weighted sum of the outputs' gradients, and its seed."""
+    pairs = [(y, s) for y, s in zip(outputs, seeds, strict=True)
+             if type(s) is Value or s != 0.0]  # a zero weight adds nothing: not even a walk
+    if len(pairs) == 1 or len(outputs) == 1:
+        return pairs[0] if pairs else (outputs[0], 0.0)
+    with enable_grad():
+        return Value.sum([y if type(s) is not Value and s == 1.0 else y * s
+                          for y, s in pairs]), 1.0
+
+
+def _numbers(xs: object, what: str) -> list[float]:
+    if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
+        raise TypeError(f"{what} must be a sequence of numbers, not {type(xs).__name__}")
+    out = []
+    for i, x in enumerate(xs):
+        if type(x) is Value:
+            x = x.data
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"{what} must hold numbers: entry {i} is a {type(x).__name__}: "
+                            f"{x!r:.80}")
+        out.append(float(x))
+    return out
+
+
+def _leaves(point: Sequence[object], who: str) -> list[Value]:
+    """Fresh leaves x0, x1, ... at the point (numbers, or Values whose data is used)."""
+    xs = [Value(x, label=f"x{i}") for i, x in enumerate(_numbers(point, f"{who}'s point"))]
+    if not xs:
+        raise ValueError(f"{who} needs a point with at least one coordinate")
+    return xs
+
+
+def _call(f: Callable[..., Values], xs: list[Value], several: bool = False) -> tuple[Value, ...]:
+    """f(*xs), recorded even inside no_grad; one Value, or with ``several`` a sequence."""
+    if not callable(f):
+        raise TypeError(f"expected a function of Values, got {type(f).__name__}")
+    with enable_grad():
+        out = f(*xs)
+    if type(out) is Value:
+        return _One((out,))
+    if several and isinstance(out, Sequence) and out and all(type(y) is Value for y in out):
+        return tuple(out)
+    wanted = "a Value or a non-empty sequence of Values" if several else "one Value"
+    raise TypeError(f"f must return {wanted} built from the Values it is given, got "
+                    f"{type(out).__name__}: {out!r:.80}")
+
+
+def _saved_grads(roots: tuple[Value, ...]) -> list[tuple[Value, object]]:
+    """``(node, grad)`` for every node the roots were computed from, each grad set to 0.0.
+
+    A walk of the stored operands that marks each node found by giving it a grad of its own (as
+    the backward pass's walk does), each group of operands that an ``affine`` node shares with
+    others (a layer's inputs) walked once: ``ancestors``, which also sorts the nodes and spells
+    out their operands, would cost a large share of a gradient.
+    """
+    found = _Found()
+    saved: list[tuple[Value, object]] = []
+    for root in roots:
+        if root.grad is not found:
+            saved.append((root, root.grad))
+            root.grad = found
+    groups: set[int] = set()
+    for node, _ in saved:  # the list grows while we walk it
+        operands = node._parents
+        if operands and type(operands[0]) is tuple:  # stored in groups: each walked once
+            operands = [x for group in operands if id(group) not in groups
+                        and not groups.add(id(group)) for x in group]
+        for operand in operands:
+            if operand.grad is not found:
+                saved.append((operand, operand.grad))
+                operand.grad = found
+    for node, _ in saved:
+        node.grad = 0.0
+    return saved
+
+
+class _Found:
+    """The mark of a node found by ``_saved_grads``: a grad no node has otherwise."""
+
+    __slots__ = ()
+
+
+def _creation_order(outputs: tuple[Value, ...]) -> list[Value]:
+    """Every node the outputs were computed from, oldest first (operands before results): one
+    walk for all the outputs (``ancestors`` of each would walk their shared nodes again)."""
+    if len(outputs) == 1:
+        return ancestors(outputs[0])
+    seen = set(outputs)
+    stack = list(seen)
+    while stack:
+        for parent in stack.pop().parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=lambda node: node._seq)
