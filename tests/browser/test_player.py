@@ -14,10 +14,9 @@ STATE = """() => {
   const frames = [...root.querySelectorAll('.dg-frame')];
   const shown = frames.filter(f => !f.hidden);
   const frame = shown[0], box = frame.getBoundingClientRect();
-  const marked = [...frame.querySelectorAll('g.node')].filter(g => {
-    const outline = g.querySelector('polygon, ellipse');
-    return outline && outline.getAttribute('stroke') === 'HIGHLIGHT';
-  }).map(g => [...g.querySelectorAll('text')].map(t => t.textContent.trim()));
+  const marked = [...frame.querySelectorAll('g.node')].filter(g =>  // a table's outlines
+    [...g.querySelectorAll('polygon, ellipse')].some(
+      outline => outline.getAttribute('stroke') === 'HIGHLIGHT')).map(g => [...g.querySelectorAll('text')].map(t => t.textContent.trim()));
   return {k: frames.indexOf(frame), shown: shown.length,
           caption: root.querySelector('.dg-caption').textContent,
           count: root.querySelector('.dg-count').textContent,
