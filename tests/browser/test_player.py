@@ -16,7 +16,8 @@ STATE = """() => {
   const frame = shown[0], box = frame.getBoundingClientRect();
   const marked = [...frame.querySelectorAll('g.node')].filter(g =>  // a table's outlines
     [...g.querySelectorAll('polygon, ellipse')].some(
-      outline => outline.getAttribute('stroke') === 'HIGHLIGHT')).map(g => [...g.querySelectorAll('text')].map(t => t.textContent.trim()));
+      outline => outline.getAttribute('stroke') === 'HIGHLIGHT'))
+    .map(g => [...g.querySelectorAll('text')].map(t => t.textContent.trim()));
   return {k: frames.indexOf(frame), shown: shown.length,
           caption: root.querySelector('.dg-caption').textContent,
           count: root.querySelector('.dg-count').textContent,
