@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.derivatives import local_derivatives
 from engine.draw import DEFAULT_MAX_NODES, Cluster, Drawing, Graph, fallback_bundle
-from engine.filmstrip import replay_gradients
+from engine.functional import grad
 from engine.programs import grouped
 from engine.text import derivative, number
 from engine.value import Value, ancestors
@@ -92,7 +92,7 @@ class Explanation:
                  clusters: Sequence[Cluster] = (), parameters: Sequence[Value] = ()) -> None:
         self.root, self.leaf = root, leaf
         self.grad = leaf.grad
-        self.total = replay_gradients(root).get(leaf, 0.0)
+        self.total = grad(root, [leaf])[0]  # backward's own number, every .grad left as it was
         self.on_path = _between(root, leaf)
         self.n_paths = _count_paths(root, leaf, self.on_path)
         self.paths = _paths(root, leaf, self.on_path, max_paths)

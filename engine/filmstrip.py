@@ -65,18 +65,6 @@ class Frame:
     done: frozenset[Value]  # Values whose gradient is final
 
 
-def replay_gradients(root: Value, grad: float = 1.0) -> dict[Value, float]:
-    """d root / d v for every Value v of root's graph, by the backward pass's arithmetic in its
-    order, touching no ``.grad``: the last frame's numbers without the frames (which hold a copy
-    each, so their memory grows with the square of the graph)."""
-    grads = {root: float(grad)}
-    for node in backward_order(root) if root.parents else ():
-        g = grads.get(node, 0.0)
-        for operand, local in local_derivatives(node):
-            grads[operand] = grads.get(operand, 0.0) + local * g  # exactly backward's arithmetic
-    return grads
-
-
 def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
     """The frames of a fresh backward pass from ``root`` (as after ``zero_grad()``)."""
     if not isinstance(root, Value):

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import engine
-from engine import Value, ancestors
+from engine import Value, ancestors, grad
 from engine.draw import COLOURS, HIGHLIGHT, RANKDIRS, Cluster, Drawing
 from engine.explain import DeltaForm, Explanation
-from engine.filmstrip import FilmStrip, replay_gradients
+from engine.filmstrip import FilmStrip
 from engine.text import dot_text, number
 from nn.losses import Loss, mse
 from nn.mlp import MLP, Neuron
@@ -256,7 +256,8 @@ def delta_form(mlp: MLP, root: Value, leaf: Value) -> DeltaForm | None:
         else:
             continue
         runs = neuron_passes(mlp, root).get(neuron, [])
-        grads = replay_gradients(root)
+        zs = [r.z for r in runs]
+        grads = dict(zip(zs, grad(root, zs), strict=True)) if zs else {}
         C = root.label or "C"
         ly, j = place.layer, place.index
         if k is None:
