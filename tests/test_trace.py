@@ -185,3 +185,14 @@ def test_a_leaf_is_its_own_trace():
     trace = trace_table(x, inputs=[])
     assert [line.index for line in trace.forward] == [0]
     assert squeezed(str(trace)).splitlines()[-1] == " 1 vbar_0 = 1"
+
+
+def test_the_adjoint_trace_of_a_gradient_gives_the_second_derivative():
+    """After create_graph, x.grad is a graph of its own; its reverse trace ends at d2y/dx2."""
+    x = Value(2.0, label="x")
+    y = x * x * x
+    y.backward(create_graph=True)
+    assert x.grad.data == 3 * 2.0 ** 2  # dy/dx = 3x^2, by hand
+    trace = trace_table(x.grad)
+    assert trace.grads[x] == 6 * 2.0  # d2y/dx2 = 6x, by hand
+    assert trace.reverse[-1].after == 6 * 2.0
