@@ -65,9 +65,9 @@ def hvp(f: Callable[..., Value], point: Sequence[Number],
     """The Hessian of ``f`` at ``point`` times the vector ``v``, without the Hessian.
 
     Reverse over reverse: the gradient g(x) as a graph (``create_graph=True``), then one more
-    backward pass of ``g(x) . v``, whose gradient is ``H v``. It costs a few gradients, whatever
-    the number of inputs (the cheap-gradient principle), where the Hessian needs one backward
-    pass per input.
+    backward pass of ``g(x) . v``, whose gradient is ``H v``. It costs a constant number of
+    gradients, whatever the number of inputs (the cheap-gradient principle), where the Hessian
+    needs one backward pass per input.
     """
     xs = _leaves(point, "hvp")
     v = _numbers(v, "hvp's v")
