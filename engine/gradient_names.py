@@ -31,6 +31,7 @@ def gradient_names(output: Value, names: dict[Value, str] | None = None) -> dict
     of = known[output]
     found: dict[Value, str] = {}
     users: dict[Value, list[Value]] = {}
+    rules: list[Value] = []  # the local derivatives found
     for n in forward:
         for p in n.parents:
             users.setdefault(p, []).append(n)
@@ -45,7 +46,35 @@ def gradient_names(output: Value, names: dict[Value, str] | None = None) -> dict
             n = next((n for n in users.get(u, ()) if n.grad is upstream), None)
             if n is not None and local not in known and local not in found:
                 found[local] = derivative(known[n], known[u])
+                rules.append(local)
+    for local in rules:  # the nodes of a rule run on Values
+        stack = list(local.parents)
+        while stack:
+            v = stack.pop()
+            if v.parents and v not in known and v not in found:
+                found[v] = f"part of {found[local]}"
+                stack.extend(v.parents)
+    for u in forward:  # what is left between them: the terms and the sums on the way
+        g = u.grad
+        if type(g) is Value:
+            for v, what in _sum_nodes(g):
+                if v not in known and v not in found:
+                    found[v] = f"{what} of {found.get(g, derivative(of, known[u]))}"
     return {**known, **found}
+
+
+def _sum_nodes(g: Value) -> list[tuple[Value, str]]:
+    """The nodes inside a gradient's sum of terms: each product (``"term"``) and each sum on the
+    way (``"partial sum"``), from ``0 + t_1 + t_2 ...`` as the backward pass adds them up."""
+    out, stack = [], list(g.parents) if g.op in ("+", "sum") else []
+    while stack:
+        v = stack.pop()
+        if v.op == "*":
+            out.append((v, "term"))
+        elif v.op in ("+", "sum"):
+            out.append((v, "partial sum"))
+            stack.extend(v.parents)
+    return out
 
 
 def _terms(g: Value) -> list[tuple[Value, Value]]:

@@ -465,3 +465,20 @@ def test_draw_graph_of_a_gradient_names_what_each_node_of_the_backward_pass_is()
     assert records["x"][2] == f"grad {(1 - t * t) * -1.2 + 2 * 0.5:.4f}"  # a Value grad's number
     names = engine.gradient_names(y)
     assert names[y] == "y" and names[x.grad] == "dy/dx"
+
+
+def test_every_node_of_a_gradients_graph_is_named_for_what_it_is():
+    """dy/dx = d(tanh)/d(xw) * w * dy/dy + 2x, by hand: two terms reach x from x*w and x*x
+    (one each way x enters x*x, twice), added up by the backward pass one at a time."""
+    x, w = Value(0.5, label="x"), Value(-1.2, label="w")
+    y = (x * w).tanh() + x * x
+    y.label = "y"
+    y.backward(create_graph=True)
+    names = engine.gradient_names(y)
+    interior = [v for v in engine.ancestors(x.grad) if v.parents]
+    assert all(v in names for v in interior)
+    terms = [v for v in interior if names[v] == "term of dy/dx"]
+    t = math.tanh(0.5 * -1.2)
+    assert sorted(v.data for v in terms) == sorted([(1 - t * t) * -1.2, 0.5, 0.5])
+    assert any(names[v] == "partial sum of dy/dx" for v in interior)
+    assert any(names[v].startswith("part of d(tanh(x * w))/d(x * w)") for v in interior)
