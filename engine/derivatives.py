@@ -1,11 +1,12 @@
 """The table of operations: what each computes and its local derivatives, one line each.
 
-Every node of a graph records the name of its operation (``op``) and its operands (``parents``).
-Its *local derivatives* ``d out / d operand_i`` are computed from this table during the backward
-pass, which multiplies each by the node's own gradient: the chain rule, in one place
-(:meth:`engine.Value.backward`). In the lecture notes' words, each weight's gradient is "the
-forward signal times the backward signal": the forward signals are the operands stored here, the
-backward signal is the gradient arriving at the node.
+Every node of a graph holds its operation's entry of this table (``node.op`` is its name) and
+its operands (``parents``). Its *local derivatives* ``d out / d operand_i`` come from the entry,
+through :func:`local_derivatives`, during the backward pass, which multiplies each by the node's
+own gradient: the chain rule, in one place (:meth:`engine.Value.backward`). In the lecture
+notes' words, each weight's gradient is "the forward signal times the backward signal": the
+forward signals are the operands stored here, the backward signal is the gradient arriving at
+the node.
 
 A rule takes the operands' values and the output's value (``*inputs, out``) and returns one local
 derivative per operand; an operation whose local derivatives are constants (``+``, ``-``, ``neg``)
