@@ -23,8 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from engine.derivatives import PREFIX, Op, local_derivatives
-from engine.value import Value, ancestors, backward_order
+from engine.derivatives import PREFIX, Op
+from engine.filmstrip import replay_backward
+from engine.value import Value, ancestors
 
 DEFAULT_MAX_VALUES = 300
 
@@ -107,15 +108,15 @@ def _primals(inputs: list[Value], interior: list[Value], index: dict[Value, int]
 def _adjoints(root: Value, index: dict[Value, int], grad: float) -> list[Adjoint]:
     """The backward pass replayed on numbers, in the engine's order, one line per contribution
     to a numbered value (a constant's adjoint is computed but not written)."""
-    grads = {root: grad}
     lines = [Adjoint(index[root], None, 1.0, grad, None, grad)]
-    for node in backward_order(root):
-        g = grads[node]
-        for slot, (p, d) in enumerate(local_derivatives(node)):
-            before = grads.get(p)
-            grads[p] = after = (0.0 if before is None else before) + d * g  # backward's sum
-            if p in index and slot not in node._op.constants:
-                lines.append(Adjoint(index[p], index[node], d, g, before, after))
+    reached = {root}
+    for frame in replay_backward(root, grad)[1:]:  # the film strip's frames: one per node
+        for s in frame.steps:
+            before = s.before if s.parent in reached else None  # None: its first term
+            reached.add(s.parent)
+            if s.parent in index and s.slot not in s.node._op.constants:
+                lines.append(Adjoint(index[s.parent], index[s.node], s.local, s.upstream,
+                                     before, s.after))
     return lines
 
 
