@@ -251,7 +251,7 @@ def _saved_grads(roots: tuple[Value, ...]) -> list[tuple[Value, object]]:
     groups: set[int] = set()
     for node, _ in saved:  # the list grows while we walk it
         operands = node._parents
-        if operands and type(operands[0]) is tuple:  # stored in groups: each walked once
+        if node._op is not None and node._op.operands is not None:  # groups: each walked once
             operands = [x for group in operands if id(group) not in groups
                         and not groups.add(id(group)) for x in group]
         for operand in operands:

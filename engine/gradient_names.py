@@ -78,13 +78,8 @@ def _sum_nodes(g: Value) -> list[tuple[Value, str]]:
 
 
 def _terms(g: Value) -> list[tuple[Value, Value]]:
-    """The chain-rule terms ``(local, upstream)`` a gradient node adds up: an ``affine`` node's
-    products, or the products ``*`` (the first operand is the local derivative) that its sums
-    add up."""
-    if g.op == "affine":
-        operands = g.parents
-        n = (len(operands) - 1) // 2
-        return list(zip(operands[:n], operands[n:2 * n], strict=True))
+    """The chain-rule terms ``(local, upstream)`` a gradient node adds up: the products ``*``
+    (the first operand is the local derivative) that its sums add up."""
     terms, stack = [], [g]
     while stack:  # a leaf's gradient may be a chain of + over its terms (0.0 + t_1 + t_2 ...)
         v = stack.pop()

@@ -42,11 +42,11 @@ def _node(op: Op, data: float, parents: tuple) -> Value:
     out.grad = 0.0
     out.label = ""
     out._seq = _next_seq()
-    if MODE.get() is RECORDING:
+    mode = MODE.get()
+    if mode is RECORDING:
         out._op = op
         out._parents = parents
         return out
-    mode = MODE.get()
     if mode.anomaly and not math.isfinite(data):
         out._op, out._parents = op, parents
         raise FloatingPointError(f"{op.name} produced {data} from {_describe(out.parents)}")
@@ -419,7 +419,7 @@ def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
             out.append(z if s is None else _node(s, s.forward(total), (z,)))
         return out
     except (AttributeError, TypeError):
-        _check_rows(rows, inputs, activation)
+        _check_rows(rows, inputs)
         raise
 
 
@@ -431,7 +431,7 @@ def _activation(name: str) -> Op:
     return entry
 
 
-def _check_rows(rows: Sequence[tuple], inputs: tuple, activation: str | None) -> None:
+def _check_rows(rows: Sequence[tuple], inputs: tuple) -> None:
     """Raise a TypeError naming what is wrong with ``affine_rows``' arguments."""
     for i, x in enumerate(inputs):
         if type(x) is not Value:

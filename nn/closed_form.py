@@ -26,12 +26,11 @@ import numpy as np
 from engine import Value
 from nn.checks import hyperparameter
 from nn.losses import L2Penalty, Loss, mse, sigmoid_np
-from nn.mlp import MLP
+from nn.mlp import LEAKY_SLOPE, MLP
 
 __all__ = ["ACTIVATIONS_NP", "Backprop", "LayerDifference", "MatrixTrainer", "backprop",
            "compare", "read_weights", "write_weights"]
 
-LEAKY_SLOPE = 0.01  # Value.leaky_relu's default slope, used by the "leaky_relu" activation
 
 
 ACTIVATIONS_NP: dict[str, tuple[Any, Any]] = {

@@ -28,6 +28,8 @@ from nn.seeding import Seed, as_random
 
 Activation = str | Callable[[Value], Value]
 
+LEAKY_SLOPE = 0.01  # Value.leaky_relu's default slope, the one the "leaky_relu" activation uses
+
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "tanh": Value.tanh,
     "sigmoid": Value.sigmoid,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nn import losses
-from nn.mlp import ACTIVATIONS, MLP, Layer, Neuron
+from nn.mlp import ACTIVATIONS, LEAKY_SLOPE, MLP, Layer, Neuron
 
 if TYPE_CHECKING:  # torch is imported only when a function of this module runs
     import torch
@@ -35,7 +35,6 @@ ACTIVATION_MODULES: dict[str, str | None] = {
 }
 """Each named activation's ``torch.nn`` module (by class name)."""
 
-LEAKY_SLOPE = 0.01  # Value.leaky_relu's default slope, which ACTIVATIONS["leaky_relu"] uses
 
 LOSS_COUNTERPARTS: dict[str, str] = {
     "mse": "nn.MSELoss(reduction='sum')(out, y) / N: ours sums over outputs, averages over "
