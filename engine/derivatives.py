@@ -115,10 +115,9 @@ def leaky_relu(x: float, slope: float) -> float:
 # -- a neuron's node: its operands are stored in two tuples, and it has its own chain rule ------
 
 
-def affine_operands(stored: tuple) -> tuple:
+def affine_operands(row: tuple, inputs: tuple) -> tuple:
     """An affine node stores its neuron's ``(w_1..w_n, b)`` and its layer's ``(x_1..x_n)``,
     tuples that it shares with other nodes; its operands are ``(w_1..w_n, x_1..x_n, b)``."""
-    row, inputs = stored
     return (*row[:-1], *inputs, row[-1])
 
 
@@ -136,7 +135,7 @@ def affine_chain_rule(z) -> None:
     """The chain rule through ``z = w . x + b``, written out for its stored form:
     ``w_i.grad += x_i * z.grad``, ``x_i.grad += w_i * z.grad``, ``b.grad += z.grad``, in the order
     of the operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple)."""
-    row, inputs = z._parents
+    row, inputs = z._x, z._y
     g = z.grad
     n = len(inputs)
     positions = _POSITIONS[n] if n < len(_POSITIONS) else range(n)
@@ -170,8 +169,9 @@ class Op:
       written as calls, ``tanh(x)``. ``commutative`` lets drawings leave its operands unnumbered.
       ``torch`` is its PyTorch equivalent, ``torch(torch_module, *operands)``.
     - A fast path, for the op that needs one: ``store`` and ``operands`` say how its nodes store
-      their operands otherwise (as groups that nodes share, which the walk of the backward pass
-      visits once): ``store(operands)`` gives the groups, ``operands(groups)`` spells them out;
+      their operands otherwise (as two groups that nodes share, which the walk of the backward
+      pass visits once): ``store(operands)`` gives the two groups, ``operands(x, y)`` spells
+      them out;
       ``chain_rule(node)`` applies the chain rule to a node of the op, adding to its operands'
       grads exactly what the loop in ``backward`` adds.
 
@@ -210,20 +210,23 @@ def local_derivatives(node, on_values: bool = False) -> tuple[tuple, ...]:
     Values in the graph (``backward(create_graph=True)``); otherwise on their numbers.
     """
     op = node._op
-    operands = node._parents if op.operands is None else op.operands(node._parents)
     local = op.local  # constants, or a rule: (*operands, out) -> derivatives
-    if on_values and type(local) is not tuple:
-        local = local(*operands, node)
-    if op.arity == 2:  # one and two operands spelled out, unpacking checks the count
-        x, y = operands
-        dx, dy = local if type(local) is tuple else local(x.data, y.data, node.data)
+    if op.arity == 2:  # one and two operands, in the node's slots; unpacking checks the count
+        x, y = node._x, node._y
+        if type(local) is not tuple:
+            local = local(x, y, node) if on_values else local(x.data, y.data, node.data)
+        dx, dy = local
         return (x, dx), (y, dy)
     if op.arity == 1:
-        (x,) = operands
-        (dx,) = local if type(local) is tuple else local(x.data, node.data)
+        x = node._x
+        if type(local) is not tuple:
+            local = local(x, node) if on_values else local(x.data, node.data)
+        (dx,) = local
         return ((x, dx),)
+    operands = node.parents
     if type(local) is not tuple:
-        local = local(*[x.data for x in operands], node.data)
+        local = (local(*operands, node) if on_values
+                 else local(*[x.data for x in operands], node.data))
     if len(local) != len(operands):
         raise ValueError(f"{op.name} gave {len(local)} local derivatives for {len(operands)} "
                          "operands")
@@ -306,6 +309,9 @@ def register(name: str, op: Op) -> None:
     if (op.store is None) != (op.operands is None):
         raise ValueError(f"operation {name!r}: store and operands go together (one undoes the "
                          "other)")
+    if op.store is not None and op.arity in (1, 2):
+        raise ValueError(f"operation {name!r}: a node of {op.arity} operand(s) stores them as "
+                         "they are; store and operands are for operations of more operands")
     if type(op.local) is tuple and len(op.local) != op.arity:
         raise ValueError(f"operation {name!r}: {len(op.local)} constant derivatives for "
                          + ("any number of operands (give a rule instead)" if op.arity is None

@@ -250,9 +250,11 @@ def _saved_grads(roots: tuple[Value, ...]) -> list[tuple[Value, object]]:
             root.grad = found
     groups: set[int] = set()
     for node, _ in saved:  # the list grows while we walk it
-        operands = node._parents
-        if node._op is not None and node._op.operands is not None:  # groups: each walked once
-            operands = [x for group in operands if id(group) not in groups
+        op = node._op
+        if op is None or op.operands is None:
+            operands = node.parents
+        else:  # stored in two groups: each walked once
+            operands = [x for group in (node._x, node._y) if id(group) not in groups
                         and not groups.add(id(group)) for x in group]
         for operand in operands:
             if operand.grad is not found:

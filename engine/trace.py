@@ -72,8 +72,8 @@ def trace_table(root: Value, *, inputs: Iterable[Value] | None = None, grad: flo
     if len(nodes) > max_values:
         raise ValueError(f"this graph has {len(nodes)} values, more than max_values="
                          f"{max_values}: trace a smaller graph or raise max_values")
-    chosen = [root] if not root._parents else _inputs(nodes, inputs)
-    interior = [v for v in nodes if v._parents]
+    chosen = [root] if root._op is None else _inputs(nodes, inputs)
+    interior = [v for v in nodes if v._op is not None]
     index = {v: i - len(chosen) + 1 for i, v in enumerate(chosen)}
     index.update({v: i + 1 for i, v in enumerate(interior)})
     return Trace(root, index, _primals(chosen, interior, index),
@@ -82,7 +82,7 @@ def trace_table(root: Value, *, inputs: Iterable[Value] | None = None, grad: flo
 
 def _inputs(nodes: list[Value], inputs: Iterable[Value] | None) -> list[Value]:
     """The leaves to number, oldest first."""
-    leaves = [v for v in nodes if not v._parents]
+    leaves = [v for v in nodes if v._op is None]
     if inputs is None:
         labelled = [v for v in leaves if v.label]
         return labelled or leaves
@@ -90,7 +90,7 @@ def _inputs(nodes: list[Value], inputs: Iterable[Value] | None) -> list[Value]:
     for x in inputs:
         if not isinstance(x, Value):
             raise TypeError(f"trace_table's inputs must be Values, got {type(x).__name__}")
-        if x._parents or x not in set(leaves):
+        if x._op is not None or x not in set(leaves):
             raise ValueError(f"trace_table: input {x.label or x!r} is not a leaf of the graph")
         chosen.add(x)
     return [v for v in leaves if v in chosen]

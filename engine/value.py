@@ -30,9 +30,9 @@ _seq_of = attrgetter("_seq")
 # -- making nodes: one function, used by every operation ----------------------------------------
 
 
-def _node(op: Op, data: float, parents: tuple) -> Value:
+def _node(op: Op, data: float, x: object, y: object = None) -> Value:
     """The one way to make a node: ``data``, computed by the operation ``op`` (its table entry)
-    from ``parents``.
+    from the operands that it stores in ``x`` and ``y`` (how, ``Value`` says).
 
     The recording mode is read here: under ``no_grad`` the node is a leaf; under
     ``detect_anomaly`` a nan or inf raises, naming the operation and its operands.
@@ -45,12 +45,13 @@ def _node(op: Op, data: float, parents: tuple) -> Value:
     mode = MODE.get()
     if mode is RECORDING:
         out._op = op
-        out._parents = parents
+        out._x = x
+        out._y = y
         return out
     if mode.anomaly and not math.isfinite(data):
-        out._op, out._parents = op, parents
+        out._op, out._x, out._y = op, x, y
         raise FloatingPointError(f"{op.name} produced {data} from {_describe(out.parents)}")
-    out._op, out._parents = (op, parents) if mode.record else (None, ())
+    out._op, out._x, out._y = (op, x, y) if mode.record else (None, None, None)
     return out
 
 
@@ -64,8 +65,8 @@ def _binary(op: str, reflected: bool = False) -> Callable[[Value, Operand], Valu
             if other is NotImplemented:
                 return NotImplemented  # Python then raises TypeError naming both types
         if reflected:
-            return _node(entry, entry.forward(other.data, self.data), (other, self))
-        return _node(entry, entry.forward(self.data, other.data), (self, other))
+            return _node(entry, entry.forward(other.data, self.data), other, self)
+        return _node(entry, entry.forward(self.data, other.data), self, other)
 
     return method
 
@@ -75,7 +76,7 @@ def _unary(op: str, doc: str) -> Callable[[Value], Value]:
     entry = OPS[op]
 
     def method(self: Value) -> Value:
-        return _node(entry, entry.forward(self.data), (self,))
+        return _node(entry, entry.forward(self.data), self)
 
     method.__name__, method.__qualname__ = op, f"Value.{op}"  # pickle finds it as Value.tanh
     method.__doc__ = doc
@@ -90,9 +91,14 @@ class Value:
     it in drawings and messages, ``op`` is the name of the operation that made it (``""`` for a
     leaf) and ``parents`` are that operation's operands, in order (``a * a`` has two). The node
     holds the operation's entry of the table (``_op``), where its local derivatives are.
+
+    A node stores its operands in two slots, not in a tuple: one more object per node would
+    double the work of Python's cycle collector, which scans every live node (``_x`` and ``_y``
+    are a one-operand op's x and None, a two-operand op's x and y; for more operands, ``_x``
+    holds them in a tuple, or ``_x`` and ``_y`` hold the two groups of ``Op.store``).
     """
 
-    __slots__ = ("data", "grad", "label", "_op", "_parents", "_seq")
+    __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "_seq")
     __array_ufunc__ = None  # NumPy scalars return NotImplemented, so Value's reflected op runs
 
     def __init__(self, data: Number, label: str = "") -> None:
@@ -102,7 +108,8 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._op: Op | None = None  # a leaf: made by no operation
-        self._parents: tuple = ()  # what the node stores of its operands (see parents)
+        self._x: object = None  # what the node stores of its operands (see parents)
+        self._y: object = None
         self._seq = _next_seq()
 
     @property
@@ -114,10 +121,17 @@ class Value:
     def parents(self) -> tuple[Value, ...]:
         """The operands of the operation that made this node, in order; ``()`` for a leaf.
 
-        A node stores them as they are, unless its op says otherwise (``Op.operands``: an
-        ``affine`` node keeps its neuron's ``(w, b)`` and its layer's ``x``, shared tuples)."""
-        spell_out = None if self._op is None else self._op.operands
-        return self._parents if spell_out is None else spell_out(self._parents)
+        Read from the node's two slots (see ``Value``): as they are for one or two operands,
+        unless its op says otherwise (``Op.operands``: an ``affine`` node keeps its neuron's
+        ``(w, b)`` and its layer's ``x``, shared tuples)."""
+        op = self._op
+        if op is None:
+            return ()
+        if op.operands is not None:
+            return op.operands(self._x, self._y)
+        if op.arity == 2:
+            return self._x, self._y
+        return (self._x,) if op.arity == 1 else self._x
 
     def __getstate__(self) -> tuple:
         return _state(self)
@@ -126,13 +140,13 @@ class Value:
         """Unpickled or copied nodes get a new creation number, in this process's count (the
         parents are restored first), so creation order stays a topological order; their
         operation is found again by name in this process's table."""
-        self.data, self.grad, self.label, op, self._parents = state[-5:]  # [0]: see _state
+        self.data, self.grad, self.label, op, self._x, self._y = state[-6:]  # [0]: see _state
         self._op = OPS[op] if op else None
         self._seq = _next_seq()
 
     def __copy__(self) -> Value:
         copy = _new(Value)
-        copy.__setstate__((self.data, self.grad, self.label, self.op, self._parents))
+        copy.__setstate__((self.data, self.grad, self.label, self.op, self._x, self._y))
         return copy
 
     # -- conversions: the number is v.data; a float conversion would silently leave the graph
@@ -243,7 +257,7 @@ class Value:
             grad = _seed(grad, create_graph)
         elif create_graph:
             grad = Value(grad)
-        if not self._parents:
+        if self._op is None:  # a leaf
             self.grad += grad
             return
         order = _walk(self)
@@ -314,20 +328,25 @@ def _walk(root: Value) -> list[Value]:
     groups_walked = _NO_GROUPS  # the ids of the groups walked (a set, made at the first group)
     shared = False
     for node in order:  # the list grows while we walk it: a queue without pops
-        operands = node._parents
-        if node._op.operands is not None:  # stored in groups (Op.operands): walk each once
+        op = node._op
+        if op.arity == 2:  # the node's operands, as it stores them (see Value)
+            operands = node._x, node._y
+        elif op.arity == 1:
+            operands = (node._x,)
+        elif op.operands is None:
+            operands = node._x
+        else:  # stored in two groups (Op.operands): walk each once
             if groups_walked is _NO_GROUPS:
                 groups_walked = set()
-            unwalked = ()
-            for group in operands:
+            operands = ()
+            for group in (node._x, node._y):
                 if id(group) in groups_walked:
                     shared = True
                 else:
                     groups_walked.add(id(group))
-                    unwalked = unwalked + group if unwalked else group
-            operands = unwalked
+                    operands = operands + group if operands else group
         for operand in operands:
-            if operand._parents:
+            if operand._op is not None:  # an interior node
                 if operand.grad is zero:
                     shared = True
                 else:
@@ -346,9 +365,9 @@ def backward_order(root: Value) -> list[Value]:
     then puts back the gradients that the walk sets to 0 (do not run it while another thread
     runs ``backward`` on the same graph).
     """
-    if not root._parents:
+    if root._op is None:
         return []
-    saved = [(node, node.grad) for node in ancestors(root) if node._parents]
+    saved = [(node, node.grad) for node in ancestors(root) if node._op is not None]
     try:
         return _walk(root)
     finally:
@@ -385,8 +404,12 @@ def apply(op: str, *operands: Operand) -> Value:
     if not operands:
         return Value(entry.forward())  # e.g. the empty sum, 0.0
     operands = _lifted(operands, f"an operand of {op}")
-    stored = operands if entry.store is None else entry.store(operands)  # see Op.store
-    return _node(entry, entry.forward(*[x.data for x in operands]), stored)
+    data = entry.forward(*[x.data for x in operands])
+    if entry.store is not None:  # two groups (see Op.store)
+        return _node(entry, data, *entry.store(operands))
+    if entry.arity in (1, 2):
+        return _node(entry, data, *operands)
+    return _node(entry, data, operands)  # many operands: in one tuple
 
 
 def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
@@ -415,8 +438,8 @@ def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
             total = row[-1].data  # z = b + w_1 x_1 + ... + w_n x_n, added in this order
             for i in positions:
                 total += row[i].data * x[i]
-            z = _node(affine, total, (row, inputs))
-            out.append(z if s is None else _node(s, s.forward(total), (z,)))
+            z = _node(affine, total, row, inputs)
+            out.append(z if s is None else _node(s, s.forward(total), z))
         return out
     except (AttributeError, TypeError):
         _check_rows(rows, inputs)
@@ -563,14 +586,14 @@ class _EndOfFlattening:
 
 
 def _state(node: Value) -> tuple:
-    """A node's state for pickle and deepcopy: ``(data, grad, label, op, stored operands)``, after,
+    """A node's state for pickle and deepcopy: ``(data, grad, label, op, x, y)``, after,
     for the first node of a graph written, its interior ancestors, oldest first. Written in that
     order, each ancestor finds its operands written already: pickle and deepcopy recurse one node
     deep, not as deep as the graph (they would raise RecursionError past a few hundred nodes)."""
-    state = node.data, node.grad, node.label, node.op, node._parents
-    if not node._parents or id(node) in _FLATTENING.covered:
+    state = node.data, node.grad, node.label, node.op, node._x, node._y
+    if node._op is None or id(node) in _FLATTENING.covered:
         return state
-    older = [n for n in ancestors(node) if n._parents and n is not node]
+    older = [n for n in ancestors(node) if n._op is not None and n is not node]
     if not older:
         return state
     _FLATTENING.covered = frozenset(map(id, older))
