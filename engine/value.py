@@ -92,10 +92,11 @@ class Value:
     leaf) and ``parents`` are that operation's operands, in order (``a * a`` has two). The node
     holds the operation's entry of the table (``_op``), where its local derivatives are.
 
-    A node stores its operands in two slots, not in a tuple: one more object per node would
-    double the work of Python's cycle collector, which scans every live node (``_x`` and ``_y``
-    are a one-operand op's x and None, a two-operand op's x and y; for more operands, ``_x``
-    holds them in a tuple, or ``_x`` and ``_y`` hold the two groups of ``Op.store``).
+    A node stores its operands in two slots, ``_x`` and ``_y``, not in a tuple: Python's cycle
+    collector scans every live object that can hold others, and a tuple per node would double
+    its work on a large graph. A one-operand op's operand is in ``_x`` (``_y`` is None), a
+    two-operand op's are in ``_x`` and ``_y``; any other op's are a tuple in ``_x``, or the two
+    groups of its ``Op.store`` in ``_x`` and ``_y``.
     """
 
     __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "_seq")
@@ -121,17 +122,16 @@ class Value:
     def parents(self) -> tuple[Value, ...]:
         """The operands of the operation that made this node, in order; ``()`` for a leaf.
 
-        Read from the node's two slots (see ``Value``): as they are for one or two operands,
-        unless its op says otherwise (``Op.operands``: an ``affine`` node keeps its neuron's
-        ``(w, b)`` and its layer's ``x``, shared tuples)."""
-        op = self._op
-        if op is None:
+        Read from the node's two slots (see ``Value``); an op that stores two groups spells
+        them out (``Op.operands``: an ``affine`` node keeps its neuron's ``(w, b)`` and its
+        layer's ``x``, shared tuples)."""
+        if self._op is None:
             return ()
-        if op.operands is not None:
-            return op.operands(self._x, self._y)
-        if op.arity == 2:
-            return self._x, self._y
-        return (self._x,) if op.arity == 1 else self._x
+        x, y = self._x, self._y
+        if type(x) is not tuple:  # one or two operands
+            return (x,) if y is None else (x, y)
+        spell_out = self._op.operands
+        return x if spell_out is None else spell_out(x, y)
 
     def __getstate__(self) -> tuple:
         return _state(self)
@@ -306,7 +306,6 @@ class _PassZero(float):
 
 
 _new_zero = float if sys.implementation.name == "cpython" else _PassZero
-_NO_GROUPS = frozenset()
 
 
 def _walk(root: Value) -> list[Value]:
@@ -325,36 +324,56 @@ def _walk(root: Value) -> list[Value]:
     """
     zero = _new_zero(0)  # a new object: this walk's zero
     order = [root]
-    groups_walked = _NO_GROUPS  # the ids of the groups walked (a set, made at the first group)
+    groups_walked = None  # the ids of the groups walked (a set, made at the first node of many)
     shared = False
     for node in order:  # the list grows while we walk it: a queue without pops
-        op = node._op
-        if op.arity == 2:  # the node's operands, as it stores them (see Value)
-            operands = node._x, node._y
-        elif op.arity == 1:
-            operands = (node._x,)
-        elif op.operands is None:
-            operands = node._x
-        else:  # stored in two groups (Op.operands): walk each once
-            if groups_walked is _NO_GROUPS:
+        x, y = node._x, node._y
+        if type(x) is tuple:  # more than two operands (see Value)
+            if groups_walked is None:
                 groups_walked = set()
-            operands = ()
-            for group in (node._x, node._y):
-                if id(group) in groups_walked:
-                    shared = True
-                else:
-                    groups_walked.add(id(group))
-                    operands = operands + group if operands else group
-        for operand in operands:
-            if operand._op is not None:  # an interior node
-                if operand.grad is zero:
-                    shared = True
-                else:
-                    operand.grad = zero
-                    order.append(operand)
+            shared |= _walk_operands(node, order, zero, groups_walked)
+            continue
+        # one or two operands, x then y (looping over (x, y) would make two objects per node)
+        if x._op is not None:  # an interior node
+            if x.grad is zero:
+                shared = True
+            else:
+                x.grad = zero
+                order.append(x)
+        if y is not None and y._op is not None:
+            if y.grad is zero:
+                shared = True
+            else:
+                y.grad = zero
+                order.append(y)
     if shared:
         order.sort(key=_seq_of, reverse=True)
     return order
+
+
+def _walk_operands(node: Value, order: list[Value], zero: float, groups_walked: set[int]) -> bool:
+    """The walk's step through a node of more than two operands: its interior operands not
+    found yet are marked and added to ``order``; True if some were found already. A node that
+    stores two groups (Op.store) has each walked once, by its id: an affine node's inputs are
+    its layer's, shared with the layer's other nodes."""
+    shared = False
+    operands = node._x
+    if node._op.operands is not None:
+        operands = ()
+        for group in (node._x, node._y):
+            if id(group) in groups_walked:
+                shared = True
+            else:
+                groups_walked.add(id(group))
+                operands = operands + group if operands else group
+    for operand in operands:
+        if operand._op is not None:
+            if operand.grad is zero:
+                shared = True
+            else:
+                operand.grad = zero
+                order.append(operand)
+    return shared
 
 
 def backward_order(root: Value) -> list[Value]:
