@@ -324,56 +324,46 @@ def _walk(root: Value) -> list[Value]:
     """
     zero = _new_zero(0)  # a new object: this walk's zero
     order = [root]
-    groups_walked = None  # the ids of the groups walked (a set, made at the first node of many)
+    groups_walked = None  # the ids of the groups walked (a set, made at the first group)
     shared = False
     for node in order:  # the list grows while we walk it: a queue without pops
         x, y = node._x, node._y
-        if type(x) is tuple:  # more than two operands (see Value)
+        if type(x) is not tuple:  # one or two operands (see Value): x, then y if there is one
+            # (written twice: a loop over (x, y) would make a tuple and its iterator per node)
+            if x._op is not None:  # an interior node
+                if x.grad is zero:
+                    shared = True
+                else:
+                    x.grad = zero
+                    order.append(x)
+            if y is not None and y._op is not None:
+                if y.grad is zero:
+                    shared = True
+                else:
+                    y.grad = zero
+                    order.append(y)
+            continue
+        operands = x  # more operands: a tuple, or two groups (Op.store) each walked once
+        if node._op.operands is not None:
             if groups_walked is None:
                 groups_walked = set()
-            shared |= _walk_operands(node, order, zero, groups_walked)
-            continue
-        # one or two operands, x then y (looping over (x, y) would make two objects per node)
-        if x._op is not None:  # an interior node
-            if x.grad is zero:
-                shared = True
-            else:
-                x.grad = zero
-                order.append(x)
-        if y is not None and y._op is not None:
-            if y.grad is zero:
-                shared = True
-            else:
-                y.grad = zero
-                order.append(y)
+            operands = ()
+            for group in (x, y):
+                if id(group) in groups_walked:
+                    shared = True
+                else:
+                    groups_walked.add(id(group))
+                    operands = operands + group if operands else group
+        for operand in operands:  # as for x and y above
+            if operand._op is not None:
+                if operand.grad is zero:
+                    shared = True
+                else:
+                    operand.grad = zero
+                    order.append(operand)
     if shared:
         order.sort(key=_seq_of, reverse=True)
     return order
-
-
-def _walk_operands(node: Value, order: list[Value], zero: float, groups_walked: set[int]) -> bool:
-    """The walk's step through a node of more than two operands: its interior operands not
-    found yet are marked and added to ``order``; True if some were found already. A node that
-    stores two groups (Op.store) has each walked once, by its id: an affine node's inputs are
-    its layer's, shared with the layer's other nodes."""
-    shared = False
-    operands = node._x
-    if node._op.operands is not None:
-        operands = ()
-        for group in (node._x, node._y):
-            if id(group) in groups_walked:
-                shared = True
-            else:
-                groups_walked.add(id(group))
-                operands = operands + group if operands else group
-    for operand in operands:
-        if operand._op is not None:
-            if operand.grad is zero:
-                shared = True
-            else:
-                operand.grad = zero
-                order.append(operand)
-    return shared
 
 
 def backward_order(root: Value) -> list[Value]:
