@@ -250,12 +250,22 @@ def _saved_grads(roots: tuple[Value, ...]) -> list[tuple[Value, object]]:
             root.grad = found
     groups: set[int] = set()
     for node, _ in saved:  # the list grows while we walk it
-        op = node._op
-        if op is None or op.operands is None:
-            operands = node.parents
-        else:  # stored in two groups: each walked once
-            operands = [x for group in (node._x, node._y) if id(group) not in groups
-                        and not groups.add(id(group)) for x in group]
+        x, y = node._x, node._y  # the stored operands (see Value)
+        if x is None:  # a leaf
+            continue
+        if type(x) is not tuple:  # one or two operands: x, then y if there is one
+            if x.grad is not found:
+                saved.append((x, x.grad))
+                x.grad = found
+            if y is not None and y.grad is not found:
+                saved.append((y, y.grad))
+                y.grad = found
+            continue
+        if node._op.operands is None:  # more, in a tuple
+            operands = x
+        else:  # two groups: each walked once
+            operands = [v for group in (x, y) if id(group) not in groups
+                        and not groups.add(id(group)) for v in group]
         for operand in operands:
             if operand.grad is not found:
                 saved.append((operand, operand.grad))
