@@ -77,3 +77,27 @@ def test_hand_derived_derivatives(x, y):
     s = 1 / (1 + math.exp(-y))
     assert a.grad == pytest.approx(y + (1 - math.tanh(x) ** 2) * s)
     assert b.grad == pytest.approx(x + math.tanh(x) * s * (1 - s))
+
+
+def test_a_registered_three_operand_op_keeps_its_operands_in_order_and_its_gradients():
+    """A node of more than two operands keeps them in a tuple (see Value): d(xy + z) by hand."""
+    from engine.derivatives import Op, register, unregister
+
+    register("fma", Op(lambda x, y, z: x * y + z, lambda x, y, z, out: (y, x, 1.0), 3))
+    try:
+        x, y, z = Value(2.0), Value(-3.0), Value(0.5)
+        out = apply("fma", x, y, z) * x
+        assert out.parents[0].parents == (x, y, z)
+        out.backward()
+        assert (x.grad, y.grad, z.grad) == (2 * 2.0 * -3.0 + 0.5, 2.0 * 2.0, 2.0)
+    finally:
+        unregister("fma")
+
+
+def test_store_is_refused_for_an_op_of_one_or_two_operands():
+    from engine.derivatives import Op, register
+
+    with pytest.raises(ValueError, match=r"'pair'.*2 operand"):
+        register("pair", Op(lambda x, y: x + y, (1.0, 1.0), 2,
+                            store=lambda xs: (xs, ()), operands=lambda x, y: x))
+    assert "pair" not in OPS
