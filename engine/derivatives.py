@@ -131,19 +131,31 @@ def affine_store(operands: tuple) -> tuple:
 _POSITIONS = [tuple(range(n)) for n in range(65)]  # CPython loops over a tuple faster than range
 
 
-def affine_chain_rule(z) -> None:
+def affine_chain_rule(z, g) -> None:
     """The chain rule through ``z = w . x + b``, written out for its stored form:
-    ``w_i.grad += x_i * z.grad``, ``x_i.grad += w_i * z.grad``, ``b.grad += z.grad``, in the order
-    of the operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple)."""
+    ``w_i.grad += x_i * g``, ``x_i.grad += w_i * g``, ``b.grad += 1 * g``, in the order of the
+    operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple).
+
+    ``g`` is z's gradient, a float. With create_graph it is an ``engine.terms.Upstream``: the
+    local derivatives are then the operand Values, and each product is added to a gradient's
+    sum as what ``local * g`` gives, the term ``(local, g.g)``, spelled out here.
+    """
     row, inputs = z._x, z._y
-    g = z.grad
     n = len(inputs)
     positions = _POSITIONS[n] if n < len(_POSITIONS) else range(n)
+    if type(g) is float:
+        for i in positions:
+            row[i].grad += inputs[i].data * g
+        for i in positions:
+            inputs[i].grad += row[i].data * g
+        row[-1].grad += g
+        return
+    upstream = g.g
     for i in positions:
-        row[i].grad += inputs[i].data * g
+        row[i].grad += (inputs[i], upstream)
     for i in positions:
-        inputs[i].grad += row[i].data * g
-    row[-1].grad += g
+        inputs[i].grad += (row[i], upstream)
+    row[-1].grad += (1.0, upstream)
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -171,9 +183,9 @@ class Op:
     - A fast path, for the op that needs one: ``store`` and ``operands`` say how its nodes store
       their operands otherwise (as two groups that nodes share, which the walk of the backward
       pass visits once): ``store(operands)`` gives the two groups, ``operands(x, y)`` spells
-      them out;
-      ``chain_rule(node)`` applies the chain rule to a node of the op, adding to its operands'
-      grads exactly what the loop in ``backward`` adds.
+      them out; ``chain_rule(node, g)`` applies the chain rule to a node of the op whose
+      gradient is ``g``, adding to its operands' grads exactly what the loop in ``backward``
+      adds (with create_graph, ``g`` is an ``engine.terms.Upstream`` and the locals are Values).
 
     Every node holds its entry (``node.op`` is the entry's name): to plant a bug in an operation
     for a test, change a field of its entry and put it back (``engine.testing.planted``).

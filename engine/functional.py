@@ -192,9 +192,8 @@ def _root(outputs: tuple[Value, ...], seeds: list) -> tuple[Value, Number | Valu
              if type(s) is Value or s != 0.0]  # a zero weight adds nothing: not even a walk
     if len(pairs) == 1 or len(outputs) == 1:
         return pairs[0] if pairs else (outputs[0], 0.0)
-    with enable_grad():
-        return Value.sum([y if type(s) is not Value and s == 1.0 else y * s
-                          for y, s in pairs]), 1.0
+    with enable_grad():  # one node, sum_k s_k y_k (+ 0), however many outputs
+        return Value.affine([s for _, s in pairs], [y for y, _ in pairs], 0.0), 1.0
 
 
 def _numbers(xs: object, what: str) -> list[float]:

@@ -261,15 +261,16 @@ class Value:
             self.grad += grad
             return
         order = _walk(self)
+        sums = _terms.GradientSums(order) if create_graph else None  # see engine.terms
         self.grad = grad
         checked = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly  # under detect_anomaly
         try:
             for node in order:  # each node after every node that uses it: its grad is complete
+                g = sums.upstream(node) if create_graph else node.grad
                 chain_rule = node._op.chain_rule
-                if chain_rule is not None and not create_graph:  # the loop below, written out
-                    chain_rule(node)  # for how the op stores its operands (a neuron's affine)
+                if chain_rule is not None:  # the loop below, written out for how the op stores
+                    chain_rule(node, g)  # its operands (a neuron's affine)
                 else:
-                    g = node.grad
                     for operand, local in local_derivatives(node, create_graph):
                         operand.grad += local * g  # the chain rule: local derivative x upstream
                 if checked:
@@ -285,6 +286,9 @@ class Value:
             raise FloatingPointError(f"backward through {node.op} (output "
                                      f"{node.label or 'unlabelled'} = {node.data!r}) with "
                                      f"create_graph=True: {error}") from error
+        finally:
+            if create_graph:  # no .grad is left holding terms, even after an error
+                sums.settle()
 
     def zero_grad(self) -> None:
         """Set the gradient of this node and of all its ancestors to 0."""
@@ -607,3 +611,6 @@ def _state(node: Value) -> tuple:
         return state
     _FLATTENING.covered = frozenset(map(id, older))
     return ([*older, _EndOfFlattening()], *state)
+
+
+from engine import terms as _terms  # noqa: E402 (it builds on Value)

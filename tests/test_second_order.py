@@ -468,8 +468,8 @@ def test_draw_graph_of_a_gradient_names_what_each_node_of_the_backward_pass_is()
 
 
 def test_every_node_of_a_gradients_graph_is_named_for_what_it_is():
-    """dy/dx = d(tanh)/d(xw) * w * dy/dy + 2x, by hand: two terms reach x from x*w and x*x
-    (one each way x enters x*x, twice), added up by the backward pass one at a time."""
+    """dy/dx = d(tanh)/d(xw) * w * dy/dy + 2x, by hand: three terms reach x, one from x*w and
+    one for each way x enters x*x, and the backward pass writes their sum as one node."""
     x, w = Value(0.5, label="x"), Value(-1.2, label="w")
     y = (x * w).tanh() + x * x
     y.label = "y"
@@ -477,8 +477,27 @@ def test_every_node_of_a_gradients_graph_is_named_for_what_it_is():
     names = engine.gradient_names(y)
     interior = [v for v in engine.ancestors(x.grad) if v.parents]
     assert all(v in names for v in interior)
-    terms = [v for v in interior if names[v] == "term of dy/dx"]
     t = math.tanh(0.5 * -1.2)
-    assert sorted(v.data for v in terms) == sorted([(1 - t * t) * -1.2, 0.5, 0.5])
-    assert any(names[v] == "partial sum of dy/dx" for v in interior)
+    assert x.grad.op == "affine"  # sum_k local_k * upstream_k, after what x.grad held (0)
+    operands = x.grad.parents
+    n = len(operands) // 2
+    products = [a.data * b.data for a, b in zip(operands[:n], operands[n:-1], strict=True)]
+    assert sorted(products) == pytest.approx(sorted([(1 - t * t) * -1.2, 0.5, 0.5]), abs=1e-15)
+    assert operands[-1].data == 0.0
+    assert sorted(names[v] for v in operands[:n]) == ["w", "x", "x"]  # x*w's and x*x's rules
+    assert sorted(names[v] for v in operands[n:-1]) == ["dy/d(x * w)", "dy/dy", "dy/dy"]
+    assert names[x.grad] == "dy/dx"
     assert any(names[v].startswith("part of d(tanh(x * w))/d(x * w)") for v in interior)
+
+
+def test_a_gradients_graph_has_one_node_per_gradient_not_two_per_term():
+    """A node used k times gets one gradient node for its k terms (a sum of k products would
+    be 2k - 1 nodes), and a lone term 1 * dy/dn passes dy/dn on without a node."""
+    x = Value(0.3, label="x")
+    ys = [x * float(k) for k in range(1, 6)]
+    y = Value.sum(ys)
+    before = Value(0.0)._seq
+    y.backward(create_graph=True)
+    made = [v for v in engine.ancestors(x.grad) if v._seq > before and v.parents]
+    assert x.grad.op == "affine" and len(made) == 1  # the seed is passed on by sum unchanged
+    assert x.grad.data == pytest.approx(1 + 2 + 3 + 4 + 5)
