@@ -140,6 +140,8 @@ class Value:
         """Unpickled or copied nodes get a new creation number, in this process's count (the
         parents are restored first), so creation order stays a topological order; their
         operation is found again by name in this process's table."""
+        if type(state[-2]) is str:  # pickled before nodes had two slots: (..., op, parents)
+            state = (*state[:-1], *_slots_from_parents(state[-2], state[-1]))
         self.data, self.grad, self.label, op, self._x, self._y = state[-6:]  # [0]: see _state
         self._op = OPS[op] if op else None
         self._seq = _next_seq()
@@ -588,6 +590,17 @@ class _Flattening(threading.local):
 
 
 _FLATTENING = _Flattening()
+
+
+def _slots_from_parents(op: str, parents: tuple) -> tuple[object, object]:
+    """``_x`` and ``_y`` for a node pickled with its operands in one tuple (before 2026-12),
+    as ``_node`` stores them now (see ``Value``), so that older pickles still load."""
+    entry = OPS[op] if op else None
+    if entry is None or entry.store is not None:  # a leaf (), or the groups of Op.store
+        return (None, None) if entry is None else tuple(parents)
+    if entry.arity in (1, 2):
+        return parents[0], parents[1] if len(parents) == 2 else None
+    return parents, None
 
 
 class _EndOfFlattening:

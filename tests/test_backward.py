@@ -515,3 +515,26 @@ def test_affine_parents_are_spelled_out_and_survive_pickling_and_copying():
     for graph in copies:
         graph.backward()
         assert sorted(p.grad for p in ancestors(graph) if not p.parents) == expected
+
+
+def test_a_graph_pickled_before_nodes_had_two_slots_still_loads_and_differentiates():
+    """tests/data holds y = tanh(a b + c) + sum(a, b, c) + z a, z = w . x + bias, pickled by
+    the engine whose nodes kept their operands in one tuple; the gradients are by hand."""
+    import pickle
+    from pathlib import Path
+
+    blob = (Path(__file__).parent / "data" / "graph-pickled-before-node-slots.pickle")
+    y = pickle.loads(blob.read_bytes())
+    nodes = {v.label: v for v in ancestors(y) if v.label}
+    a, b, c = nodes["a"], nodes["b"], nodes["c"]
+    z = next(v for v in ancestors(y) if v.op == "affine")
+    w1, w2, x1, x2, bias = z.parents
+    assert [v.data for v in (w1, w2, x1, x2, bias)] == [0.3, -0.7, 1.1, 0.4, 0.2]
+    zz = 0.2 + 0.3 * 1.1 + -0.7 * 0.4
+    assert y.data == pytest.approx(math.tanh(0.5 * -1.5 + 2.0) + 1.0 + zz * 0.5, abs=1e-15)
+    y.backward()
+    s = 1 - math.tanh(0.5 * -1.5 + 2.0) ** 2
+    assert a.grad == pytest.approx(s * -1.5 + 1 + zz, abs=1e-12)
+    assert b.grad == pytest.approx(s * 0.5 + 1, abs=1e-12)
+    assert c.grad == pytest.approx(s + 1, abs=1e-12)
+    assert (w1.grad, x2.grad, bias.grad) == pytest.approx((1.1 * 0.5, -0.7 * 0.5, 0.5))
