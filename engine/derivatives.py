@@ -20,6 +20,7 @@ The subgradients at kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = 0``,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import add, mul, neg, sub
@@ -184,8 +185,10 @@ class Op:
       their operands otherwise (as two groups that nodes share, which the walk of the backward
       pass visits once): ``store(operands)`` gives the two groups, ``operands(x, y)`` spells
       them out; ``chain_rule(node, g)`` applies the chain rule to a node of the op whose
-      gradient is ``g``, adding to its operands' grads exactly what the loop in ``backward``
-      adds (with create_graph, ``g`` is an ``engine.terms.Upstream`` and the locals are Values).
+      gradient is the float ``g``, adding to its operands' grads exactly what the loop in
+      ``backward`` adds. With create_graph the loop runs instead, the rule on Values, unless
+      ``chain_rule_on_values``: then ``chain_rule`` runs with ``g`` an ``engine.terms.Upstream``
+      and adds the terms ``(local, g.g)``, each local derivative a Value.
 
     Every node holds its entry (``node.op`` is the entry's name): to plant a bug in an operation
     for a test, change a field of its entry and put it back (``engine.testing.planted``).
@@ -205,6 +208,7 @@ class Op:
     store: Callable[[tuple], tuple] | None = None
     operands: Callable[[tuple], tuple] | None = None
     chain_rule: Callable[..., None] | None = None
+    chain_rule_on_values: bool = False
     name: str = ""  # its key in OPS, set by the table and by register
 
     def derivatives(self, *inputs_and_out):
@@ -298,7 +302,7 @@ OPS: dict[str, Op] = {
     "affine":     Op(affine,       affine_local, None, commutative=True,
                      torch=_affine_torch,
                      store=affine_store, operands=affine_operands,
-                     chain_rule=affine_chain_rule),
+                     chain_rule=affine_chain_rule, chain_rule_on_values=True),
 }
 # fmt: on
 for _name, _op in OPS.items():
@@ -318,6 +322,9 @@ def register(name: str, op: Op) -> None:
     if not callable(op.forward) or not (callable(op.local) or type(op.local) is tuple):
         raise TypeError(f"operation {name!r}: forward must be callable and local a rule or a "
                         "tuple of constant derivatives")
+    if op.chain_rule is not None and not _takes_two(op.chain_rule):
+        raise TypeError(f"operation {name!r}: chain_rule must take (node, g), the node and its "
+                        "gradient")
     if (op.store is None) != (op.operands is None):
         raise ValueError(f"operation {name!r}: store and operands go together (one undoes the "
                          "other)")
@@ -330,6 +337,16 @@ def register(name: str, op: Op) -> None:
                             else f"{op.arity} operands"))
     op.name = name
     OPS[name] = op
+
+
+def _takes_two(function: Callable) -> bool:
+    try:
+        inspect.signature(function).bind(None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some built-ins): let backward find out
+        return True
+    return True
 
 
 def unregister(name: str) -> None:

@@ -9,6 +9,7 @@ and when the pass reaches ``u`` (or ends, for a leaf) :func:`total` writes the t
 
 from __future__ import annotations
 
+from engine.modes import ModeBlock
 from engine.value import Value, affine_rows
 
 
@@ -27,14 +28,14 @@ class Upstream(Value):
 
 
 class Terms(list):
-    """A gradient being added up: ``[local_1, g_1, local_2, g_2, ...]`` (``terms += (local, g)``
-    extends it), after ``start``: what a leaf's grad held before (its gradients accumulate)."""
+    """A gradient being added up: ``[start, local_1, g_1, local_2, g_2, ...]``, where ``start``
+    is what the grad held before (a leaf's gradients accumulate; None for nothing) and
+    ``terms += (local, g)`` adds a term."""
 
-    __slots__ = ("start",)
+    __slots__ = ()
 
-    def __init__(self, start: float | Value | None = None) -> None:
-        super().__init__()
-        self.start = None if type(start) is float and start == 0.0 else start
+
+_NOTHING = (None,)
 
 
 class GradientSums:
@@ -55,7 +56,7 @@ class GradientSums:
         self.shared: dict[tuple, tuple] = {}
         walked = set()
         for node in order:
-            node.grad = Terms()
+            node.grad = Terms(_NOTHING)
             x, y = node._x, node._y  # the stored operands (see Value)
             if type(x) is not tuple:  # one or two operands
                 operands = (x,) if y is None else (x, y)
@@ -66,7 +67,8 @@ class GradientSums:
                             and not walked.add(id(group)) for v in group]
             for v in operands:
                 if v._op is None and type(v.grad) is not Terms:
-                    v.grad = Terms(v.grad)
+                    v.grad = Terms(_NOTHING if type(v.grad) is float and v.grad == 0.0
+                                   else (v.grad,))
                     self.leaves.append(v)
 
     def upstream(self, node: Value) -> Upstream:
@@ -77,23 +79,35 @@ class GradientSums:
         self.factor.g = g
         return self.factor
 
-    def settle(self) -> None:
-        """Write the leaves' terms as nodes, once the pass is over (or has failed)."""
-        for leaf in self.leaves:
-            if type(leaf.grad) is Terms:
-                leaf.grad = self.total(leaf.grad)
+    def settle(self, order: list[Value]) -> FloatingPointError | None:
+        """Write every sum left (the leaves', and the interior nodes' after an error) as a node,
+        so that no ``.grad`` holds terms once the pass is over. Under ``detect_anomaly`` a sum
+        that adds up to inf or nan is still written; the error naming it is returned."""
+        found = None
+        for node in (*self.leaves, *order):
+            if type(node.grad) is Terms:
+                try:
+                    node.grad = self.total(node.grad)
+                except FloatingPointError as error:
+                    with ModeBlock(anomaly=False):
+                        node.grad = self.total(node.grad)
+                    found = found or FloatingPointError(
+                        f"backward with create_graph=True: the gradient of "
+                        f"{node.label or 'an unlabelled value'} = {node.data!r} adds up to "
+                        f"{node.grad.data!r} ({error})")
+        return found
 
     def total(self, terms: Terms) -> Value | float:
         """The gradient the terms add up to, as one node: ``g`` itself for the one term
         ``(1.0, g)``, a product for any other single term, a ``sum`` when every local derivative
         is 1.0 (a bias's gradient), else an ``affine`` node ``start + sum_k local_k g_k``."""
-        start = terms.start
-        if len(terms) == 2 and start is None:  # one term
-            local, g = terms
+        start = terms[0]
+        if len(terms) == 3 and start is None:  # one term
+            _, local, g = terms
             return g if type(local) is float and local == 1.0 else local * g
-        if not terms:
+        if len(terms) == 1:
             return 0.0 if start is None else start
-        locals_, gs = terms[0::2], terms[1::2]
+        locals_, gs = terms[1::2], terms[2::2]
         if type(locals_[0]) is float and all(type(x) is float and x == 1.0 for x in locals_):
             return Value.sum(gs if start is None else [start, *gs])
         if start is None:

@@ -252,6 +252,8 @@ class Value:
         ``.grad`` is a float; with ``create_graph=True`` it is a Value, a node of a graph built by
         running each rule on Values, so ``x.grad.backward()`` gives second derivatives (as in
         PyTorch, ``x.grad`` then refers to a graph that uses ``x``: prefer ``engine.grad``).
+        Then ``g`` is an ``engine.terms.Upstream``: ``local * g`` is the term ``(local, dy/dn)``,
+        and each node's terms become one node when the pass reaches it (``engine.terms``).
         """
         if type(self) is not Value:  # Value.backward(something_else)
             raise TypeError(f"backward is a method of a Value, not of a {type(self).__name__}")
@@ -269,10 +271,10 @@ class Value:
         try:
             for node in order:  # each node after every node that uses it: its grad is complete
                 g = sums.upstream(node) if create_graph else node.grad
-                chain_rule = node._op.chain_rule
-                if chain_rule is not None:  # the loop below, written out for how the op stores
-                    chain_rule(node, g)  # its operands (a neuron's affine)
-                else:
+                op = node._op
+                if op.chain_rule is not None and (not create_graph or op.chain_rule_on_values):
+                    op.chain_rule(node, g)  # the loop below, written out for how the op
+                else:  # stores its operands (a neuron's affine)
                     for operand, local in local_derivatives(node, create_graph):
                         operand.grad += local * g  # the chain rule: local derivative x upstream
                 if checked:
@@ -290,7 +292,9 @@ class Value:
                                      f"create_graph=True: {error}") from error
         finally:
             if create_graph:  # no .grad is left holding terms, even after an error
-                sums.settle()
+                overflow = sums.settle(order)
+        if create_graph and overflow is not None:  # under detect_anomaly
+            raise overflow
 
     def zero_grad(self) -> None:
         """Set the gradient of this node and of all its ancestors to 0."""

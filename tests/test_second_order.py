@@ -26,7 +26,7 @@ from engine import (
     jvp,
     no_grad,
 )
-from engine.derivatives import Op
+from engine.derivatives import Op, register, unregister
 from engine.strategies import finite_floats, graphs
 from engine.testing import (
     GradcheckError,
@@ -501,3 +501,55 @@ def test_a_gradients_graph_has_one_node_per_gradient_not_two_per_term():
     made = [v for v in engine.ancestors(x.grad) if v._seq > before and v.parents]
     assert x.grad.op == "affine" and len(made) == 1  # the seed is passed on by sum unchanged
     assert x.grad.data == pytest.approx(1 + 2 + 3 + 4 + 5)
+
+
+# -- what a failing or overflowing create_graph pass leaves behind --------------------------------
+
+
+def test_a_leaf_gradient_that_overflows_when_summed_is_named_and_left_a_value():
+    a, b = Value(1.0, label="a"), Value(2.0, label="b")
+    y = a * 1e308 + a * 1e308 + b * b  # a's two terms reach inf only when they are added up
+    with pytest.raises(FloatingPointError, match=r"the gradient of a = 1\.0 adds up to inf"), \
+            engine.detect_anomaly():
+        y.backward(create_graph=True)
+    assert type(a.grad) is Value and a.grad.data == math.inf
+    assert type(b.grad) is Value and b.grad.data == 4.0  # d(b*b)/db = 2b, by hand
+
+
+def test_no_interior_gradient_is_left_holding_terms_after_a_rule_fails_on_values():
+    def local(x, out):
+        if type(x) is Value:
+            raise ValueError("this rule runs on floats only")
+        return (2.0,)
+
+    register("twice_on_floats", Op(lambda x: 2 * x, local, 1))
+    try:
+        x = Value(0.5)
+        h1 = x.tanh()
+        h3 = engine.apply("twice_on_floats", h1).exp()
+        with pytest.raises(TypeError, match="twice_on_floats"):
+            (h3 * h3).backward(create_graph=True)
+        assert type(h1.grad) in (float, Value) and type(h3.grad) is Value
+    finally:
+        unregister("twice_on_floats")
+
+
+def test_a_registered_float_chain_rule_does_not_change_second_derivatives():
+    """An op's own chain_rule is for floats unless it says chain_rule_on_values; with
+    create_graph the loop runs its rule on Values. y = (ab)^2: d/db dy/da = 4ab, by hand."""
+    def chain_rule(node, g):
+        node._x.grad += node._y.data * g
+        node._y.grad += node._x.data * g
+
+    register("mul_with_kernel", Op(lambda a, b: a * b, lambda a, b, out: (b, a), 2,
+                                   chain_rule=chain_rule))
+    try:
+        a, b = Value(2.0), Value(3.0)
+        z = engine.apply("mul_with_kernel", a, b)
+        (z * z).backward(create_graph=True)
+        assert engine.grad(a.grad, [b])[0] == pytest.approx(4 * 2.0 * 3.0)
+        with pytest.raises(TypeError, match=r"chain_rule must take \(node, g\)"):
+            register("old_kernel", Op(lambda a, b: a * b, lambda a, b, out: (b, a), 2,
+                                      chain_rule=lambda node: None))
+    finally:
+        unregister("mul_with_kernel")
