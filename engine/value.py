@@ -630,4 +630,4 @@ def _state(node: Value) -> tuple:
     return ([*older, _EndOfFlattening()], *state)
 
 
-from engine import terms as _terms  # noqa: E402 (it builds on Value)
+from engine import terms as _terms  # noqa: E402 (create_graph's sums: it builds on Value, so it comes after)
