@@ -4,7 +4,8 @@ The chain rule gives a node ``u`` the gradient ``dy/du = sum_n dn/du * dy/dn`` o
 ``n`` that use it. Built one term at a time, that sum is two nodes per term, a ``*`` and a
 ``+``. Instead, during the pass, ``u.grad`` is a :class:`Terms` list, the chain rule's
 ``local * g`` (``g`` an :class:`Upstream`) is the pair ``(local, dy/dn)`` that ``+=`` adds to it,
-and when the pass reaches ``u`` (or ends, for a leaf) :func:`total` writes the terms as one node.
+and when the pass reaches ``u`` (or ends, for a leaf) :meth:`GradientSums.total` writes the
+terms as one node: a weight used by 100 samples gets one node of 100 terms, not 200 nodes.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from engine.value import Value, affine_rows
 
 class Upstream(Value):
     """A node's gradient ``g`` as the chain rule's factor: ``local * Upstream(g)`` is the term
-    ``(local, g)``, kept for :func:`total`, not multiplied. It subclasses Value only so that
-    ``value * upstream`` asks it first (Python tries a right operand of a subclass first)."""
+    ``(local, g)``, kept for :meth:`GradientSums.total`, not multiplied. It subclasses Value
+    only so that ``value * upstream`` asks it first (Python tries a right operand of a subclass
+    first)."""
 
     __slots__ = ("g",)
 

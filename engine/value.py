@@ -103,9 +103,9 @@ class Value:
     __array_ufunc__ = None  # NumPy scalars return NotImplemented, so Value's reflected op runs
 
     def __init__(self, data: Number, label: str = "") -> None:
-        if not isinstance(label, str):
+        if type(label) is not str and not isinstance(label, str):
             raise TypeError(f"Value label must be a str, not {type(label).__name__}")
-        self.data = _real(data)
+        self.data = data if type(data) is float else _real(data)  # a float is kept as it is
         self.grad = 0.0
         self.label = label
         self._op: Op | None = None  # a leaf: made by no operation
