@@ -137,7 +137,7 @@ def affine_chain_rule(z, g) -> None:
     ``w_i.grad += x_i * g``, ``x_i.grad += w_i * g``, ``b.grad += 1 * g``, in the order of the
     operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple).
 
-    ``g`` is z's gradient, a float. With create_graph it is an ``engine.terms.Upstream``: the
+    ``g`` is z's gradient, a float. With create_graph it is an ``engine.value.Upstream``: the
     local derivatives are then the operand Values, and each product is added to a gradient's
     sum as what ``local * g`` gives, the term ``(local, g.g)``, spelled out here.
     """
@@ -187,7 +187,7 @@ class Op:
       them out; ``chain_rule(node, g)`` applies the chain rule to a node of the op whose
       gradient is the float ``g``, adding to its operands' grads exactly what the loop in
       ``backward`` adds. With create_graph the loop runs instead, the rule on Values, unless
-      ``chain_rule_on_values``: then ``chain_rule`` runs with ``g`` an ``engine.terms.Upstream``
+      ``chain_rule_on_values``: then ``chain_rule`` runs with ``g`` an ``engine.value.Upstream``
       and adds the terms ``(local, g.g)``, each local derivative a Value.
 
     Every node holds its entry (``node.op`` is the entry's name): to plant a bug in an operation

@@ -3,10 +3,10 @@
 After ``y.backward(create_graph=True)``, each ``u.grad`` is a node: ``dy/du``. The backward pass
 made it from the terms of the chain rule, ``sum_n dn/du * dy/dn`` over the nodes ``n`` that use
 ``u``, each ``dn/du`` computed by ``n``'s rule run on Values, and wrote their sum as one node
-(``engine.terms``): ``dy/dn`` itself for a lone term ``1 * dy/dn``, a product for another lone
-term, else a ``sum`` or an ``affine`` node ``sum_k local_k * upstream_k``. :func:`gradient_names`
-gives those nodes their names, read off the graph after the fact (the pass itself labels
-nothing, so it costs nothing), for ``draw_graph(x.grad, gradient_of=y)``.
+(``engine.value.GradientSums``): ``dy/dn`` itself for a lone term ``1 * dy/dn``, a product for
+another lone term, else a ``sum`` or an ``affine`` node ``sum_k local_k * upstream_k``.
+:func:`gradient_names` gives those nodes their names, read off the graph after the fact (the
+pass itself labels nothing, so it costs nothing), for ``draw_graph(x.grad, gradient_of=y)``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def gradient_names(output: Value, names: dict[Value, str] | None = None) -> dict
 
 def _terms(g: Value, upstreams: set) -> list[tuple[object, Value]]:
     """The chain-rule terms ``(local, upstream)`` that the gradient node ``g`` adds up, as
-    ``engine.terms.total`` wrote them, given the gradients of the nodes that use its node."""
+    ``GradientSums.total`` wrote them, given the gradients of the nodes that use its node."""
     if g in upstreams:
         return [(1.0, g)]  # a lone term 1 * dy/dn: the upstream gradient passed on
     operands = g.parents
