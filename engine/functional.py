@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from engine.derivatives import local_derivatives
 from engine.modes import enable_grad
-from engine.value import Value, ancestors
+from engine.value import Value, ancestors, stored_operands
 
 Number = int | float
 Values = Value | Sequence[Value]
@@ -247,25 +247,9 @@ def _saved_grads(roots: tuple[Value, ...]) -> list[tuple[Value, object]]:
         if root.grad is not found:
             saved.append((root, root.grad))
             root.grad = found
-    groups: set[int] = set()
+    groups_seen: set[int] = set()
     for node, _ in saved:  # the list grows while we walk it
-        x, y = node._x, node._y  # the stored operands (see Value)
-        if x is None:  # a leaf
-            continue
-        if type(x) is not tuple:  # one or two operands: x, then y if there is one
-            if x.grad is not found:
-                saved.append((x, x.grad))
-                x.grad = found
-            if y is not None and y.grad is not found:
-                saved.append((y, y.grad))
-                y.grad = found
-            continue
-        if node._op.operands is None:  # more, in a tuple
-            operands = x
-        else:  # two groups: each walked once
-            operands = [v for group in (x, y) if id(group) not in groups
-                        and not groups.add(id(group)) for v in group]
-        for operand in operands:
+        for operand in stored_operands(node, groups_seen):
             if operand.grad is not found:
                 saved.append((operand, operand.grad))
                 operand.grad = found

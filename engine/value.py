@@ -340,7 +340,7 @@ def _walk(root: Value) -> list[Value]:
     for node in order:  # the list grows while we walk it: a queue without pops
         x, y = node._x, node._y
         if type(x) is not tuple:  # one or two operands (see Value): x, then y if there is one
-            # (written twice: a loop over (x, y) would make a tuple and its iterator per node)
+            # (written out here, not stored_operands: a call and a tuple per node cost backward)
             if x._op is not None:  # an interior node
                 if x.grad is zero:
                     shared = True
@@ -393,6 +393,20 @@ def backward_order(root: Value) -> list[Value]:
     finally:
         for node, grad in saved:
             node.grad = grad
+
+
+def stored_operands(node: Value, groups_seen: set[int]) -> Sequence[Value]:
+    """The operands ``node`` stores, as it stores them (see ``Value``): nothing for a leaf, its
+    x (and y), its tuple, or the members of its two shared groups (``Op.store``) whose ids are
+    not in ``groups_seen`` yet (it adds them). For walks that look at each operand once and need
+    no order; ``parents`` gives them in order."""
+    x, y = node._x, node._y
+    if type(x) is not tuple:
+        return () if x is None else (x,) if y is None else (x, y)
+    if node._op.operands is None:
+        return x
+    return [v for group in (x, y) if id(group) not in groups_seen
+            and not groups_seen.add(id(group)) for v in group]
 
 
 def ancestors(root: Value) -> list[Value]:
@@ -639,18 +653,10 @@ class GradientSums:
         self.zero = Value(0.0)
         self.factor = Upstream(self.zero)  # one for the pass: a term reads its g when made
         self.shared: dict[tuple, tuple] = {}
-        walked = set()
+        groups_seen: set[int] = set()
         for node in order:
             node.grad = Terms(_NOTHING)
-            x, y = node._x, node._y  # the stored operands (see Value)
-            if type(x) is not tuple:  # one or two operands
-                operands = (x,) if y is None else (x, y)
-            elif node._op.operands is None:  # more, in one tuple
-                operands = x
-            else:  # two shared groups: each looked at once
-                operands = [v for group in (x, y) if id(group) not in walked
-                            and not walked.add(id(group)) for v in group]
-            for v in operands:
+            for v in stored_operands(node, groups_seen):
                 if v._op is None and type(v.grad) is not Terms:
                     v.grad = Terms(_NOTHING if type(v.grad) is float and v.grad == 0.0
                                    else (v.grad,))
