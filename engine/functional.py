@@ -196,18 +196,24 @@ def _root(outputs: tuple[Value, ...], seeds: list) -> tuple[Value, Number | Valu
         return Value.affine([s for _, s in pairs], [y for y, _ in pairs], 0.0), 1.0
 
 
-def _numbers(xs: object, what: str) -> list[float]:
-    if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
-        raise TypeError(f"{what} must be a sequence of numbers, not {type(xs).__name__}")
+def floats(xs: Sequence[object], what: str = "input") -> list[float]:
+    """Each of ``xs`` (a real number, or a Value whose number is used) as a float; anything else
+    is named in a TypeError: ``<what> <i> must be a real number or a Value``."""
     out = []
     for i, x in enumerate(xs):
         if type(x) is Value:
             x = x.data
         if isinstance(x, bool) or not isinstance(x, numbers.Real):
-            raise TypeError(f"{what} must hold numbers: entry {i} is a {type(x).__name__}: "
-                            f"{x!r:.80}")
+            raise TypeError(f"{what} {i} must be a real number or a Value, got "
+                            f"{type(x).__name__}: {x!r:.80}")
         out.append(float(x))
     return out
+
+
+def _numbers(xs: object, what: str) -> list[float]:
+    if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
+        raise TypeError(f"{what} must be a sequence of numbers, not {type(xs).__name__}")
+    return floats(xs, f"{what}: entry")
 
 
 def _leaves(point: Sequence[object], who: str) -> list[Value]:

@@ -8,6 +8,7 @@ import numbers
 import random
 from collections.abc import Callable
 
+from engine.functional import floats
 from engine.testing.culprits import find_culprit
 from engine.testing.mismatch import explain_mismatch
 from engine.testing.numeric import along, check_options, derivative
@@ -23,7 +24,7 @@ from engine.testing.report import (
     function_name,
     make_row,
 )
-from engine.testing.runner import Runner, default_inputs, floats, input_names
+from engine.testing.runner import Runner, default_inputs, input_names
 from engine.testing.tolerance import check_tolerances, closeness, identical
 from engine.value import Value
 

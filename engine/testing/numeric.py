@@ -8,8 +8,8 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Sequence
 
+from engine.functional import floats
 from engine.modes import no_grad
-from engine.testing.runner import floats
 from engine.value import Value
 
 METHODS = ("central", "richardson")

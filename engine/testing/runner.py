@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
 
 from engine.modes import enable_grad
 from engine.testing.nodes import graph_order
 from engine.value import Value
-
-
-def floats(inputs: Sequence[object]) -> list[float]:
-    """The point: each input (a number or a Value) as a float; anything else is named."""
-    point = []
-    for i, x in enumerate(inputs):
-        if type(x) is Value:
-            x = x.data
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
-            raise TypeError(f"input {i} must be a real number or a Value, got "
-                            f"{type(x).__name__}: {x!r:.80}")
-        point.append(float(x))
-    return point
 
 
 def input_names(inputs: Sequence[object]) -> list[str]:

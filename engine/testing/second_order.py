@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 from engine.derivatives import OPS, local_derivatives
-from engine.functional import grad
+from engine.functional import floats, grad
 from engine.testing.culprits import check_local
 from engine.testing.mismatch import kink_between
 from engine.testing.nodes import expression, graph_order, is_constant, node_names
@@ -29,7 +29,7 @@ from engine.testing.report import (
     function_name,
     make_row,
 )
-from engine.testing.runner import Runner, default_inputs, floats, input_names
+from engine.testing.runner import Runner, default_inputs, input_names
 from engine.testing.tolerance import check_tolerances, closeness
 from engine.text import derivative
 from engine.value import Value, apply
