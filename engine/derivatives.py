@@ -129,7 +129,9 @@ def affine_store(operands: tuple) -> tuple:
     return (*operands[:n], operands[-1]), operands[n:-1]
 
 
-_POSITIONS = [tuple(range(n)) for n in range(65)]  # CPython loops over a tuple faster than range
+POSITIONS = tuple(tuple(range(n)) for n in range(65))
+"""``POSITIONS[n]`` is ``(0, ..., n - 1)``: CPython loops over a tuple of indices faster than over
+``range`` or ``zip``, so the affine loops (a layer's forward, affine's chain rule) index it."""
 
 
 def affine_chain_rule(z, g) -> None:
@@ -143,7 +145,7 @@ def affine_chain_rule(z, g) -> None:
     """
     row, inputs = z._x, z._y
     n = len(inputs)
-    positions = _POSITIONS[n] if n < len(_POSITIONS) else range(n)
+    positions = POSITIONS[n] if n < len(POSITIONS) else range(n)
     if type(g) is float:
         for i in positions:
             row[i].grad += inputs[i].data * g

@@ -131,7 +131,7 @@ def jvp(f: Callable[..., Values], point: Sequence[Number],
                          "inputs")
     result = _call(f, xs, several=True)
     tangents = dict(zip(xs, dx, strict=True))
-    for node in _creation_order(result):
+    for node in ancestors(*result):
         if node.parents:
             t = 0.0
             for operand, d in local_derivatives(node):
@@ -268,18 +268,3 @@ class _Found:
     """The mark of a node found by ``_saved_grads``: a grad no node has otherwise."""
 
     __slots__ = ()
-
-
-def _creation_order(outputs: tuple[Value, ...]) -> list[Value]:
-    """Every node the outputs were computed from, oldest first (operands before results): one
-    walk for all the outputs (``ancestors`` of each would walk their shared nodes again)."""
-    if len(outputs) == 1:
-        return ancestors(outputs[0])
-    seen = set(outputs)
-    stack = list(seen)
-    while stack:
-        for parent in stack.pop().parents:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return sorted(seen, key=lambda node: node._seq)

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
-from engine.derivatives import OPS, Op, local_derivatives
+from engine.derivatives import OPS, POSITIONS, Op, local_derivatives
 from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING, ModeBlock
 
 Number = int | float
@@ -409,10 +409,11 @@ def stored_operands(node: Value, groups_seen: set[int]) -> Sequence[Value]:
             and not groups_seen.add(id(group)) for v in group]
 
 
-def ancestors(root: Value) -> list[Value]:
-    """``root`` and every Value it was computed from, oldest first (a topological order)."""
-    seen = {root}
-    stack = [root]
+def ancestors(root: Value, *more: Value) -> list[Value]:
+    """``root`` (and ``more`` roots) and every Value they were computed from, oldest first (a
+    topological order), each once."""
+    seen = {root, *more}
+    stack = list(seen)
     while stack:
         for parent in stack.pop().parents:
             if parent not in seen:
@@ -460,7 +461,7 @@ def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
     affine = OPS["affine"]
     try:
         x = [v.data for v in inputs]
-        positions = tuple(range(len(x)))  # CPython loops over a tuple faster than over zip()
+        positions = POSITIONS[len(x)] if len(x) < len(POSITIONS) else range(len(x))
         width = len(x) + 1
         s = None if activation is None else _activation(activation)
         out = []
