@@ -1,9 +1,9 @@
 """Sphinx configuration of deltagrad's documentation site.
 
 Build it with ``python -m sphinx -W -b html docs docs/_build/html`` (``-W``: a warning fails the
-build; ``tests/test_docs.py`` runs exactly this into a temporary folder). Pages are MyST Markdown;
-notebooks (``demos/*.ipynb``, linked from ``docs/notebooks/``) are executed by myst-nb on every
-build, so the site shows fresh outputs while the repository keeps them cleared.
+build; ``tests/docs/test_docs.py`` runs exactly this into a temporary folder). Pages are MyST
+Markdown; notebooks (``demos/*.ipynb``, linked from ``docs/notebooks/``) are executed by myst-nb
+on every build, so the site shows fresh outputs while the repository keeps them cleared.
 
 Maths renders offline: MathJax comes from the ``sphinx-mathjax-offline`` wheel and is copied into
 the built site, so no page loads anything from a CDN.

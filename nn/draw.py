@@ -24,10 +24,10 @@ from typing import Any, NamedTuple
 
 import engine
 from engine import Value, ancestors, grad
-from engine.draw import COLOURS, HIGHLIGHT, RANKDIRS, Cluster, Drawing
-from engine.explain import DeltaForm, Explanation
-from engine.filmstrip import FilmStrip
-from engine.text import dot_text, number
+from engine.pictures.draw import COLOURS, HIGHLIGHT, RANKDIRS, Cluster, Drawing
+from engine.pictures.explain import DeltaForm, Explanation
+from engine.pictures.filmstrip import FilmStrip
+from engine.pictures.notation import dot_text, number
 from nn.losses import Loss, mse
 from nn.mlp import MLP, Neuron
 

@@ -14,7 +14,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError("nn.strategies needs hypothesis: pip install \"deltagrad[strategies]\" "
                       "(or pip install hypothesis)") from error
 
-from engine.strategies import finite_floats
+from engine.testing.strategies import finite_floats
 from nn.data import Dataset
 from nn.mlp import INITS, MLP
 

@@ -11,7 +11,7 @@ overrides its number of examples per test.
 
 from pathlib import Path
 
-from engine.strategies import register_profiles
+from engine.testing.strategies import register_profiles
 
 register_profiles()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from engine.draw import VALUE_SHAPE
+from engine.pictures.draw import VALUE_SHAPE
 
 VALUE = VALUE_SHAPE  # the shape of a Value's node (an HTML table)
 

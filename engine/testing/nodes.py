@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.programs import written
+from engine.pictures.notation import written
 from engine.value import Value
 
 

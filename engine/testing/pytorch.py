@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from engine.derivatives import OPS
 from engine.functional import floats
-from engine.programs import Program
+from engine.testing.programs import Program
 from engine.testing.report import function_name
 from engine.testing.runner import Runner, default_inputs, input_names
 from engine.testing.tolerance import check_tolerances, same_float

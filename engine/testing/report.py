@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from engine.programs import Program
+from engine.testing.programs import Program
 
 MISMATCH = "mismatch"
 KINK = "kink"

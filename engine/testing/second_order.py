@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from engine.derivatives import OPS, local_derivatives
 from engine.functional import floats, grad
+from engine.pictures.notation import derivative
 from engine.testing.culprits import check_local
 from engine.testing.mismatch import kink_between
 from engine.testing.nodes import expression, graph_order, is_constant, node_names
@@ -31,7 +32,6 @@ from engine.testing.report import (
 )
 from engine.testing.runner import Runner, default_inputs, input_names
 from engine.testing.tolerance import check_tolerances, closeness
-from engine.text import derivative
 from engine.value import Value, apply
 
 

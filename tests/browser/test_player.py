@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from engine import Value, ancestors, film_strip
-from engine.draw import HIGHLIGHT
+from engine.pictures.draw import HIGHLIGHT
 
 STATE = """() => {
   const root = document.querySelector('.dg-film');

@@ -9,8 +9,8 @@ from dot_structure import VALUE, parse
 
 from engine import Value
 from engine import render as render_module
-from engine.draw import HIGHLIGHT
-from engine.explain import explain
+from engine.pictures.draw import HIGHLIGHT
+from engine.pictures.explain import explain
 
 
 def neuron_graph():

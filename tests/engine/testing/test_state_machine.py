@@ -1,5 +1,6 @@
 """engine.stateful.GraphMachine on the real engine, and its dual-number reference against
-derivatives worked out by hand. (tests/test_bug_zoo.py checks that the machine catches bugs.)"""
+derivatives worked out by hand. (tests/engine/testing/test_bug_zoo.py checks that the machine
+catches bugs.)"""
 
 import math
 import subprocess
@@ -10,8 +11,8 @@ from hypothesis import settings
 
 from engine import Value
 from engine.derivatives import NONZERO, REAL
-from engine.stateful import OPERATIONS, Dual, GraphMachine
 from engine.testing import planted
+from engine.testing.stateful import OPERATIONS, Dual, GraphMachine
 
 TestGraphMachine = GraphMachine.TestCase
 TestGraphMachine.settings = settings(settings.default, stateful_step_count=30)

@@ -11,8 +11,7 @@ pass itself labels nothing, so it costs nothing), for ``draw_graph(x.grad, gradi
 
 from __future__ import annotations
 
-from engine.programs import written
-from engine.text import derivative
+from engine.pictures.notation import derivative, written
 from engine.value import Value, ancestors
 
 

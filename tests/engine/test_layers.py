@@ -14,11 +14,12 @@ from dot_structure import VALUE, parse
 import nn
 from engine import Value, apply, draw_graph, explain, film_strip
 from engine.derivatives import PRODUCT, Op
-from engine.programs import Constant, Instruction, Program, written
+from engine.pictures.notation import written
 from engine.testing import registered
+from engine.testing.programs import Constant, Instruction, Program
 from nn.losses import mse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def node_by_label(dot, label: str) -> str:
@@ -30,13 +31,48 @@ def node_by_label(dot, label: str) -> str:
 def imports(package: str) -> list[tuple[str, int, str, list[str]]]:
     """(file, line, module, names) for every import in a package's files, nested ones too."""
     found = []
-    for path in sorted((ROOT / package).glob("*.py")):
+    for path in sorted((ROOT / package).rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
-                found += [(path.name, node.lineno, a.name, []) for a in node.names]
+                found += [(name, node.lineno, a.name, []) for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
-                found.append((path.name, node.lineno, node.module, [a.name for a in node.names]))
+                found.append((name, node.lineno, node.module, [a.name for a in node.names]))
     return found
+
+
+OLD_PATHS = {"engine/draw.py", "engine/render.py", "engine/filmstrip.py", "engine/explain.py",
+             "engine/trace.py", "engine/gradient_names.py", "engine/text.py",
+             "engine/programs.py", "engine/strategies.py", "engine/stateful.py"}
+"""Modules' paths before 0.2: the pictures' are set by ``engine/__init__.py``, the testing
+tools' (which import hypothesis, so only on demand) are files of two lines."""
+
+
+def layer(file: str) -> str:
+    """The layer of a file of the engine: core, pictures or testing (its folder says)."""
+    parts = file.split("/")
+    return parts[1] if len(parts) > 2 else "core"
+
+
+def test_each_layer_of_the_engine_imports_only_the_layers_below_it():
+    order = ["core", "pictures", "testing"]
+    upward = [(f, line, module) for f, line, module, _ in imports("engine")
+              if f not in OLD_PATHS and f != "engine/__init__.py"
+              and module.startswith("engine.") and len(module.split(".")) > 2
+              and module.split(".")[1] in order
+              and order.index(module.split(".")[1]) > order.index(layer(f))]
+    assert upward == []
+
+
+def test_old_import_paths_are_the_moved_modules_themselves():
+    import importlib
+
+    import engine
+    for old in sorted(OLD_PATHS):
+        name = old.removesuffix(".py").replace("/", ".")
+        module = importlib.import_module(name)
+        assert module.__name__.startswith(("engine.pictures.", "engine.testing.")), name
+    assert callable(engine.explain) and callable(engine.gradient_names)  # still the functions
 
 
 def test_the_engine_never_imports_nn_not_even_inside_a_function():

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from engine.derivatives import PREFIX, Op
-from engine.filmstrip import replay_backward
+from engine.pictures.filmstrip import replay_backward
 from engine.value import Value, ancestors
 
 DEFAULT_MAX_VALUES = 300

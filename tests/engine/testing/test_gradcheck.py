@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from engine import Value, apply, no_grad
 from engine.derivatives import OPS, Op, unregister
-from engine.programs import Constant, Instruction, Program
 from engine.testing import (
     KINK,
     MISMATCH,
@@ -28,6 +27,7 @@ from engine.testing import (
     planted,
     registered,
 )
+from engine.testing.programs import Constant, Instruction, Program
 
 
 def cube(x):
@@ -517,12 +517,15 @@ def test_torch_helper_skips_with_a_reason_without_torch(monkeypatch):
 
 
 def test_messages_and_programs_print_infix_ops_from_one_table():
-    import engine.draw
-    import engine.programs
+    import engine.pictures.draw
+    import engine.pictures.notation
     import engine.testing.nodes
+    import engine.testing.programs
 
-    # gradcheck's messages and the drawings' captions write nodes with the programs' writer
-    assert engine.testing.nodes.written is engine.programs.written
-    assert engine.draw.written is engine.programs.written
-    assert engine.programs.written("*", ["a + b", "c"]) == "(a + b) * c"
-    assert engine.programs.written("pow", ["a", "b"]) == "a ** b"
+    # gradcheck's messages, programs and the drawings' captions write nodes with one writer
+    written = engine.pictures.notation.written
+    assert engine.testing.nodes.written is written
+    assert engine.testing.programs.written is written
+    assert engine.pictures.draw.written is written
+    assert written("*", ["a + b", "c"]) == "(a + b) * c"
+    assert written("pow", ["a", "b"]) == "a ** b"

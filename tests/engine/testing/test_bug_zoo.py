@@ -23,8 +23,6 @@ from hypothesis.stateful import run_state_machine_as_test
 import engine.value as value_module
 from engine import Value, apply
 from engine.derivatives import OPS, Op
-from engine.stateful import GraphMachine
-from engine.strategies import expressions, graphs
 from engine.testing import (
     MISMATCH,
     MISSING_CHAIN_RULE,
@@ -33,6 +31,8 @@ from engine.testing import (
     gradcheck,
     registered,
 )
+from engine.testing.stateful import GraphMachine
+from engine.testing.strategies import expressions, graphs
 
 # -- making mutants -------------------------------------------------------------------------------
 

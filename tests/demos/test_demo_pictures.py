@@ -17,7 +17,7 @@ import pytest
 
 from nn import MLP, data
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
 ROUNDING = 5e-5 + 1e-12  # the drawings print 4 decimals
 SEED, SAMPLES, EPOCHS = 3, 30, 8

@@ -13,8 +13,8 @@ from lecture import lecture_expression
 
 from engine import Value, draw_graph
 from engine import render as render_module
-from engine.draw import COLOURS, HIGHLIGHT, Cluster, Drawing
-from engine.render import INSTALL_HINT, RendererNotFound, find_renderer
+from engine.pictures.draw import COLOURS, HIGHLIGHT, Cluster, Drawing
+from engine.pictures.render import INSTALL_HINT, RendererNotFound, find_renderer
 
 
 def expression() -> Value:
@@ -200,7 +200,8 @@ def test_the_same_graph_gives_the_same_dot_every_time():
 
 
 def test_the_dot_is_identical_across_processes_and_hash_seeds():
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+    here = Path(__file__).resolve()
+    code = (f"import sys; sys.path[:0] = [{str(here.parent)!r}, {str(here.parents[2])!r}]; "
             "from test_draw import expression; "
             "from engine import draw_graph; print(draw_graph(expression()).source)")
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -16,7 +16,7 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "demos").glob("*.ipynb"))
 LIMIT_SECONDS = 120  # per notebook, on a 2-core machine; they take a few seconds each
 

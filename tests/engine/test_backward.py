@@ -523,7 +523,7 @@ def test_a_graph_pickled_before_nodes_had_two_slots_still_loads_and_differentiat
     import pickle
     from pathlib import Path
 
-    blob = (Path(__file__).parent / "data" / "graph-pickled-before-node-slots.pickle")
+    blob = (Path(__file__).parents[1] / "data" / "graph-pickled-before-node-slots.pickle")
     y = pickle.loads(blob.read_bytes())
     nodes = {v.label: v for v in ancestors(y) if v.label}
     a, b, c = nodes["a"], nodes["b"], nodes["c"]

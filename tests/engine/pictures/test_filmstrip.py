@@ -12,9 +12,9 @@ from lecture import lecture_expression
 from engine import Value, ancestors
 from engine import render as render_module
 from engine.derivatives import OPS
-from engine.draw import HIGHLIGHT
-from engine.filmstrip import FilmStrip, backward_order, film_strip, replay_backward
-from engine.render import INSTALL_HINT
+from engine.pictures.draw import HIGHLIGHT
+from engine.pictures.filmstrip import FilmStrip, backward_order, film_strip, replay_backward
+from engine.pictures.render import INSTALL_HINT
 from engine.value import backward_order as engine_order
 
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.derivatives import local_derivatives
-from engine.draw import DEFAULT_MAX_NODES, Cluster, Drawing, Graph, fallback_bundle
 from engine.functional import grad
-from engine.programs import grouped
-from engine.text import derivative, number
+from engine.pictures.draw import DEFAULT_MAX_NODES, Cluster, Drawing, Graph, fallback_bundle
+from engine.pictures.notation import derivative, grouped, number
 from engine.value import Value, ancestors
 
 DEFAULT_MAX_PATHS = 20

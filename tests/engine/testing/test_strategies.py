@@ -3,7 +3,7 @@ and the main property: every drawn program's gradients pass gradcheck on the rea
 
 The volume run (documented in docs/testing.md) is this file's first test with more examples:
 DELTAGRAD_PROFILE=thorough DELTAGRAD_MAX_EXAMPLES=100000 python -m pytest \
-    tests/test_strategies.py -k random_graphs --hypothesis-show-statistics
+    tests/engine/testing/test_strategies.py -k random_graphs --hypothesis-show-statistics
 """
 
 import math
@@ -17,8 +17,9 @@ from hypothesis.errors import InvalidArgument, NoSuchExample
 import nn
 from engine import Value, apply
 from engine.derivatives import OPS, POSITIVE, Op
-from engine.programs import Constant
-from engine.strategies import (
+from engine.testing import assert_grads_match_numeric, numeric_grad, registered
+from engine.testing.programs import Constant
+from engine.testing.strategies import (
     PROFILES,
     expressions,
     finite_floats,
@@ -28,7 +29,6 @@ from engine.strategies import (
     points,
     register_profiles,
 )
-from engine.testing import assert_grads_match_numeric, numeric_grad, registered
 from nn.strategies import datasets, mlps
 
 # -- the main property --------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from engine import (
     no_grad,
 )
 from engine.derivatives import Op, register, unregister
-from engine.strategies import finite_floats, graphs
 from engine.testing import (
     GradcheckError,
     assert_second_derivatives_match_numeric,
@@ -35,6 +34,7 @@ from engine.testing import (
     planted,
     registered,
 )
+from engine.testing.strategies import finite_floats, graphs
 
 
 def close(a: float, b: float, rel: float = 1e-9) -> bool:

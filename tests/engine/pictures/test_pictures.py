@@ -21,7 +21,7 @@ from nn.losses import mse
 @pytest.fixture(autouse=True)
 def shipped_renderer(monkeypatch):
     """Render with graphviz-pure even where a system ``dot`` is installed."""
-    from engine.render import find_renderer
+    from engine.pictures.render import find_renderer
 
     monkeypatch.setenv("DELTAGRAD_DOT", find_renderer("graphviz-pure"))
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import Value, explain
-from engine.strategies import finite_floats
+from engine.testing.strategies import finite_floats
 from nn import MLP, Layer, Neuron, draw_network, losses, optim
 from nn.strategies import mlps
 from nn.torch_bridge import LOSS_COUNTERPARTS, from_torch, to_torch, torch_loss

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.derivatives import local_derivatives
-from engine.draw import Cluster, Drawing, Graph, fallback_bundle
-from engine.programs import grouped
-from engine.text import derivative, number
+from engine.pictures.draw import Cluster, Drawing, Graph, fallback_bundle
+from engine.pictures.notation import derivative, grouped, number
 from engine.value import Value, backward_order
 
 DEFAULT_MAX_FRAMES = 200

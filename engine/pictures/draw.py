@@ -23,10 +23,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from engine.gradient_names import gradient_names
-from engine.programs import written
-from engine.render import INSTALL_HINT, RendererNotFound, render
-from engine.text import dot_text, number, one_line
+from engine.pictures.gradient_names import gradient_names
+from engine.pictures.notation import dot_text, number, one_line, written
+from engine.pictures.render import INSTALL_HINT, RendererNotFound, render
 from engine.value import Value
 
 DEFAULT_MAX_NODES = 500

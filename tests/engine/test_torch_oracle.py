@@ -23,8 +23,8 @@ from hypothesis import given, settings
 
 from engine import Value
 from engine.derivatives import OPS
-from engine.programs import Instruction, Program
-from engine.strategies import graphs, op_names
+from engine.testing.programs import Instruction, Program
+from engine.testing.strategies import graphs, op_names
 
 TOLERANCE = 1e-12
 

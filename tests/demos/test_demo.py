@@ -17,7 +17,7 @@ import pytest
 
 from nn import MLP
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "demos" / "moons.py"
 FILES = ("decision-boundary.png", "training-curves.png", "neuron-graph.svg", "network-delta.svg",
          "model.json")

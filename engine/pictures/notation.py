@@ -1,0 +1,69 @@
+"""The notation of the pictures: numbers, ``dy/dx``, an operation written with its operands
+(``a * b``, ``tanh(a)``), and plain label text for DOT.
+
+Shared by the drawings (``engine.pictures.draw``), the film strip, explain, the trace table,
+``nn``'s network diagram and gradcheck's messages, so that a node reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from engine.derivatives import OPS
+
+
+def number(x: float) -> str:
+    """A number in the fixed format of the drawings: 4 decimals, scientific beyond 1e6."""
+    if math.isfinite(x) and abs(x) >= 1e6:
+        return f"{x:.4e}"
+    return f"{x:.4f}"
+
+
+def derivative(of: str, by: str) -> str:
+    """``dy/dx``, with parentheses around names that are not one token: ``d(a * b)/da``."""
+    def d(name: str) -> str:
+        return "d" + name if _TOKEN.fullmatch(name) else f"d({name})"
+    return f"{d(of)}/{d(by)}"
+
+
+_TOKEN = re.compile(r"[\w#.+,\[\]-]+")
+
+
+def dot_text(text: str) -> str:
+    """Plain DOT label text: backslashes escaped, lines left-aligned (needs ``graphviz``)."""
+    import graphviz
+
+    lines = [one_line(line) for line in str(text).split("\n")]
+    escaped = [graphviz.escape(line) for line in lines]
+    return graphviz.nohtml("\\l".join(escaped) + ("\\l" if len(lines) > 1 else ""))
+
+
+def one_line(text: str) -> str:
+    """Control characters (newlines included) as spaces: one line per record field."""
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in str(text))
+
+
+def written(op: str, operands: Sequence[str]) -> str:
+    """An operation written with its operands' names: ``a * b``, ``-a``, ``tanh(a)``,
+    ``leaky_relu(a, 0.01)``; an operand that is itself an infix expression gets parentheses.
+    The op's entry says how: its ``symbol``, infix with two operands and prefix with one."""
+    entry = OPS.get(op)
+    symbol = entry.symbol if entry is not None else None
+    if symbol and len(operands) == 2:
+        return f"{grouped(operands[0])} {symbol} {grouped(operands[1])}"
+    if symbol and len(operands) == 1:
+        return f"{symbol}{grouped(operands[0])}"
+    return f"{op}({', '.join(operands)})"
+
+
+def grouped(name: str) -> str:
+    """``name`` in parentheses if it is an infix expression (``a * b``), to use as an operand or
+    before ``.grad``; ``tanh(a * b)`` and ``W2[5,3]`` stay as they are."""
+    depth = 0
+    for c in name:
+        depth += (c in "([") - (c in ")]")
+        if c == " " and depth == 0:
+            return f"({name})"
+    return name
