@@ -28,16 +28,19 @@ def graph_order(root: Value) -> list[Value]:
 
 def node_names(order: list[Value]) -> dict[Value, str]:
     """Labels where set; else v<k>, k the node's position in creation order (stable between
-    runs, unlike memory addresses); constant leaves are shown as their number."""
-    by_creation = sorted(order, key=lambda v: v._seq)
+    runs, unlike memory addresses); constant leaves are shown as their number and not counted,
+    so ``f(x0) = (x0 - 1).relu()`` has nodes x0, v1, v2, the names a Program of it gives."""
     names = {}
-    for k, node in enumerate(by_creation):
+    k = 0
+    for node in sorted(order, key=lambda v: v._seq):
         if node.label:
             names[node] = node.label
         elif not node.parents:
             names[node] = _number(node.data)
+            continue
         else:
             names[node] = f"v{k}"
+        k += 1
     return names
 
 

@@ -1,11 +1,11 @@
 """``Program``: a straight-line program over the table of operations, the recipe for a graph.
 
-Nodes 0 .. n_inputs-1 are the inputs ``x0, x1, ...``; instruction k makes node ``n{n_inputs+k}``
+Nodes 0 .. n_inputs-1 are the inputs ``x0, x1, ...``; instruction k makes node ``v{n_inputs+k}``
 from earlier nodes and constants, so nodes may be shared (diamonds). The output is one node, or by
 default the sum of all nodes, so that every instruction matters and a failing program shrinks to a
 small one. ``repr`` prints it as infix Python with the shared nodes named::
 
-    n2 = tanh(x0); x0 + x1 + n2 + tanh(n2)  where x0 = 0.5, x1 = -1.0
+    v2 = tanh(x0); x0 + x1 + v2 + tanh(v2)  where x0 = 0.5, x1 = -1.0
 
 The hypothesis strategies of :mod:`engine.strategies` draw Programs; gradcheck runs them.
 """
@@ -53,7 +53,8 @@ class Program:
     """Instructions over ``n_inputs`` inputs; ``point`` is a point where it is well behaved.
 
     Call it on Values (or numbers) to build its graph: ``program(*leaves) -> Value``, so it is a
-    function gradcheck accepts. Nodes are labelled ``n2``, ``n3``, ... as in its repr.
+    function gradcheck accepts. Nodes are labelled ``v2``, ``v3``, ... as in its repr: the names
+    gradcheck gives the unlabelled nodes of the same function (see engine.testing.nodes).
     """
 
     n_inputs: int
@@ -86,7 +87,8 @@ class Program:
         return self.n_inputs + len(self.instructions)
 
     def name(self, k: int) -> str:
-        return f"x{k}" if k < self.n_inputs else f"n{k}"
+        """Node k's name: ``x<k>`` for an input, ``v<k>`` for an instruction's node."""
+        return f"x{k}" if k < self.n_inputs else f"v{k}"
 
     # -- running it -------------------------------------------------------------------------------
     def __call__(self, *inputs: Value | float) -> Value:
@@ -173,7 +175,7 @@ class Program:
 
     @property
     def expression(self) -> str:
-        """Infix Python: nodes used more than once get a line ``nK = ...;``, others are inlined."""
+        """Infix Python: nodes used more than once get a line ``vK = ...;``, others are inlined."""
         uses = [0] * self.size
         for ins in self.instructions:
             for a in ins.operands:

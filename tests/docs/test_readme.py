@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from engine.testing import gradcheck, planted
+from engine.testing.programs import Instruction, Program
+
 ROOT = Path(__file__).resolve().parents[2]
-BLOCKS = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(encoding="utf-8"),
-                    re.S | re.M)
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"^```python\n(.*?)^```", README, re.S | re.M)
 
 
 def test_the_readme_has_python_blocks():
@@ -28,3 +31,12 @@ def test_a_readme_block_runs_on_its_own(block, tmp_path):
         claim = re.fullmatch(r"print\(.*\)\s+# ([-0-9.]+)", line.strip())
         if claim:
             assert claim[1] in done.stdout.split(), (line, done.stdout)
+
+
+def test_the_readmes_failure_message_is_what_gradcheck_says():
+    # the README's example: tanh's rule with a slip (1 - out for 1 - out²) in a drawn program
+    claim = re.search(r"A failure names the node to fix: `(.*?)`", README, re.S)[1]
+    with planted("tanh", local=lambda x, out: (1.0 - out,)):
+        culprit = gradcheck(Program(1, (Instruction("tanh", (0,)),), output=1), 1.0,
+                            raise_exception=False).culprit
+    assert " ".join(claim.split()) == str(culprit)

@@ -217,7 +217,7 @@ def test_a_program_is_a_function_gradcheck_accepts():
     result = assert_grads_match_numeric(program)  # its own point
     t = math.tanh(0.5)
     assert [row.analytic for row in result.rows] == pytest.approx([1 + 4 * (1 - t * t), 1.0])
-    assert result.function == "n2 = tanh(x0); x0 + x1 + n2 + n2 * 3.0"
+    assert result.function == "v2 = tanh(x0); x0 + x1 + v2 + v2 * 3.0"
 
 
 # -- gradcheck: wrong local derivatives and the culprit -------------------------------------------
@@ -234,6 +234,18 @@ def test_a_wrong_user_op_is_named_in_words():
     assert str(result.culprit) == (f"v1 = bad_cube(x0) at x0 = 0.7: rule gives {rule:.6g}, "
                                    f"numeric {numeric:.6g}: check bad_cube's local derivative")
     assert "culprit: v1 = bad_cube(x0)" in str(caught.value)
+
+
+def test_a_function_and_its_program_name_their_nodes_alike():
+    # constants are shown as numbers and not counted: x0 * 2.0 is v1 in both, never v2 or n1
+    bad = Op(lambda x: x ** 3, lambda x, out: (2 * x * x,), 1)
+    with registered("bad_cube", bad):
+        program = Program(1, (Instruction("*", (0, Constant(2.0))),
+                              Instruction("bad_cube", (1,))), output=2)
+        culprits = [gradcheck(f, 0.3, raise_exception=False).culprit
+                    for f in (lambda x: apply("bad_cube", x * 2.0), program)]
+    assert [str(c).split(" at ")[0] for c in culprits] == ["v2 = bad_cube(v1)"] * 2
+    assert str(culprits[0]) == str(culprits[1])
 
 
 def test_a_correct_user_op_passes():
@@ -287,7 +299,7 @@ def test_a_kink_inside_the_graph_names_the_node():
     with pytest.raises(GradcheckError) as caught:
         gradcheck(lambda x: (x - 1).relu(), 1.0)
     assert caught.value.result.failures[0].message.startswith(
-        "v3 = relu(v2) sits on a kink of relu at 0 (v2 = 0.0); deltagrad uses the subgradient 0")
+        "v2 = relu(v1) sits on a kink of relu at 0 (v1 = 0.0); deltagrad uses the subgradient 0")
 
 
 def test_a_point_within_a_step_of_a_kink():
@@ -499,7 +511,7 @@ def test_torch_translations_leave_their_operand_tensors_alone(torch_stub):
     torch_stub(in_place=True)  # += on a stub tensor now changes it, as on a torch tensor
     program = Program(2, (Instruction("tanh", (0,)), Instruction("affine", (0, 1, 2))),
                       point=(0.5, -0.75))
-    assert_grads_match_torch(program)  # n2 = tanh(x0) is both affine's bias and summed
+    assert_grads_match_torch(program)  # v2 = tanh(x0) is both affine's bias and summed
 
 
 def test_torch_helper_leaves_the_grads_of_captured_values_alone(torch_stub):
