@@ -120,6 +120,24 @@ class Value:
         return "" if self._op is None else self._op.name
 
     @property
+    def is_leaf(self) -> bool:
+        """True for a node made by no operation: an input, a weight, a constant, or any result
+        computed under ``no_grad()``. Gradients stop at leaves."""
+        return self._op is None
+
+    @property
+    def created(self) -> int:
+        """The node's creation number: a node is created after its operands, so sorting by
+        ``created`` is a topological order (operands first). An unpickled node gets a new one."""
+        return self._seq
+
+    @property
+    def entry(self) -> Op | None:
+        """The entry of the table (``engine.derivatives.OPS``) of the operation that made this
+        node: its local derivatives, how it prints, ...; None for a leaf."""
+        return self._op
+
+    @property
     def parents(self) -> tuple[Value, ...]:
         """The operands of the operation that made this node, in order; ``()`` for a leaf.
 

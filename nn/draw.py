@@ -181,7 +181,7 @@ def loss_values(mlp: MLP, root: Value,
         if v not in outputs and any(p in outputs or p in after for p in v.parents):
             after.add(v)
     leaves = {p for v in after for p in v.parents if not p.parents and p not in own}
-    return sorted(after | leaves, key=lambda v: v._seq)
+    return sorted(after | leaves, key=lambda v: v.created)
 
 
 def graph_names(mlp: MLP, root: Value) -> dict[Value, str]:

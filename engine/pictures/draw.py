@@ -425,7 +425,7 @@ class Graph:
             attrs["fontname"] = TEXT_FONT
             attrs["fontsize"] = "10"
         if not head_box and len(v.parents) == 2 == len(self.inputs[v]) \
-                and not v._op.commutative:
+                and not v.entry.commutative:
             attrs["headport"] = PORTS[look.rankdir][slot]
         return attrs
 
@@ -502,12 +502,12 @@ class _Box:
             if v not in box_of:
                 box_of[v] = self
                 self.own.append(v)
-        self.own.sort(key=lambda v: v._seq)
+        self.own.sort(key=lambda v: v.created)
         self.member_set = set(self.members())
 
     def members(self) -> list[Value]:
         return sorted([*self.own, *(v for c in self.children for v in c.members())],
-                      key=lambda v: v._seq)
+                      key=lambda v: v.created)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -553,7 +553,7 @@ def _nearest_values(root: Value, max_nodes: int | None) -> tuple[list[Value], in
                 seen.add(p)
                 queue.append(p)
     kept = queue if max_nodes is None else queue[:max_nodes]
-    return sorted(kept, key=lambda v: v._seq), len(queue) - len(kept)
+    return sorted(kept, key=lambda v: v.created), len(queue) - len(kept)
 
 
 def _number(x: float | Value) -> float:
@@ -570,7 +570,7 @@ def _expression(v: Value, names: Mapping[Value, str]) -> str:
 def _is_folded(v: Value, slot: int) -> bool:
     """Whether operand ``slot`` of ``v`` is a constant of its operation (an exponent, a slope)
     that is written into the operation's label instead of drawn as a node."""
-    if slot not in v._op.constants:
+    if slot not in v.entry.constants:
         return False
     p = v.parents[slot]
     return not p.parents and not p.label
@@ -579,8 +579,8 @@ def _is_folded(v: Value, slot: int) -> bool:
 def _op_label(v: Value, constants: list[str]) -> str:
     """The text of an op's ellipse: its name and folded constants (``leaky_relu 0.1``), or an
     infix op's symbol with its folded constant (``**2``)."""
-    if constants and v._op.symbol:
-        return v._op.symbol + "".join(constants)
+    if constants and v.entry.symbol:
+        return v.entry.symbol + "".join(constants)
     return " ".join([v.op, *constants])
 
 

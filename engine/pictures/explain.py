@@ -270,7 +270,7 @@ def _between(root: Value, leaf: Value) -> set[Value]:
     nodes = ancestors(root)  # oldest first: a topological order
     reaches = {leaf}
     for v in nodes:
-        if v._seq > leaf._seq and any(p in reaches for p in v.parents):
+        if v.created > leaf.created and any(p in reaches for p in v.parents):
             reaches.add(v)
     return reaches
 
@@ -278,7 +278,7 @@ def _between(root: Value, leaf: Value) -> set[Value]:
 def _count_paths(root: Value, leaf: Value, on_path: set[Value]) -> int:
     """How many paths lead from ``leaf`` to ``root`` (one per operand slot on the way)."""
     count = {leaf: 1}
-    for v in sorted(on_path, key=lambda v: v._seq):
+    for v in sorted(on_path, key=lambda v: v.created):
         if v is not leaf:
             count[v] = sum(count[p] for p in v.parents if p in on_path)
     return count[root]

@@ -72,8 +72,8 @@ def trace_table(root: Value, *, inputs: Iterable[Value] | None = None, grad: flo
     if len(nodes) > max_values:
         raise ValueError(f"this graph has {len(nodes)} values, more than max_values="
                          f"{max_values}: trace a smaller graph or raise max_values")
-    chosen = [root] if root._op is None else _inputs(nodes, inputs)
-    interior = [v for v in nodes if v._op is not None]
+    chosen = [root] if root.is_leaf else _inputs(nodes, inputs)
+    interior = [v for v in nodes if not v.is_leaf]
     index = {v: i - len(chosen) + 1 for i, v in enumerate(chosen)}
     index.update({v: i + 1 for i, v in enumerate(interior)})
     return Trace(root, index, _primals(chosen, interior, index),
@@ -82,7 +82,7 @@ def trace_table(root: Value, *, inputs: Iterable[Value] | None = None, grad: flo
 
 def _inputs(nodes: list[Value], inputs: Iterable[Value] | None) -> list[Value]:
     """The leaves to number, oldest first."""
-    leaves = [v for v in nodes if v._op is None]
+    leaves = [v for v in nodes if v.is_leaf]
     if inputs is None:
         labelled = [v for v in leaves if v.label]
         return labelled or leaves
@@ -90,7 +90,7 @@ def _inputs(nodes: list[Value], inputs: Iterable[Value] | None) -> list[Value]:
     for x in inputs:
         if not isinstance(x, Value):
             raise TypeError(f"trace_table's inputs must be Values, got {type(x).__name__}")
-        if x._op is not None or x not in set(leaves):
+        if not x.is_leaf or x not in set(leaves):
             raise ValueError(f"trace_table: input {x.label or x!r} is not a leaf of the graph")
         chosen.add(x)
     return [v for v in leaves if v in chosen]
@@ -100,7 +100,7 @@ def _primals(inputs: list[Value], interior: list[Value], index: dict[Value, int]
     lines = [Primal(index[v], v, None, (), (), v.data) for v in inputs]
     for v in interior:
         operands = v.parents
-        lines.append(Primal(index[v], v, v._op, tuple(index.get(p, p.data) for p in operands),
+        lines.append(Primal(index[v], v, v.entry, tuple(index.get(p, p.data) for p in operands),
                             tuple(p.data for p in operands), v.data))
     return lines
 
@@ -114,7 +114,7 @@ def _adjoints(root: Value, index: dict[Value, int], grad: float) -> list[Adjoint
         for s in frame.steps:
             before = s.before if s.parent in reached else None  # None: its first term
             reached.add(s.parent)
-            if s.parent in index and s.slot not in s.node._op.constants:
+            if s.parent in index and s.slot not in s.node.entry.constants:
                 lines.append(Adjoint(index[s.parent], index[s.node], s.local, s.upstream,
                                      before, s.after))
     return lines

@@ -32,7 +32,7 @@ def node_names(order: list[Value]) -> dict[Value, str]:
     so ``f(x0) = (x0 - 1).relu()`` has nodes x0, v1, v2, the names a Program of it gives."""
     names = {}
     k = 0
-    for node in sorted(order, key=lambda v: v._seq):
+    for node in sorted(order, key=lambda v: v.created):
         if node.label:
             names[node] = node.label
         elif not node.parents:

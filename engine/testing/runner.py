@@ -31,7 +31,7 @@ class Runner:
 
     def __init__(self, f: Callable[..., Value], point: list[float], names: list[str]) -> None:
         self.f, self.point, self.names = f, point, names
-        self.start = Value(0.0)._seq  # nodes created before this one were captured by f
+        self.start = Value(0.0).created  # nodes created before this one were captured by f
         self.saved: dict[Value, float] = {}
 
     def __call__(self, point: Sequence[float] | None = None) -> tuple[list[Value], Value]:
@@ -40,7 +40,7 @@ class Runner:
             out = self.f(*leaves)
         _require_value(out)
         for node in graph_order(out):
-            if node._seq < self.start:
+            if node.created < self.start:
                 self.saved.setdefault(node, node.grad)
                 node.grad = 0.0
         return leaves, out

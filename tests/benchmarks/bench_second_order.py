@@ -98,11 +98,11 @@ def bench_hvp(rounds):
     assert worst < 1e-5, worst
 
     leaves = [Value(t) for t in theta]
-    start = Value(0.0)._seq  # creation numbers count the nodes made in between
+    start = Value(0.0).created  # creation numbers count the nodes made in between
     loss = f(*leaves)
-    middle = Value(0.0)._seq
+    middle = Value(0.0).created
     engine.grad(loss, leaves, create_graph=True)
-    made = Value(0.0)._seq - middle - 1, middle - start - 1
+    made = Value(0.0).created - middle - 1, middle - start - 1
 
     ratios, plain_ratios, t_grad, t_hvp = [], [], [], []
     for _ in range(rounds):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dot_structure import VALUE, parse
 
+import engine
 import nn
 from engine import Value, apply, draw_graph, explain, film_strip
 from engine.derivatives import PRODUCT, Op
@@ -94,6 +95,42 @@ def test_no_module_imports_a_private_name_of_another_module():
                if module.split(".")[0] in ("engine", "nn")
                and any(n.startswith("_") for n in names)]
     assert private == []
+
+
+NODE_SLOTS = {"_x", "_y", "_seq", "_op"}
+"""How a node stores itself; outside the core, ``is_leaf``, ``created``, ``entry`` and
+``parents`` say what these slots hold."""
+
+
+def slot_reads(folder: str) -> list[tuple[str, int, str]]:
+    """(file, line, slot) for every ``something._x`` (or ``_y``, ``_seq``, ``_op``) in a folder."""
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in NODE_SLOTS:
+                found.append((name, node.lineno, node.attr))
+    return found
+
+
+def test_only_the_core_reads_how_a_node_stores_its_operation_operands_and_creation_number():
+    outside = [read for folder in ("engine", "nn", "tests", "demos", "docs")
+               for read in slot_reads(folder) if layer(read[0]) != "core"
+               or not read[0].startswith("engine/")]
+    assert outside == []
+    core = slot_reads("engine")
+    assert {slot for _, _, slot in core} == NODE_SLOTS  # the scan sees them where they are
+
+
+def test_the_public_names_of_a_node_say_what_its_slots_hold():
+    a, b = Value(2.0), Value(3.0)
+    c = a * b
+    assert a.is_leaf and not c.is_leaf and a.entry is None and c.entry.name == "*"
+    assert a.created < b.created < c.created
+    assert sorted([c, b, a], key=lambda v: v.created) == [a, b, c]
+    with engine.no_grad():
+        d = a * b
+    assert d.is_leaf and d.parents == ()
 
 
 def test_nn_imports_from_the_engine_package_or_its_public_modules_only():
