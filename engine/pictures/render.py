@@ -9,6 +9,10 @@ A renderer is any program that reads DOT on stdin and writes the picture on stdo
 3. the ``graphviz-pure`` executable (a pip dependency of deltagrad), on PATH or in this Python's
    scripts directory: notebooks and ``.venv/bin/python`` often run without an activated venv.
 
+In the browser (Pyodide, ``sys.platform == "emscripten"``) no program can run, so SVG comes from
+viz.js (Graphviz compiled to WebAssembly) that the page has loaded as ``globalThis.deltagradViz``
+(``await Viz.instance()``, as deltagrad's static site does); PNG is not available there.
+
 Standard library only; the renderer's stderr is captured (never printed into a notebook).
 """
 
@@ -22,9 +26,14 @@ import sysconfig
 from pathlib import Path
 
 ENV_VAR = "DELTAGRAD_DOT"
-INSTALL_HINT = ("no Graphviz renderer found: pip install graphviz-pure (or apt-get install "
-                f"graphviz), or set {ENV_VAR} to a dot executable")
 FORMATS = ("svg", "png")
+IN_BROWSER = sys.platform == "emscripten"  # Pyodide: no processes, Graphviz comes from viz.js
+BROWSER_VIZ = "deltagradViz"  # the page's viz.js instance: globalThis.deltagradViz
+BROWSER_HINT = (f"no viz.js in this page: load @viz-js/viz and set globalThis.{BROWSER_VIZ} = "
+                "await Viz.instance()")
+INSTALL_HINT = BROWSER_HINT if IN_BROWSER else (
+    "no Graphviz renderer found: pip install graphviz-pure (or apt-get install graphviz), or set "
+    f"{ENV_VAR} to a dot executable")
 
 
 class RendererNotFound(RuntimeError):
@@ -74,6 +83,8 @@ def render(source: str, fmt: str, renderer: str | os.PathLike | None = None,
     """The picture of the DOT ``source`` in format ``fmt`` (``"svg"`` or ``"png"``)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if IN_BROWSER:
+        return render_in_browser(source, fmt)
     exe = find_renderer(renderer)
     if exe is None:
         raise RendererNotFound(INSTALL_HINT)
@@ -84,3 +95,21 @@ def render(source: str, fmt: str, renderer: str | os.PathLike | None = None,
         raise RuntimeError(f"{Path(exe).name} -T{fmt} failed (exit {done.returncode}): "
                            f"{message[:500]}")
     return done.stdout
+
+
+def render_in_browser(source: str, fmt: str) -> bytes:
+    """SVG through the page's viz.js: in Pyodide, Graphviz cannot run as a program."""
+    if fmt != "svg":
+        raise RendererNotFound(f"no {fmt.upper()} in the browser: deltagrad draws SVG there "
+                               "(.svg(), or the drawing shown inline); for PNG, install "
+                               "deltagrad locally")
+    import js  # Pyodide's view of the page's JavaScript globals
+
+    viz = getattr(js, BROWSER_VIZ, None)
+    if viz is None:
+        raise RendererNotFound(BROWSER_HINT)
+    try:
+        svg = viz.renderString(source, js.JSON.parse('{"format": "svg"}'))
+    except Exception as error:  # viz.js's JavaScript error (pyodide.ffi.JsException)
+        raise RuntimeError(f"viz.js could not draw the graph: {error}") from None
+    return svg.encode("utf-8")
