@@ -2,15 +2,24 @@
 
 ``step()`` reads each parameter's ``grad`` and changes its ``data`` in place: plain float
 arithmetic, so an update builds no graph. ``zero_grad()`` sets every ``grad`` to 0.
+
+A step is whole or not at all: every new number (parameters and the optimizer's own state) is
+computed first, then all are written with Ctrl-C held back (:mod:`nn.interrupts`), so an error or
+an interrupt never leaves a model half stepped. A grad that is a Value (after
+``backward(create_graph=True)``) counts as its number, as PyTorch's optimizers use a tensor's
+value whatever graph it belongs to; a grad or data that is not a real number is refused before
+anything changes.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 
 from engine import Value
 from nn.checks import hyperparameter
+from nn.interrupts import interrupts_deferred
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -37,8 +46,35 @@ class Optimizer:
         self.lr = hyperparameter(lr, "lr")
 
     def step(self) -> None:
-        """Update every parameter's ``data`` from its ``grad`` (subclasses define the rule)."""
+        """Update every parameter's ``data`` from its ``grad``, all of them or, on an error, none.
+
+        The number of a Value grad is used (see the module's docstring); subclasses define the
+        rule in ``updates``.
+        """
+        new_data, new_state = self.updates(self._numbers())
+        with interrupts_deferred():
+            for p, x in zip(self.parameters, new_data, strict=True):
+                p.data = x
+            for name, value in new_state.items():
+                setattr(self, name, value)
+
+    def updates(self, pairs: list[tuple[float, float]]) -> tuple[list[float], dict]:
+        """The new ``data`` of every parameter and the new values of the optimizer's state
+        attributes, from each parameter's ``(data, grad)``; changes nothing itself."""
         raise NotImplementedError
+
+    def _numbers(self) -> list[tuple[float, float]]:
+        """``(data, grad)`` of every parameter as floats; TypeError naming the first that is
+        not a real number, raised before any parameter changes."""
+        pairs = []
+        for i, p in enumerate(self.parameters):
+            x, g = p.data, p.grad
+            if type(g) is Value:
+                g = g.data  # backward(create_graph=True): the gradient's number
+            if type(x) is not float or type(g) is not float:
+                x, g = _real(x, i, "data"), _real(g, i, "grad")
+            pairs.append((x, g))
+        return pairs
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to 0 (before the next ``backward()``)."""
@@ -62,19 +98,19 @@ class SGD(Optimizer):
         self.weight_decay = hyperparameter(weight_decay, "weight_decay")
         self.velocity = [0.0] * len(self.parameters)
 
-    def step(self) -> None:
-        """One SGD update of every parameter, from its current ``grad``."""
+    def updates(self, pairs: list[tuple[float, float]]) -> tuple[list[float], dict]:
+        """One SGD update: the new data, and the new ``velocity`` when there is momentum."""
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
         if not momentum and not decay:
-            for p in self.parameters:
-                p.data -= lr * p.grad
-            return
-        velocity = self.velocity
-        for i, p in enumerate(self.parameters):
-            g = p.grad + decay * p.data if decay else p.grad
+            return [x - lr * g for x, g in pairs], {}
+        velocity = list(self.velocity)
+        new_data = []
+        for i, (x, g) in enumerate(pairs):
+            g = g + decay * x if decay else g
             if momentum:
                 g = velocity[i] = momentum * velocity[i] + g
-            p.data -= lr * g
+            new_data.append(x - lr * g)
+        return new_data, {"velocity": velocity}
 
     def __repr__(self) -> str:
         return (f"SGD(lr={self.lr!r}, momentum={self.momentum!r}, "
@@ -104,18 +140,33 @@ class Adam(Optimizer):
         self.m = [0.0] * len(self.parameters)
         self.v = [0.0] * len(self.parameters)
 
-    def step(self) -> None:
-        """One Adam update of every parameter, from its current ``grad`` (``t`` counts steps)."""
-        self.t += 1
+    def updates(self, pairs: list[tuple[float, float]]) -> tuple[list[float], dict]:
+        """One Adam update: the new data, moments ``m`` and ``v``, and step count ``t``."""
+        t = self.t + 1
         (b1, b2), lr, eps, decay = self.betas, self.lr, self.eps, self.weight_decay
-        correction1, correction2 = 1.0 - b1**self.t, 1.0 - b2**self.t
-        m, v = self.m, self.v
-        for i, p in enumerate(self.parameters):
-            g = p.grad + decay * p.data if decay else p.grad
+        correction1, correction2 = 1.0 - b1**t, 1.0 - b2**t
+        m, v = list(self.m), list(self.v)
+        new_data = []
+        for i, (x, g) in enumerate(pairs):
+            g = g + decay * x if decay else g
             m[i] = b1 * m[i] + (1.0 - b1) * g
             v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            p.data -= lr * (m[i] / correction1) / (math.sqrt(v[i] / correction2) + eps)
+            new_data.append(x - lr * (m[i] / correction1) / (math.sqrt(v[i] / correction2) + eps))
+        return new_data, {"m": m, "v": v, "t": t}
 
     def __repr__(self) -> str:
         return (f"Adam(lr={self.lr!r}, betas={self.betas!r}, eps={self.eps!r}, "
                 f"weight_decay={self.weight_decay!r}, {len(self.parameters)} parameters)")
+
+
+def _real(x: object, i: int, what: str) -> float:
+    """A parameter's data or grad as a float; TypeError if it is not a real number."""
+    if isinstance(x, numbers.Real) and not isinstance(x, bool | Value):
+        try:
+            return float(x)
+        except OverflowError:  # an int beyond the float range
+            pass
+    hint = (" (a Value data: the model was changed by hand; set p.data to a float)"
+            if isinstance(x, Value) else "")
+    raise TypeError(f"optimizer step: parameter {i}'s {what} is {type(x).__name__} "
+                    f"{x!r:.40}, not a real number{hint}; no parameter was changed")

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from ctrl_c import ctrl_c_at
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -124,3 +125,71 @@ def test_a_parameter_listed_twice_is_refused(make):
     make([w, Value(1.0)])  # equal numbers, different Values: fine
     with pytest.raises(ValueError, match="parameter 1 is parameter 0 again"):
         make([w, w])
+
+
+# -- a step is whole: Value grads, bad grads, Ctrl-C ---------------------------------------------
+
+
+def second_order_setup(make):
+    """A model, its optimizer, and grads left by backward(create_graph=True) (Values)."""
+    mlp = MLP(2, [3, 1], seed=0)
+    out = mlp([0.5, -1.0])[0]
+    (out * out).backward(create_graph=True)
+    return mlp, make(mlp.parameters())
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: optim.Adam(ps, lr=0.1)])
+def test_a_value_grad_steps_by_its_number_as_pytorch_does(make):
+    mlp, opt = second_order_setup(make)
+    numbers = [p.grad.data for p in mlp.parameters()]
+    twin = MLP(2, [3, 1], seed=0)  # the same model, stepped with float grads
+    twin_opt = make(twin.parameters())
+    for p, g in zip(twin.parameters(), numbers, strict=True):
+        p.grad = g
+    for _ in range(2):
+        opt.step()
+        twin_opt.step()
+    assert all(type(p.data) is float for p in mlp.parameters())
+    assert [p.data for p in mlp.parameters()] == [p.data for p in twin.parameters()]
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: optim.Adam(ps, lr=0.1)])
+@pytest.mark.parametrize(("field", "bad"), [("grad", "0.5"), ("grad", None), ("grad", 10**400),
+                                            ("data", Value(2.0))],
+                         ids=["str grad", "None grad", "huge int grad", "Value data"])
+def test_a_grad_or_data_that_is_no_number_is_refused_before_anything_changes(make, field, bad):
+    mlp = MLP(2, [3, 1], seed=0)
+    opt = make(mlp.parameters())
+    mlp([0.5, -1.0])[0].backward()
+    opt.step()
+
+    def state():
+        return [p.data for p in mlp.parameters()], {k: list(v) if isinstance(v, list) else v
+                                                    for k, v in vars(opt).items()}
+
+    before = state()
+    setattr(mlp.parameters()[7], field, bad)
+    with pytest.raises(TypeError, match=f"parameter 7's {field} is .*no parameter was changed"):
+        opt.step()
+    mlp.parameters()[7].data = before[0][7]
+    assert state() == before
+
+
+@pytest.mark.parametrize("make", [optim.SGD, lambda ps: optim.Adam(ps, lr=0.1)])
+@pytest.mark.parametrize("line", [1, 2, 6, 9, 12])
+def test_ctrl_c_during_a_step_leaves_it_whole(make, line):
+    mlp = MLP(2, [3, 1], seed=0)
+    opt = make(mlp.parameters())
+    mlp([0.5, -1.0])[0].backward()
+    twin = MLP(2, [3, 1], seed=0)
+    twin_opt = make(twin.parameters())
+    for p, q in zip(mlp.parameters(), twin.parameters(), strict=True):
+        q.grad = p.grad
+    twin_opt.step()  # where a whole step lands
+    before = [p.data for p in mlp.parameters()]
+    with ctrl_c_at(type(opt).step.__code__, line), pytest.raises(KeyboardInterrupt):
+        opt.step()
+    after = [p.data for p in mlp.parameters()]
+    assert after in (before, [p.data for p in twin.parameters()])  # none or all stepped
