@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 
 from engine import Value, no_grad
 from nn.checks import int_at_least, lift
-from nn.losses import LOSSES, L2Penalty, Loss, mse
+from nn.losses import LOSSES, BinaryCrossEntropyWithLogits, L2Penalty, Loss, mse
 from nn.mlp import MLP
 from nn.optim import SGD, Optimizer
 from nn.seeding import Seed, as_random
@@ -58,21 +58,30 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
     finite parameters (and that step's gradients, to look at). ``on_nonfinite="keep_going"``
     trains on regardless (the history then shows nan). After ``fit`` returns, every
     parameter's ``grad`` is 0.0: gradients of the last step are not left behind.
+
+    Ctrl-C (KeyboardInterrupt) stops training and is raised again, as Python's convention is,
+    but nothing is lost: every step is whole (see :mod:`nn.optim`), so the model keeps its
+    parameters after the last whole step, its grads are set to 0.0, and the exception's
+    ``history`` attribute holds the History of the epochs that finished
+    (``except KeyboardInterrupt as stop: history = stop.history``; in Jupyter,
+    ``sys.last_value.history``).
     """
     _check_fit_arguments(model, X, y, loss, optimizer, penalty, on_nonfinite)
     if len(X) != len(y):
         raise ValueError(f"{len(X)} inputs but {len(y)} targets")
     if not len(X):
         raise ValueError("fit needs at least one sample")
+    _check_targets(loss, y, model, "fit")
     epochs = int_at_least(epochs, "epochs", 0)
     n = len(X)
     batch_size = n if batch_size is None else int_at_least(batch_size, "batch_size", 1)
-    optimizer = SGD(model.parameters(), lr=0.05) if optimizer is None else optimizer
+    parameters = model.parameters()
+    optimizer = SGD(parameters, lr=0.05) if optimizer is None else optimizer
+    _check_optimizer_updates(optimizer, parameters)
     checked = on_nonfinite == "raise"
     rng = as_random(seed)
     inputs = [lift(row, model.nin, f"fit: X[{i}]") for i, row in enumerate(X)]  # made once
     targets = list(y)
-    parameters = model.parameters()
     is_mean = loss.reduction == "mean"
     history = History([], [])
     order = list(range(n))
@@ -106,6 +115,15 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{history.loss[-1]:.4g}", acc=history.accuracy[-1])
+    except KeyboardInterrupt as stop:
+        model.zero_grad()
+        optimizer.zero_grad()
+        stop.history = history  # type: ignore[attr-defined]
+        if hasattr(stop, "add_note"):  # Python 3.11+
+            stop.add_note(f"fit was interrupted in epoch {len(history.loss) + 1} of {epochs}: "
+                          "the model keeps its parameters after the last whole step; this "
+                          "exception's .history holds the finished epochs")
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -144,8 +162,7 @@ def _step_checked(optimizer: Optimizer, objective: Value, parameters: list[Value
 def _check_fit_arguments(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, penalty: Any,
                          on_nonfinite: Any) -> None:
     """TypeError naming the argument of ``fit`` that is not of its kind."""
-    if not isinstance(model, MLP):
-        raise TypeError(f"fit: the model must be an nn.MLP, not {type(model).__name__}")
+    _check_model(model, "fit")
     _check_samples(X, y, "fit")
     _check_loss(loss, "fit")
     if optimizer is not None and not isinstance(optimizer, Optimizer):
@@ -157,6 +174,37 @@ def _check_fit_arguments(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, 
     if on_nonfinite not in ("raise", "keep_going"):
         raise ValueError(f"fit: on_nonfinite must be 'raise' or 'keep_going', got "
                          f"{on_nonfinite!r:.40}")
+
+
+def _check_optimizer_updates(optimizer: Optimizer, parameters: list[Value]) -> None:
+    """Refuse an optimizer holding parameters that are not the model's (one built for another
+    model would train nothing and report a flat loss); a subset of the model's is fine (the
+    others stay frozen)."""
+    mine = {id(p) for p in parameters}
+    foreign = [i for i, p in enumerate(optimizer.parameters) if id(p) not in mine]
+    if foreign:
+        n = len(optimizer.parameters)
+        which = (f"none of the optimizer's {n} parameters is" if len(foreign) == n else
+                 f"{len(foreign)} of the optimizer's {n} parameters (first: its parameter "
+                 f"{foreign[0]}) are not")
+        raise ValueError(f"fit: {which} this model's: was the optimizer built for another "
+                         "model? Build it from this one: optim.SGD(model.parameters(), lr=...)")
+
+
+def _check_model(model: Any, who: str) -> None:
+    if not isinstance(model, MLP):
+        raise TypeError(f"{who}: the model must be an nn.MLP, not {type(model).__name__}")
+
+
+def _check_targets(loss: Loss, y: Sequence[Any], model: MLP, who: str) -> None:
+    """The loss's own check of each target (what ``loss(outputs, y)`` would refuse, named by
+    its index), run before any work: fit and accuracy take the same labels."""
+    nout = model.layers[-1].nout
+    for i, target in enumerate(y):
+        try:
+            loss._check_target(target, nout)
+        except ValueError as error:
+            raise ValueError(f"{who}: y[{i}]: {error}") from None
 
 
 def _check_samples(X: Any, y: Any, who: str) -> None:
@@ -183,6 +231,7 @@ def _check_loss(loss: Any, who: str) -> None:
 
 def predict(model: MLP, X: Sequence[Sequence[float]]) -> list[list[float]]:
     """The model's outputs (floats) for every input, recording no graph."""
+    _check_model(model, "predict")
     _check_samples(X, None, "predict")
     with no_grad():
         return [[a.data for a in model(x)] for x in X]
@@ -200,9 +249,15 @@ def accuracy(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any],
     if len(X) != len(y) or not len(X):
         raise ValueError(f"accuracy needs as many labels as inputs (and some), got {len(X)} "
                          f"inputs and {len(y)} labels")
-    outputs = predict(model, X)
-    if loss.predict(outputs[0]) is None:
+    _check_model(model, "accuracy")
+    if loss.predict([0.0] * model.layers[-1].nout) is None:
         raise ValueError(f"{loss.name} is a regression loss: it predicts no labels")
+    _check_targets(loss, y, model, "accuracy")
+    if isinstance(loss, BinaryCrossEntropyWithLogits) and not all(t in (0, 1) for t in y):
+        soft = next(t for t in y if t not in (0, 1))
+        raise ValueError(f"accuracy: bce_with_logits predicts the labels 0 and 1, so accuracy "
+                         f"needs labels 0 or 1, got {soft!r:.40} (a soft target)")
+    outputs = predict(model, X)
     for i, out in enumerate(outputs):
         if not all(map(math.isfinite, out)):
             raise ValueError(f"accuracy: the model's output for sample {i} is {out!r:.60}: a "

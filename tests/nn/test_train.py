@@ -1,6 +1,7 @@
 """nn.train: the moons reach 100 % training accuracy, history, batches, seeds, the progress bar."""
 
 import pytest
+from ctrl_c import ctrl_c_at
 
 from nn import MLP, data, losses, optim, train
 
@@ -102,3 +103,99 @@ def test_mlp_save_and_load_take_a_path(tmp_path):
     assert MLP.load(tmp_path / "m.json").to_dict() == mlp.to_dict()
     for f in (MLP.save, MLP.load):
         assert "os.PathLike" in str(inspect.signature(f).parameters["path"].annotation)
+
+
+# -- Ctrl-C keeps what was trained ----------------------------------------------------------------
+
+
+class InterruptedLoss(losses.BinaryCrossEntropyWithLogits):
+    """bce_with_logits that raises KeyboardInterrupt (as Ctrl-C does) on its ``at``-th call."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.calls, self.at = 0, at
+
+    def __call__(self, outputs, targets):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().__call__(outputs, targets)
+
+
+def trained_for(epochs, X, y):
+    """A model and History after ``epochs`` whole epochs (2 steps each), the reference run."""
+    mlp = MLP(2, [4, 1], seed=0)
+    history = train.fit(mlp, X, y, losses.bce_with_logits, epochs=epochs, batch_size=4, seed=0,
+                        optimizer=optim.Adam(mlp.parameters(), lr=0.05), progress=False)
+    return mlp, history
+
+
+def test_ctrl_c_in_a_forward_pass_keeps_the_finished_epochs_and_clears_the_grads():
+    X, y = data.xor(8, seed=0)
+    reference, reference_history = trained_for(2, X, y)
+    mlp = MLP(2, [4, 1], seed=0)
+    with pytest.raises(KeyboardInterrupt) as caught:  # epoch 3's first forward pass
+        train.fit(mlp, X, y, InterruptedLoss(at=5), epochs=10, batch_size=4, seed=0,
+                  optimizer=optim.Adam(mlp.parameters(), lr=0.05), progress=False)
+    assert caught.value.history == reference_history and len(reference_history.loss) == 2
+    assert [p.data for p in mlp.parameters()] == [p.data for p in reference.parameters()]
+    assert all(p.grad == 0.0 for p in mlp.parameters())
+
+
+@pytest.mark.parametrize("line", [3, 8, 15])
+def test_ctrl_c_in_an_optimizer_step_finishes_the_step(line):
+    X, y = data.xor(8, seed=0)
+    reference, _ = trained_for(2, X, y)  # 4 whole steps
+    mlp = MLP(2, [4, 1], seed=0)
+    optimizer = optim.Adam(mlp.parameters(), lr=0.05)
+    with (ctrl_c_at(optim.Optimizer.step.__code__, line, call=4),
+          pytest.raises(KeyboardInterrupt) as caught):
+        train.fit(mlp, X, y, losses.bce_with_logits, epochs=10, batch_size=4, seed=0,
+                  optimizer=optimizer, progress=False)
+    assert [p.data for p in mlp.parameters()] == [p.data for p in reference.parameters()]
+    assert len(caught.value.history.loss) == 1 and optimizer.t == 4
+    assert all(p.grad == 0.0 for p in mlp.parameters())
+
+
+# -- arguments that used to train nothing or measure nothing -------------------------------------
+
+
+def test_an_optimizer_built_for_another_model_is_refused():
+    X, y = data.xor(8, seed=0)
+    mlp, other = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="none of the optimizer's 13 parameters is this model's"):
+        train.fit(mlp, X, y, losses.bce_with_logits, optimizer=optim.SGD(other.parameters()),
+                  progress=False)
+    mixed = mlp.parameters()[:4] + other.parameters()[:2]
+    with pytest.raises(ValueError, match=r"2 of the optimizer's 6 parameters .* are not"):
+        train.fit(mlp, X, y, losses.bce_with_logits, optimizer=optim.SGD(mixed), progress=False)
+
+
+def test_an_optimizer_of_some_of_the_models_parameters_trains_those_only():
+    X, y = data.xor(8, seed=0)
+    mlp = MLP(2, [3, 1], seed=0)
+    first = [p.data for p in mlp.layers[0].parameters()]
+    history = train.fit(mlp, X, y, losses.bce_with_logits, epochs=20, progress=False,
+                        optimizer=optim.SGD(mlp.layers[1].parameters(), lr=0.5))
+    assert [p.data for p in mlp.layers[0].parameters()] == first  # frozen
+    assert history.loss[-1] < history.loss[0]
+
+
+@pytest.mark.parametrize(("loss", "labels", "message"), [
+    (losses.bce_with_logits, [-1, 1, 1, -1], r"accuracy: y\[0\]: bce_with_logits: a target"),
+    (losses.bce_with_logits, ["no", "yes", "yes", "no"], r"y\[0\]: bce_with_logits"),
+    (losses.bce_with_logits, [0, 0.7, 1, 0], "needs labels 0 or 1, got 0.7"),
+    (losses.hinge, [0, 1, 1, 0], r"y\[0\]: hinge: labels must be -1 or \+1"),
+    (losses.softmax_cross_entropy, [0, 1, 2, 0], "softmax_cross_entropy needs an MLP with at")])
+def test_accuracy_refuses_the_labels_fit_refuses(loss, labels, message):
+    X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+    perfect = MLP(2, [1], seed=0)  # x1 - x0 - 0.5 > 0 exactly for the samples labelled 1
+    perfect.layers[0].neurons[0].w[0].data, perfect.layers[0].neurons[0].w[1].data = -1.0, 1.0
+    perfect.layers[0].neurons[0].b.data = -0.5
+    with pytest.raises(ValueError, match=message):
+        train.accuracy(perfect, X, labels, loss)
+    if loss is not losses.softmax_cross_entropy and "0.7" not in message:
+        with pytest.raises(ValueError, match=r"fit: y\[0\]"):
+            train.fit(perfect, X, labels, loss, progress=False)
+    assert train.accuracy(perfect, X, [0, 1, 0, 0], losses.bce_with_logits) == 1.0
+    assert train.accuracy(perfect, X, [-1, 1, -1, -1], losses.hinge) == 1.0
