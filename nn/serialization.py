@@ -14,7 +14,11 @@ Nothing else is accepted: an unknown or repeated key, a number beyond the float 
 ``MAX_FILE_BYTES`` raise ``ValueError`` naming the file and the field.
 
 ``save`` writes a temporary file in the same folder and renames it over ``path``: a save that
-fails (disk full, an interrupted process) leaves the old file as it was.
+fails (disk full, an interrupted process) leaves the old file as it was. The new file keeps the
+old one's permissions (a new one gets what any new file gets: 0o666 less the umask, applied by
+the system, never by changing the process's umask, which other threads share). A symlink is
+written through, so its target gets the model and the link stays; a file its owner made
+read-only is refused with ``PermissionError``, as ``open(path, "w")`` would be.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import json
 import math
 import numbers
 import os
-import tempfile
+import secrets
+import stat
 from typing import Any
 
 from nn.mlp import ACTIVATIONS, MAX_PARAMETERS, MLP, Layer, Neuron
@@ -134,16 +139,16 @@ def save(mlp: MLP, path: str | os.PathLike[str]) -> None:
     if not isinstance(mlp, MLP):
         raise TypeError(f"save needs an MLP, not {type(mlp).__name__}")
     text = json.dumps(mlp_to_dict(mlp))
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                     suffix=".tmp")
+    target, mode = _replaceable(path)
+    fd, temporary = _new_file(target, 0o666 if mode is None else mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(temporary, _mode_for(path))
-        os.replace(temporary, path)
+        if mode is not None:
+            os.chmod(temporary, mode)  # exactly the old file's, whatever the umask
+        os.replace(temporary, target)
     except BaseException:
         os.unlink(temporary)
         raise
@@ -185,14 +190,35 @@ def _path(path: object, who: str) -> str:
                     f"{type(path).__name__}: {path!r:.60}")
 
 
-def _mode_for(path: str) -> int:
-    """The permissions of the file replaced, or those a new file gets (0o666 less the umask)."""
+def _replaceable(path: str) -> tuple[str, int | None]:
+    """The file ``save`` writes (``path``, or a symlink's target) and its permissions (None if
+    it does not exist yet); PermissionError for a read-only file, refused as ``open`` would."""
+    target = os.path.realpath(path)
     try:
-        return os.stat(path).st_mode & 0o7777
+        info = os.stat(target)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return target, None
+    if not stat.S_ISREG(info.st_mode):
+        raise IsADirectoryError(f"save: {path} is not a file (a folder?): give a file's path")
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o222 or not os.access(target, os.W_OK):  # access() lets root write any file
+        raise PermissionError(f"save: {path} is read-only (mode {mode:#o}), so it is not "
+                              "replaced: make it writable (chmod u+w) or save to another path")
+    return target, mode
+
+
+def _new_file(beside: str, mode: int) -> tuple[int, str]:
+    """A new, empty temporary file in ``beside``'s folder, created with ``mode`` (less the
+    umask, which the system applies) and opened for writing: (descriptor, path)."""
+    folder, name = os.path.split(beside)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(temporary, flags, mode), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"save: no free temporary name beside {beside}")
 
 
 class _OutOfRange(str):

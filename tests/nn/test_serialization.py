@@ -3,7 +3,9 @@ ValueError naming the problem; loading never executes code."""
 
 import json
 import math
+import os
 import pickle
+import stat
 
 import pytest
 from hypothesis import given
@@ -100,3 +102,57 @@ def test_truncated_and_foreign_files(tmp_path):
     path.write_text(json.dumps(broken(lambda d: d.update(version=99))))
     with pytest.raises(ValueError, match=r"model\.json: unsupported format version 99"):
         load(path)
+
+
+# -- save: the file system's rules ----------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_new_file_gets_the_umask_without_the_umask_being_changed(tmp_path, monkeypatch):
+    previous = os.umask(0o027)
+    try:
+        def umask_changed(mask):
+            raise AssertionError("save changed the process umask, which other threads share")
+        monkeypatch.setattr(os, "umask", umask_changed)
+        save(MLP(2, [1], seed=0), tmp_path / "new.json")
+        monkeypatch.undo()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode) == 0o640  # 0o666 less 0o027
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text("old")
+    os.chmod(path, 0o604)
+    save(MLP(2, [1], seed=0), path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o604 and load(path).sizes == [2, 1]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_read_only_file_is_not_replaced(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text("kept")
+    os.chmod(path, 0o444)
+    with pytest.raises(PermissionError, match=r"m\.json is read-only \(mode 0o444\)"):
+        save(MLP(2, [1], seed=0), path)
+    assert path.read_text() == "kept" and os.listdir(tmp_path) == ["m.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name != "posix", reason="symlinks")
+def test_a_symlink_is_written_through_to_its_target(tmp_path):
+    target, link = tmp_path / "models" / "m.json", tmp_path / "latest.json"
+    target.parent.mkdir()
+    MLP(2, [1], seed=0).save(target)
+    link.symlink_to(target)
+    new = MLP(2, [3, 1], seed=1)
+    save(new, link)
+    assert link.is_symlink() and load(target).to_dict() == new.to_dict()
+    assert sorted(os.listdir(tmp_path)) == ["latest.json", "models"]
+    assert os.listdir(target.parent) == ["m.json"]  # no temporary left beside the target
+
+
+def test_a_folder_is_not_a_file_to_save_to(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is not a file"):
+        save(MLP(2, [1], seed=0), tmp_path)
