@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from nn import losses
-from nn.mlp import ACTIVATIONS, LEAKY_SLOPE, MLP, Layer, Neuron
+from nn.mlp import ACTIVATIONS, LEAKY_SLOPE, MAX_PARAMETERS, MLP, Layer, Neuron
 
 if TYPE_CHECKING:  # torch is imported only when a function of this module runs
     import torch
@@ -116,17 +116,20 @@ def _named(activation: object) -> str | None:
 def from_torch(module: torch.nn.Module) -> MLP:
     """The :class:`MLP` computing what ``module`` computes: a ``Sequential`` of ``Linear``
     layers (float32 or float64), each followed by at most one supported activation module.
-    Anything else raises an error that names the unsupported layer and its position."""
+    Anything else raises an error that names the unsupported layer and its position.
+
+    Only what we can reproduce is read: the modules' exact classes (a subclass, such as a
+    LoRA adapter or a Linear with its own ``forward``, may compute anything), no forward hooks
+    and no ``forward`` set on an instance. The parameter count is checked against
+    ``nn.mlp.MAX_PARAMETERS`` before any weight is read."""
     torch = import_torch("MLP.from_torch")
-    if not isinstance(module, torch.nn.Sequential):
-        raise TypeError(f"from_torch needs a torch.nn.Sequential of {_SUPPORTED} modules, "
-                        f"not {type(module).__name__}")
+    _check_readable(torch, module)
     layers: list[Layer] = []
     rows: list[tuple[list[float], float]] | None = None  # the Linear awaiting its activation
     for position, child in enumerate(module):
-        if isinstance(child, torch.nn.Identity):
+        if type(child) is torch.nn.Identity:
             continue
-        if isinstance(child, torch.nn.Linear):
+        if type(child) is torch.nn.Linear:
             if rows is not None:
                 layers.append(_layer(rows, "linear"))
             rows = _linear_rows(torch, child, position, layers)
@@ -143,6 +146,67 @@ def from_torch(module: torch.nn.Module) -> MLP:
     if not layers:
         raise ValueError("from_torch got a Sequential with no Linear layer")
     return MLP.from_layers(layers)
+
+
+def _check_readable(torch: Any, module: Any) -> None:
+    """Refuse, before reading any weight, a module whose function we cannot reproduce (not a
+    Sequential itself, hooks, subclasses of Linear) or that is larger than MAX_PARAMETERS."""
+    if not isinstance(module, torch.nn.Sequential):
+        raise TypeError(f"from_torch needs a torch.nn.Sequential of {_SUPPORTED} modules, "
+                        f"not {type(module).__name__}")
+    registry = torch.nn.modules.module
+    if registry._global_forward_hooks or registry._global_forward_pre_hooks:
+        raise ValueError("a global forward hook is registered (register_module_forward_hook or "
+                         "register_module_forward_pre_hook), which may change what every module "
+                         "computes: from_torch cannot reproduce it; remove it first")
+    _check_reproducible(torch, module, "the Sequential")
+    if type(module) is not torch.nn.Sequential:
+        raise TypeError(f"from_torch reads a torch.nn.Sequential itself, not the subclass "
+                        f"{type(module).__name__}, whose forward may compute something else")
+    for position, child in enumerate(module):
+        what = f"layer {position} ({child!r:.60})"
+        _check_reproducible(torch, child, what)
+        base = next((c for c in (torch.nn.Linear, torch.nn.Identity) if isinstance(child, c)),
+                    None)
+        if base is not None and type(child) is not base:
+            raise ValueError(f"{what} is a {type(child).__name__}, a subclass of {base.__name__} "
+                             "whose forward may compute something else (an adapter, a scale): "
+                             f"from_torch reads {_SUPPORTED} modules themselves")
+    _check_size(torch, module)
+
+
+def _check_reproducible(torch: Any, module: torch.nn.Module, what: str) -> None:
+    """ValueError if something changes what ``module`` computes beyond its class's forward:
+    its forward hooks, or a ``forward`` set on the instance."""
+    for name, kind in (("_forward_hooks", "forward hook"),
+                       ("_forward_pre_hooks", "forward pre-hook")):
+        if getattr(module, name, None):
+            raise ValueError(f"{what} has a {kind}, which may change what it computes: "
+                             "from_torch cannot reproduce it; remove the hook (handle.remove()) "
+                             "first")
+    if "forward" in vars(module):
+        raise ValueError(f"{what} has its own forward, set on the instance: from_torch "
+                         "cannot reproduce it")
+
+
+def _check_size(torch: Any, module: torch.nn.Sequential) -> None:
+    """Refuse a network of more than MAX_PARAMETERS parameters before reading any weight, and
+    a Linear whose weight or bias is not of the shape its sizes say."""
+    count = 0
+    for position, child in enumerate(module):
+        if type(child) is torch.nn.Linear:
+            shapes = {"weight": (child.out_features, child.in_features),
+                      "bias": (child.out_features,)}
+            for name, shape in shapes.items():
+                tensor = getattr(child, name)
+                if tensor is not None and tuple(tensor.shape) != shape:
+                    raise ValueError(f"layer {position} ({child!r:.60}) holds a {name} of shape "
+                                     f"{tuple(tensor.shape)}, not {shape}")
+            count += (child.in_features + 1) * child.out_features
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"the module has {count} parameters, more than "
+                         f"nn.mlp.MAX_PARAMETERS ({MAX_PARAMETERS}); checked before reading "
+                         "its weights")
 
 
 def _linear_rows(torch: Any, linear: torch.nn.Linear, position: int,

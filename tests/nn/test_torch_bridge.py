@@ -341,3 +341,79 @@ def test_importing_nn_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
+
+
+# -- from_torch reads only what it can reproduce ---------------------------------------------------
+
+
+class ScaledLinear(tnn.Linear):
+    """A Linear whose forward doubles its output: a LoRA-style module with its own forward."""
+
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+class LoggedSequential(tnn.Sequential):
+    pass
+
+
+def with_forward_hook(module):
+    module.register_forward_hook(lambda m, args, out: 2 * out)
+    return module
+
+
+def with_pre_hook(module):
+    module.register_forward_pre_hook(lambda m, args: (2 * args[0],))
+    return module
+
+
+def with_instance_forward(module):
+    module.forward = lambda x: 2 * tnn.Linear.forward(module, x)
+    return module
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: tnn.Sequential(ScaledLinear(2, 1)), ValueError,
+     r"layer 0 .* is a ScaledLinear, a subclass of Linear whose forward"),
+    (lambda: LoggedSequential(tnn.Linear(2, 1)), TypeError, "not the subclass LoggedSequential"),
+    (lambda: tnn.Sequential(with_forward_hook(tnn.Linear(2, 1))), ValueError,
+     r"layer 0 .* has a forward hook"),
+    (lambda: with_forward_hook(tnn.Sequential(tnn.Linear(2, 1))), ValueError,
+     "the Sequential has a forward hook"),
+    (lambda: tnn.Sequential(tnn.Linear(2, 1), with_pre_hook(tnn.Tanh())), ValueError,
+     r"layer 1 .* has a forward pre-hook"),
+    (lambda: tnn.Sequential(with_instance_forward(tnn.Linear(2, 1))), ValueError,
+     "has its own forward, set on the instance")])
+def test_from_torch_refuses_what_it_cannot_reproduce(make, error, message):
+    torch.manual_seed(0)
+    module = make().double()
+    x = torch.tensor([[0.5, -1.0]], dtype=torch.float64)
+    with pytest.raises(error, match=message):
+        MLP.from_torch(module)
+    assert module(x).shape == (1, 1)  # the module itself still runs
+
+
+def test_a_global_forward_hook_is_refused():
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda m, a, out: out)
+    try:
+        with pytest.raises(ValueError, match="a global forward hook is registered"):
+            MLP.from_torch(tnn.Sequential(tnn.Linear(2, 1)))
+    finally:
+        handle.remove()
+    assert MLP.from_torch(tnn.Sequential(tnn.Linear(2, 1))).sizes == [2, 1]
+
+
+def test_from_torch_checks_the_parameter_count_before_reading_weights():
+    big = torch.nn.utils.skip_init(tnn.Linear, 3200, 3200, device="meta")  # 10.2 M, no memory
+    with pytest.raises(ValueError, match=r"10243200 parameters, more than nn\.mlp\.MAX_PARAM"):
+        MLP.from_torch(tnn.Sequential(big))
+    huge = tnn.Linear(2, 2)
+    huge.weight = tnn.Parameter(torch.zeros(1).expand(20000, 20000))  # stride 0: 4 bytes
+    huge.in_features = huge.out_features = 20000
+    huge.bias = tnn.Parameter(torch.zeros(1).expand(20000))
+    with pytest.raises(ValueError, match="400020000 parameters, more than"):
+        MLP.from_torch(tnn.Sequential(huge))
+    odd = tnn.Linear(2, 3)
+    odd.weight = tnn.Parameter(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match=r"holds a weight of shape \(3, 4\), not \(3, 2\)"):
+        MLP.from_torch(tnn.Sequential(odd))
