@@ -66,7 +66,7 @@ def test_api_reference_documents_engine_and_nn(site):
     for name in ("engine.Value.backward", "engine.no_grad", "engine.testing.numeric_grad",
                  "engine.testing.gradcheck", "engine.derivatives.register", "engine.draw_graph",
                  "engine.film_strip", "engine.explain", "engine.trace_table",
-                 "engine.strategies.graphs", "nn.MLP",
+                 "engine.testing.strategies.graphs", "nn.MLP",
                  "nn.draw_network", "nn.closed_form.backprop", "nn.optim.Adam", "nn.train.fit"):
         assert f'id="{name}"' in api, name
 
