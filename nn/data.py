@@ -44,6 +44,9 @@ class Dataset(NamedTuple):
         """(train, test): the last ``test_fraction`` of the (already shuffled) points is test."""
         if not isinstance(test_fraction, numbers.Real) or not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
+        if len(self.X) != len(self.y):
+            raise ValueError(f"split needs one label per point, got {len(self.X)} points and "
+                             f"{len(self.y)} labels: the split would pair them wrongly")
         cut = len(self.X) - max(1, round(test_fraction * len(self.X)))
         if cut < 1:
             raise ValueError(f"{len(self.X)} points are too few to split")
@@ -101,7 +104,7 @@ def spirals(n: int = 100, classes: int = 2, noise: float = 0.1,
     """``classes`` interleaved spiral arms from the origin (the CS231n data set)."""
     rng = as_random(seed)
     n = int_at_least(n, "n", 1, MAX_POINTS)
-    classes = int_at_least(classes, "classes", 2)
+    classes = int_at_least(classes, "classes", 2, max(n, 2))  # each class gets a point or more
     _noise(noise, "noise")
     points = []
     for k in range(classes):
@@ -117,7 +120,7 @@ def blobs(n: int = 100, centers: int = 3, std: float = 0.3, seed: Seed = None) -
     """``centers`` Gaussian clouds (standard deviation ``std``) centred on a circle of radius 2."""
     rng = as_random(seed)
     n = int_at_least(n, "n", 1, MAX_POINTS)
-    centers = int_at_least(centers, "centers", 1)
+    centers = int_at_least(centers, "centers", 1, n)  # each center gets a point or more
     _noise(std, "std")
     points = []
     for i in range(n):

@@ -16,7 +16,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from engine.testing.strategies import finite_floats
 from nn.data import Dataset
-from nn.mlp import INITS, MLP
+from nn.mlp import ACTIVATIONS, INITS, MLP
 
 __all__ = ["datasets", "mlps"]
 
@@ -34,6 +34,10 @@ def mlps(nin: int | st.SearchStrategy[int] = _INPUT_COUNTS,
     Printed as the call that rebuilds them (``MLP(nin=2, nouts=[3, 1], ..., seed=7)``).
     ``widths`` draws the layer sizes (default 1 to 3 layers of 1 to 4 neurons).
     """
+    for what, names, known in (("activations", activations, ACTIVATIONS),
+                               ("output_activations", output_activations, ACTIVATIONS),
+                               ("inits", inits, INITS)):
+        _check_names(what, names, known)
     nin = nin if isinstance(nin, st.SearchStrategy) else st.just(nin)
     if widths is None:
         widths = st.lists(st.integers(1, 4), min_size=1, max_size=3)
@@ -41,6 +45,21 @@ def mlps(nin: int | st.SearchStrategy[int] = _INPUT_COUNTS,
                      output_activation=st.sampled_from(output_activations),
                      seed=st.integers(0, 2**32 - 1),
                      init=st.sampled_from(inits or INITS))
+
+
+def _check_names(what: str, names: Sequence[str] | None, known: Sequence[str]) -> None:
+    """A list of known names (or None; activations may also be callables); a str is refused,
+    not split into its letters."""
+    if names is None:
+        return
+    if isinstance(names, str):
+        raise TypeError(f"{what} must be a list of names, not the str {names!r:.40} "
+                        f"(write {what}=[{names!r:.40}])")
+    unknown = [n for n in names if not (n in known if isinstance(n, str)
+                                        else callable(n) and what != "inits")]
+    if unknown or not names:
+        raise ValueError(f"{what}: unknown names {unknown!r:.60}; known: {', '.join(known)}"
+                         if unknown else f"{what} must name at least one of {', '.join(known)}")
 
 
 @st.composite

@@ -138,8 +138,7 @@ def graphs(draw: st.DrawFn, inputs: int | st.SearchStrategy[int] = _INPUT_COUNTS
     construction.
     """
     n_inputs = draw(inputs) if isinstance(inputs, st.SearchStrategy) else inputs
-    names = list(ops) if ops is not None else op_names()
-    _check_ops(names)
+    names = _op_list(ops)
     point = [draw(values or finite_floats()) for _ in range(n_inputs)]
     values_so_far = list(point)
     instructions: list[Instruction] = []
@@ -163,8 +162,7 @@ def expressions(draw: st.DrawFn, inputs: int | st.SearchStrategy[int] = _INPUT_C
     operands or result would be bad at the point is replaced by its first operand.
     """
     n_inputs = draw(inputs) if isinstance(inputs, st.SearchStrategy) else inputs
-    names = list(ops) if ops is not None else op_names()
-    _check_ops(names)
+    names = _op_list(ops)
 
     def extend(children: st.SearchStrategy) -> st.SearchStrategy:
         return st.sampled_from(names).flatmap(lambda op: st.tuples(st.just(op), st.tuples(*[
@@ -256,6 +254,17 @@ def _values(operands: Sequence[int | Constant], nodes: list[float]) -> list[floa
 def _arity_for_tree(op: str) -> int:
     arity = OPS[op].arity
     return 3 if arity is None else arity
+
+
+def _op_list(ops: Sequence[str] | None) -> list[str]:
+    """``ops`` as a checked list of names (default: :func:`op_names`). A str is refused, not
+    split: ``ops="+-"`` would otherwise be the two ops ``+`` and ``-``."""
+    if isinstance(ops, str):
+        raise TypeError(f"ops must be a list of operation names, not the str {ops!r:.40} "
+                        f"(write ops=[{ops!r:.40}])")
+    names = list(ops) if ops is not None else op_names()
+    _check_ops(names)
+    return names
 
 
 def _check_ops(names: Sequence[str]) -> None:

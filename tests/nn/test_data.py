@@ -109,3 +109,20 @@ def test_each_spiral_arm_turns_through_4_radians_from_the_origin():
     for (r0, t0), (r1, t1) in zip(arms[0][1:], arms[1][1:], strict=True):
         assert r0 == pytest.approx(r1)
         assert abs((t1 - t0) % (2 * math.pi) - math.pi) < 1e-9
+
+
+def test_more_classes_than_points_is_refused_at_once():
+    with pytest.raises(ValueError, match="centers must be at most 10, got 11"):
+        data.blobs(10, centers=11)  # (without the check: 10 points in 10 classes of 11)
+    with pytest.raises(ValueError, match="classes must be at most 10, got 1000000000000"):
+        data.spirals(10, classes=10**12)  # (without it: a loop over 10**12 empty classes)
+    assert set(data.spirals(10, classes=10, seed=0).y) == set(range(10))
+    assert set(data.blobs(10, centers=10, seed=0).y) == set(range(10))
+
+
+def test_split_refuses_points_and_labels_of_different_lengths():
+    X = [[float(i), 0.0] for i in range(8)]
+    with pytest.raises(ValueError, match="split needs one label per point, got 8 points and 6"):
+        data.Dataset(X, list(range(6))).split(0.25)
+    train, test = data.Dataset(X, list(range(8))).split(0.25)
+    assert [x[0] for x in test.X] == test.y == [6, 7] and len(train.y) == 6

@@ -8,6 +8,7 @@ DELTAGRAD_PROFILE=thorough DELTAGRAD_MAX_EXAMPLES=100000 python -m pytest \
 
 import math
 import os
+import re
 
 import pytest
 from hypothesis import HealthCheck, assume, find, given, settings
@@ -180,6 +181,27 @@ def test_bad_arguments_are_named():
         find(graphs(ops=["nope"]), bool)
     with pytest.raises(ValueError, match="task must be 'regression' or 'binary'"):
         find(datasets(task="ranking"), bool)
+
+
+@pytest.mark.parametrize("strategy", [graphs, expressions])
+@pytest.mark.parametrize("ops", ["+-", "tanh"])
+def test_a_str_of_ops_is_refused_not_split_into_characters(strategy, ops):
+    # "+-" split into characters is the two valid ops + and -: it used to be accepted
+    with pytest.raises(TypeError, match=rf"ops must be a list of operation names, not the str "
+                                        rf"'{re.escape(ops)}' \(write ops=\['"):
+        find(strategy(ops=ops), bool)
+
+
+@pytest.mark.parametrize(("argument", "names"), [("activations", "tanh"),
+                                                 ("output_activations", "relu"),
+                                                 ("inits", "he")])
+def test_mlps_refuse_a_str_of_names_and_unknown_names(argument, names):
+    with pytest.raises(TypeError, match=f"{argument} must be a list of names, not the str"):
+        mlps(**{argument: names})
+    with pytest.raises(ValueError, match=rf"{argument}: unknown names \['{names[0]}', "):
+        mlps(**{argument: list(names)})
+    mlp = find(mlps(**{argument: [names]}), lambda m: True)
+    assert isinstance(mlp, nn.MLP)
 
 
 # -- how programs print ---------------------------------------------------------------------------
