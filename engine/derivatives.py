@@ -21,6 +21,7 @@ The subgradients at kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = 0``,
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import add, mul, neg, sub
@@ -113,6 +114,14 @@ def leaky_relu(x: float, slope: float) -> float:
     return x if x > 0 else slope * x
 
 
+def max_shift(*xs: float) -> float:
+    """The largest x (0.0 if that is inf or nan): log-sum-exp's shift, ``log sum e^(x - m) + m``.
+    The shift cancels in the value, so its derivatives are 0 by definition, not max's: a node
+    of the graph (computed from each sample's data) through which no gradient flows."""
+    largest = max(xs)
+    return largest if math.isfinite(largest) else 0.0
+
+
 # -- a neuron's node: its operands are stored in two tuples, and it has its own chain rule ------
 
 
@@ -178,7 +187,8 @@ class Op:
       points of the first operand where the derivative jumps (PyTorch's subgradient is used
       there); ``constants`` are operand positions that are fixed parameters (an exponent, a
       slope), to which no gradient flows; ``smooth=False`` marks an op that finite differences
-      cannot check away from listed kinks (a step). Gradient checkers and strategies read these.
+      cannot check away from listed kinks (a step; ``max_shift``, whose derivative is 0 by
+      definition). Gradient checkers and strategies read these.
     - How it prints: ``symbol`` is its Python spelling when it is written infix (``x + y``) or,
       with one operand, prefix (``-x``), and ``precedence`` how tightly that binds; other ops are
       written as calls, ``tanh(x)``. ``commutative`` lets drawings leave its operands unnumbered.
@@ -263,6 +273,11 @@ def _affine_torch(t, *wxb):
     return out
 
 
+def _max_shift_torch(t, *xs):
+    largest = t.stack(xs).max().detach()
+    return t.where(t.isfinite(largest), largest, t.zeros_like(largest))
+
+
 def _sum_torch(t, *xs):
     return sum(xs[1:], xs[0]) if xs else t.tensor(0.0, dtype=t.float64)
 
@@ -301,6 +316,8 @@ OPS: dict[str, Op] = {
                      kinks=(0.0,), constants=(1,), torch=_leaky_relu_torch),
     "sum":        Op(add_all,      lambda *xs_out: (1.0,) * (len(xs_out) - 1), None,
                      commutative=True, torch=_sum_torch),
+    "max_shift":  Op(max_shift,    lambda *xs_out: (0.0,) * (len(xs_out) - 1), None, smooth=False,
+                     torch=_max_shift_torch),
     "affine":     Op(affine,       affine_local, None, commutative=True,
                      torch=_affine_torch,
                      store=affine_store, operands=affine_operands,

@@ -18,8 +18,13 @@ loss                       one sample's cost                target         dC/da
 =========================  ===============================  =============  ==================
 
 The last two take *logits* (use ``output_activation="linear"``) and are computed stably: a
-log-sum-exp shifted by the largest logit, which enters as a constant (the shift cancels in the
-gradient, so it needs none), never overflows and has no kink.
+log-sum-exp shifted by the largest logit, a ``max_shift`` node whose derivatives are 0 (the shift
+cancels in the value, so it needs none), never overflows and has no kink.
+
+Each loss's graph is the same for every sample, so that ``engine.compile`` can trace it once: a
+target enters as numbers, :meth:`Loss.row` (a class label one-hot), which ``sample`` also takes
+as Values, the traced program's inputs; and what belongs to the batch (the mean's ``1/N``,
+:meth:`Loss.scale`, and ``L2Penalty``) stays out of ``sample``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import TYPE_CHECKING, Any
 
-from engine import Value
+from engine import Value, apply
 
 if TYPE_CHECKING:  # NumPy is imported only when a closed-form method runs
     import numpy as np
@@ -63,13 +68,40 @@ class Loss:
             raise ValueError(f"{self.name} of an empty batch")
         total = _total([self.sample(self._output(out, i), y)
                         for i, (out, y) in enumerate(zip(outputs, targets, strict=True))])
-        if self.reduction == "mean" and len(outputs) > 1:
-            return total * (1.0 / len(outputs))
-        return total  # the mean of one sample is its cost: no "* 1" node in the graph
+        scale = self.scale(len(outputs))
+        return total if scale == 1.0 else total * scale  # one sample: no "* 1" node
+
+    def scale(self, n: int) -> float:
+        """The factor of the sum of ``n`` samples' costs: ``1/n`` for the mean, 1 for the sum."""
+        return 1.0 / n if self.reduction == "mean" and n > 1 else 1.0
 
     def sample(self, output: Sequence[Value], target: Any) -> Value:
-        """The cost of one sample."""
+        """The cost of one sample. ``target`` is a label, or its :meth:`row` as Values (the
+        inputs of a traced program): the graph is then the same whatever the label."""
+        return self.cost(output, self._target_row(target, len(output)))
+
+    def cost(self, output: Sequence[Value], row: Sequence[Any]) -> Value:
+        """The cost of one sample whose target is ``row`` (numbers or Values, see :meth:`row`)."""
         raise NotImplementedError
+
+    def row(self, target: Any, nout: int) -> list[float]:
+        """A target as the ``nout`` numbers the cost reads: the target itself, or its class
+        one-hot. Checked: a ValueError names a target that is not of this loss's kind."""
+        checked = self._check_target(target, nout)
+        return list(checked) if isinstance(checked, list) else [float(checked)]
+
+    def _target_row(self, target: Any, nout: int) -> Sequence[Any]:
+        """``target`` as a row: as it is if it is Values (a Value for one output), else ``row``."""
+        if type(target) is Value:
+            target = [target]
+        if (isinstance(target, Sequence) and not isinstance(target, str) and target
+                and all(type(t) is Value for t in target)):
+            if len(target) != nout:
+                raise ValueError(f"{self.name}: a target of Values is the row of {nout} "
+                                 f"number(s) that loss.row(label, {nout}) gives, got "
+                                 f"{len(target)} Values")
+            return target
+        return self.row(target, nout)
 
     def _output(self, output: Output, i: int) -> Sequence[Value]:
         """Sample ``i``'s output as a non-empty list of Values; ``TypeError`` if it is not."""
@@ -90,7 +122,7 @@ class Loss:
     def targets_matrix(self, targets: Sequence[Any], nout: int) -> np.ndarray:
         """The targets as the float array of shape ``(N, nout)`` the NumPy methods read."""
         import numpy as np
-        rows = [self._check_target(y, nout) for y in targets]  # a number or nout numbers each
+        rows = [self.row(y, nout) for y in targets]
         return np.array(rows, dtype=float).reshape(len(rows), nout)
 
     def value_np(self, A: np.ndarray, Y: np.ndarray) -> float:
@@ -125,10 +157,9 @@ class MeanSquaredError(Loss):
 
     name = "mse"
 
-    def sample(self, output: Sequence[Value], target: Any) -> Value:
+    def cost(self, output: Sequence[Value], row: Sequence[Any]) -> Value:
         """``sum_k (a_k - y_k)^2`` for one sample."""
-        target = self._check_target(target, len(output))
-        return _total([_square(a - y) for a, y in zip(output, target, strict=True)])
+        return _total([_square(a - y) for a, y in zip(output, row, strict=True)])
 
     def _check_target(self, y: Any, nout: int) -> list[float]:
         if isinstance(y, numbers.Real):
@@ -155,10 +186,9 @@ class Hinge(Loss):
 
     name = "hinge"
 
-    def sample(self, output: Sequence[Value], target: Any) -> Value:
+    def cost(self, output: Sequence[Value], row: Sequence[Any]) -> Value:
         """``max(0, 1 - y a)`` for one sample."""
-        y = self._check_target(target, len(output))
-        return (1.0 - y * output[0]).relu()
+        return (1.0 - row[0] * output[0]).relu()
 
     def predict(self, output: Sequence[float]) -> float:
         """``+1.0`` for a positive score, else ``-1.0``."""
@@ -187,11 +217,10 @@ class BinaryCrossEntropyWithLogits(Loss):
 
     name = "bce_with_logits"
 
-    def sample(self, output: Sequence[Value], target: Any) -> Value:
+    def cost(self, output: Sequence[Value], row: Sequence[Any]) -> Value:
         """``log(1 + e^a) - y a`` for one sample, computed stably."""
-        y = self._check_target(target, len(output))
         a = output[0]
-        return _log_sum_exp([Value(0.0), a]) - y * a
+        return _log_sum_exp([Value(0.0), a]) - row[0] * a
 
     def predict(self, output: Sequence[float]) -> int:
         """Class 1 for a positive logit, else 0."""
@@ -216,10 +245,10 @@ class SoftmaxCrossEntropy(Loss):
 
     name = "softmax_cross_entropy"
 
-    def sample(self, output: Sequence[Value], target: Any) -> Value:
-        """``log sum_k e^(a_k) - a_y`` for one sample, computed stably."""
-        y = self._check_target(target, len(output))
-        return _log_sum_exp(output) - output[y]
+    def cost(self, output: Sequence[Value], row: Sequence[Any]) -> Value:
+        """``log sum_k e^(a_k) - a_y`` for one sample, computed stably; ``a_y`` is the dot
+        product of the logits with the one-hot row, one node whatever the label."""
+        return _log_sum_exp(output) - Value.affine(row, output, 0.0)
 
     def predict(self, output: Sequence[float]) -> int:
         """The index of the largest logit."""
@@ -233,13 +262,10 @@ class SoftmaxCrossEntropy(Loss):
                              f"0..{nout - 1}, got {y!r}")
         return int(y)
 
-    def targets_matrix(self, targets: Sequence[Any], nout: int) -> np.ndarray:
-        """One-hot rows: shape ``(N, nout)``."""
-        import numpy as np
-        Y = np.zeros((len(targets), nout))
-        for i, y in enumerate(targets):
-            Y[i, self._check_target(y, nout)] = 1.0
-        return Y
+    def row(self, target: Any, nout: int) -> list[float]:
+        """The class one-hot: 1.0 at the label, 0.0 elsewhere."""
+        label = self._check_target(target, nout)
+        return [1.0 if k == label else 0.0 for k in range(nout)]
 
     def _costs_np(self, A, Y):
         import numpy as np
@@ -296,10 +322,9 @@ LOSSES: dict[str, Loss] = {loss.name: loss for loss in (mse, hinge, bce_with_log
 
 
 def _log_sum_exp(xs: Sequence[Value]) -> Value:
-    """``log sum_k e^(x_k)``, shifted by the largest ``x_k`` (a constant): it cannot overflow."""
-    shift = max(x.data for x in xs)
-    if not math.isfinite(shift):
-        shift = 0.0  # inf or nan logits: let IEEE arithmetic give inf or nan
+    """``log sum_k e^(x_k)``, shifted by the largest ``x_k`` (a node of zero derivatives, 0.0 for
+    inf or nan logits, which IEEE arithmetic then carries): it cannot overflow."""
+    shift = apply("max_shift", *xs)
     return Value.sum([(x - shift).exp() for x in xs]).log() + shift
 
 

@@ -86,3 +86,13 @@ def test_the_comparison_catches_a_wrong_derivative():
     wrong = 1.0 - math.tanh(0.5)
     assert len(problems) == 1 and problems[0].startswith(f"d/dx0: deltagrad {wrong!r}, torch ")
     assert gradients_disagree(program) == []
+
+
+@pytest.mark.parametrize("point", [(0.5, -1.0, 2.0), (3.0, 3.0), (1.0, math.inf)])
+def test_max_shift_matches_a_detached_max_in_torch(point):
+    """max_shift is left out of the random graphs (finite differences cannot check a derivative
+    that is 0 by definition): its value and its zero gradients against torch here."""
+    program = Program(len(point), (Instruction("max_shift", tuple(range(len(point)))),
+                                   Instruction("*", (len(point), 0))), output=len(point) + 1,
+                      point=point)
+    assert gradients_disagree(program) == []

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import engine
 from engine import Value
 from engine.testing import numeric_grad
 from nn import losses
@@ -177,3 +178,64 @@ def test_targets_matrix_is_n_by_nout_even_when_empty(name, nout, targets):
     loss = losses.LOSSES[name]
     assert loss.targets_matrix(targets, nout).shape == (2, nout)
     assert loss.targets_matrix([], nout).shape == (0, nout)
+
+
+# -- trace-friendly: one graph for every sample (what engine.compile traces once) ----------------
+
+SAMPLES = {  # per loss: (nout, two (logits, label) samples whose labels and largest logit differ)
+    "mse": (2, [([0.3, -1.2], [0.5, 1.0]), ([2.0, 0.1], [-1.0, 0.0])]),
+    "hinge": (1, [([0.3], 1), ([-2.0], -1)]),
+    "bce_with_logits": (1, [([0.3], 1.0), ([-2.0], 0.25)]),
+    "softmax_cross_entropy": (3, [([0.3, -1.2, 2.0], 0), ([5.0, 0.1, -0.4], 2)]),
+}
+
+
+def graph_of(loss, logits, target):
+    """The ops of one sample's graph, oldest first, and the numbers of its constant leaves
+    (leaves that are neither the logits nor the target's Values)."""
+    output = [Value(a) for a in logits]
+    row = [Value(r) for r in loss.row(target, len(logits))]
+    nodes = engine.ancestors(loss.sample(output, row))
+    inputs = {*output, *row}
+    return ([node.op for node in nodes],
+            [node.data for node in nodes if not node.parents and node not in inputs])
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_every_sample_has_the_same_graph_and_constants(name):
+    """What a trace bakes in is the same for every sample: no label picks a node, no constant
+    comes from the data (softmax's shift was max(logits) as a number, a different one each)."""
+    loss = losses.LOSSES[name]
+    _, (first, second) = SAMPLES[name]
+    assert graph_of(loss, *first) == graph_of(loss, *second)
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_a_target_row_of_values_gives_the_labels_cost_and_gradients(name):
+    loss = losses.LOSSES[name]
+    nout, samples = SAMPLES[name]
+    for logits, label in samples:
+        by_label = [Value(a) for a in logits]
+        by_row = [Value(a) for a in logits]
+        row = [Value(r) for r in loss.row(label, nout)]
+        cost, traced = loss.sample(by_label, label), loss.sample(by_row, row)
+        cost.backward()
+        traced.backward()
+        assert traced.data == cost.data
+        assert [a.grad for a in by_row] == [a.grad for a in by_label]
+
+
+def test_rows_are_the_targets_as_numbers_and_the_classes_one_hot():
+    assert losses.softmax_cross_entropy.row(1, 3) == [0.0, 1.0, 0.0]
+    assert losses.mse.row([2, 0.5], 2) == [2.0, 0.5] and losses.mse.row(3, 1) == [3.0]
+    assert losses.hinge.row(-1, 1) == [-1.0] and losses.bce_with_logits.row(1, 1) == [1.0]
+    with pytest.raises(ValueError, match=r"class index in 0\.\.2, got 3"):
+        losses.softmax_cross_entropy.row(3, 3)
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: a target of Values is the row "
+                                         r"of 3 number\(s\) .*got 2 Values"):
+        losses.softmax_cross_entropy.sample([Value(0.0)] * 3, [Value(0.0), Value(1.0)])
+
+
+def test_the_scale_is_one_over_n_for_the_mean_and_one_for_the_sum():
+    assert losses.mse.scale(4) == 0.25 and losses.mse.scale(1) == 1.0
+    assert losses.MeanSquaredError(reduction="sum").scale(4) == 1.0
