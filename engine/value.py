@@ -97,7 +97,8 @@ class Value:
     collector scans every live object that can hold others, and a tuple per node would double
     its work on a large graph. A one-operand op's operand is in ``_x`` (``_y`` is None), a
     two-operand op's are in ``_x`` and ``_y``; any other op's are a tuple in ``_x``, or the two
-    groups of its ``Op.store`` in ``_x`` and ``_y``.
+    groups of its ``Op.store`` in ``_x`` and ``_y``. A leaf stores no operands; its ``_y`` is
+    ``LIFTED`` when an operator made it from a number operand (the 2 of ``x * 2``): ``constant``.
     """
 
     __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "_seq")
@@ -136,6 +137,13 @@ class Value:
         """The entry of the table (``engine.derivatives.OPS``) of the operation that made this
         node: its local derivatives, how it prints, ...; None for a leaf."""
         return self._op
+
+    @property
+    def constant(self) -> bool:
+        """Whether this is a number an operation was given, made a leaf (the 2 of ``x * 2``,
+        the 1.0 of ``apply("sum", x, 1.0)``): a constant of the expression, not a variable. Its
+        ``grad`` is still computed; pictures show it as a number."""
+        return self._op is None and self._y is LIFTED
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -553,16 +561,22 @@ def _data(x: Operand) -> float:
     return x.data if type(x) is Value else _real(x, "what a Value is compared with")
 
 
+LIFTED = True  # a leaf's _y: made from a number operand (Value.constant); a singleton in pickles
+
+
 def _constant(x: object) -> Value:
-    """A number operand (the 2 of ``x * 2``) as a leaf; NotImplemented for anything else."""
+    """A number operand (the 2 of ``x * 2``) as a constant leaf; NotImplemented for anything
+    else."""
     if type(x) is not float and not isinstance(x, numbers.Real):
         return NotImplemented
-    return Value(x)
+    leaf = Value(x)
+    leaf._y = LIFTED
+    return leaf
 
 
 def _lifted(xs: Iterable[object], what: str) -> tuple[Value, ...]:
     """``xs`` as a tuple of Values, numbers made constant leaves (a TypeError names the rest)."""
-    return tuple(x if type(x) is Value else Value(_real(x, what)) for x in xs)
+    return tuple(x if type(x) is Value else _constant(_real(x, what)) for x in xs)
 
 
 # -- what detect_anomaly and a miscounting rule report --------------------------------------------

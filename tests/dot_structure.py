@@ -77,6 +77,24 @@ def _attrs(text: str) -> dict[str, str]:
     return {k: _value(v) for k, v in _ATTR.findall(text)}
 
 
+def title_lines(source: str) -> list[str]:
+    """The lines of a drawing's title (the graph's HTML-like label), unescaped: the caption's
+    lines, then the legend's entries, one a line."""
+    import html
+
+    found = re.search(r"^\s*(?:fontsize=\S+ )?label=(<<.*</TABLE>>)", source, flags=re.M)
+    if found is None:
+        return []
+    label = found[1]
+    lines = []
+    innermost = r"<TD[^>]*>((?:(?!<TD).)*?)</TD>"
+    for cell in re.findall(innermost, label.replace("<BR/>", "</TD><TD>")):
+        text = html.unescape(re.sub(r"<[^>]*>", "", cell)).strip()
+        if text:
+            lines.append(text)
+    return lines
+
+
 def _value(v: str) -> str:
     return v[1:-1] if v.startswith('"') and v.endswith('"') else v
 

@@ -24,19 +24,28 @@ from pathlib import Path
 from typing import Any
 
 from engine.pictures.gradient_names import gradient_names
-from engine.pictures.notation import dot_text, number, one_line, written
+from engine.pictures.notation import dot_text, number, shown, written
 from engine.pictures.render import INSTALL_HINT, RendererNotFound, render
 from engine.value import Value
 
 DEFAULT_MAX_NODES = 500
 RANKDIRS = ("LR", "TB")
 
-# colours (ColorBrewer pastels, distinguishable in print and by most colour-blind readers)
+# colours (ColorBrewer pastels, distinguishable in print and by most colour-blind readers), and
+# what the legend says of each
+MEANING = {
+    "output": "output",
+    "parameter": "parameter",
+    "input": "leaf",
+    "constant": "constant (a number, as the 2 of x * 2): data only",
+    "value": "computed",
+    "summary": "collapsed cluster",
+}
 COLOURS = {
     "output": "#b8e186",     # the root
     "parameter": "#fdb863",  # what training changes
-    "input": "#92c5de",      # a labelled leaf that is not a parameter
-    "constant": "#eeeeee",   # an unlabelled leaf: a number in the expression
+    "input": "#92c5de",      # a leaf that is not a parameter or a constant: a variable
+    "constant": "#eeeeee",   # a number an operation was given (Value.constant): the 2 of x * 2
     "value": "#ffffff",      # computed inside the graph
     "summary": "#fff7bc",    # a collapsed cluster
 }
@@ -125,7 +134,7 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
                clusters: Sequence[Cluster] = (), names: Mapping[Value, str] | None = None,
                collapse: bool | int | str | Iterable[str] = False,
                max_nodes: int | None = DEFAULT_MAX_NODES, title: str = "",
-               gradient_of: Value | None = None) -> Drawing:
+               gradient_of: Value | None = None, legend: bool = True) -> Drawing:
     """Draw the graph that computed ``root``.
 
     - ``rankdir``: ``"LR"`` (inputs on the left) or ``"TB"`` (inputs on top).
@@ -141,6 +150,9 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
     - ``max_nodes``: draw at most this many Values, those nearest the root; the rest become one
       "more values" node. ``None``: no cap.
     - ``title``: a caption above the graph.
+    - ``legend``: what the colours mean, under the title. A leaf shows its gradient unless it is
+      a constant, a number an operation was given (the 2 of ``x * 2``; ``Value.constant``):
+      those show their data only. An exponent or a slope is written into its operation (``**2``).
     - ``gradient_of``: for a gradient's graph (``root`` is ``x.grad`` after
       ``y.backward(create_graph=True)``), the ``y``: the nodes the backward pass made are named
       for what they are, ``dy/du`` and the local derivatives ``dn/du`` of the chain rule
@@ -153,7 +165,7 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True,
         names = {**gradient_names(gradient_of), **names}
     graph = Graph(root, clusters=clusters, collapse=collapse, max_nodes=max_nodes)
     return graph.draw(rankdir=rankdir, show_grad=show_grad, highlight=highlight,
-                      parameters=parameters, title=title,
+                      parameters=parameters, title=title, legend=legend,
                       label_text=lambda v: v.label or names.get(v, ""))
 
 
@@ -229,18 +241,18 @@ class Graph:
     def names(self, known: Mapping[Value, str] | None = None,
               longest: int = 24) -> dict[Value, str]:
         """A name for every drawn Value, to refer to it in text: its label, else its name in
-        ``known``, else its number (a leaf), else its expression (``a * b``), else ``#k`` (k: its
-        place, oldest first)."""
+        ``known``, else its number (a constant: ``Value.constant``), else its expression
+        (``v0 * v1``), else ``v<k>`` (k: its place, oldest first; its DOT id)."""
         names: dict[Value, str] = {}
         known = known or {}
-        for k, v in enumerate(self.values):
+        for v in self.values:
             if v.label or v in known:
                 names[v] = v.label or known[v]
             elif not v.parents:
-                names[v] = f"{v.data:g}"
+                names[v] = f"{v.data:g}" if v.constant else self.ids[v]
             else:
                 name = _expression(v, names)
-                names[v] = name if len(name) <= longest else f"#{k}"
+                names[v] = name if len(name) <= longest else self.ids[v]
         return names
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -250,10 +262,12 @@ class Graph:
              grad_text: Callable[[Value], str] | None = None,
              node_colour: Mapping[Value, str] | None = None,
              edge_label: Mapping[tuple[Value, int], str] | None = None,
-             highlight_edges: Iterable[tuple[Value, int]] | None = None) -> Drawing:
+             highlight_edges: Iterable[tuple[Value, int]] | None = None,
+             legend: bool = False) -> Drawing:
         """The DOT drawing. ``label_text``, ``grad_text``, ``node_colour``, ``edge_label`` and
         ``highlight_edges`` (edges named ``(value, operand slot)``; by default the edges between
-        two highlighted Values) let the film strip and explain show more."""
+        two highlighted Values) let the film strip and explain show more; ``legend`` says under
+        the title what each colour of the drawing means."""
         if rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
         marked = _value_set(highlight, "highlight")
@@ -268,7 +282,7 @@ class Graph:
                     grad_text=grad_text or (lambda v: number(_number(v.grad))),
                     node_colour=node_colour or {}, edge_label=edge_label or {}, red_edges=red,
                     red_ops={v for v, _ in red})
-        canvas = _Canvas(rankdir, title)
+        canvas = _Canvas(rankdir)
         for v in self.values:  # values outside every cluster, oldest first
             if v not in self.box_of:
                 self._draw_value(canvas, canvas.dot, v, look)
@@ -280,19 +294,19 @@ class Graph:
                         shape="note", fontname=TEXT_FONT, style="filled",
                         fillcolor=COLOURS["constant"])
         self._draw_edges(canvas, look)
+        canvas.caption(title, [k for k in MEANING if k in canvas.kinds] if legend else [])
         return Drawing(canvas.dot.source, nodes=canvas.nodes, edges=canvas.edges)
 
     def _draw_value(self, canvas: _Canvas, target: Any, v: Value, look: Look) -> None:
         """A Value's record ``label | data | grad`` and, for a computed one, its op's ellipse."""
         label = look.label_text(v)
-        kind = ("output" if v is self.root else "parameter" if v in look.parameters else
-                "value" if v.parents else "input" if label else "constant")
-        fields = [label, "data " + number(v.data)]
-        if kind == "constant":  # a number in the expression: no name, and no gradient
-            fields = fields[1:]
-        elif look.show_grad:
+        kind = self.kind(v, look.parameters, label)
+        fields = [label] if label else []  # no empty row for an unnamed Value
+        fields.append("data " + number(v.data))
+        if look.show_grad and kind != "constant":  # every gradient that means something
             fields.append("grad " + look.grad_text(v))
         fill = look.node_colour.get(v, COLOURS[kind])
+        canvas.kinds.add(kind)
         attrs = {"shape": VALUE_SHAPE, "fillcolor": fill}
         if v in look.marked:
             attrs.update(RED)
@@ -304,6 +318,18 @@ class Graph:
             if v in look.red_ops:
                 attrs.update(RED)
             canvas.node(target, self.ids[v] + "op", label=dot_text(self.folded[v]), **attrs)
+
+    def kind(self, v: Value, parameters: set[Value], label: str) -> str:
+        """What ``v`` is in the picture (a key of ``COLOURS``): the output, a parameter, a
+        computed value, a constant (a number an operation was given, as the 2 of ``x * 2``, and
+        not named: ``Value.constant``) or else a leaf, a variable whose gradient is shown."""
+        if v is self.root:
+            return "output"
+        if v in parameters:
+            return "parameter"
+        if v.parents:
+            return "value"
+        return "constant" if v.constant and not label else "input"
 
     def _draw_box(self, canvas: _Canvas, target: Any, box: _Box, look: Look) -> None:
         """A cluster as a box around its Values and nested boxes, or as one summary node."""
@@ -371,6 +397,7 @@ class Graph:
                 fields.append("grad " + look.grad_text(outputs[0]))
         red = any(v in look.marked for v in members)
         attrs = {"shape": VALUE_SHAPE, "fillcolor": COLOURS["summary"], **(RED if red else {})}
+        canvas.kinds.add("summary")
         canvas.node(target, "c" + box.key, label=_table(fields, look.rankdir, COLOURS["summary"],
                                                         red=red, rounded=True), **attrs)
 
@@ -450,7 +477,7 @@ class Look:
 class _Canvas:
     """A graphviz Digraph with the drawings' fonts and sizes, counting what is put on it."""
 
-    def __init__(self, rankdir: str, title: str) -> None:
+    def __init__(self, rankdir: str) -> None:
         import graphviz  # a dependency of deltagrad; only drawing needs it
 
         self.dot = dot = graphviz.Digraph("graph", graph_attr={
@@ -460,9 +487,14 @@ class _Canvas:
             "remincross": "false"})
         dot.attr("node", fontname=RECORD_FONT, fontsize="12")
         dot.attr("edge", arrowsize="0.6")
-        if title:
-            dot.attr(label=dot_text(title), labelloc="t", labeljust="l", fontsize="13")
         self.nodes = self.edges = 0
+        self.kinds: set[str] = set()  # the COLOURS used
+
+    def caption(self, title: str, kinds: Sequence[str]) -> None:
+        """The title (lines left-aligned) and a legend of ``kinds`` above the drawing."""
+        if title or kinds:
+            self.dot.attr(label=caption_label(title, kinds), labelloc="t", labeljust="l",
+                          fontsize="13")
 
     def node(self, target: Any, name: str, **attrs: str) -> None:
         target.node(name, **attrs)
@@ -563,7 +595,7 @@ def _number(x: float | Value) -> float:
 
 def _expression(v: Value, names: Mapping[Value, str]) -> str:
     """``v`` written with its operands' names: ``a * b``, ``tanh(n)``, ``(a + b) ** 2``."""
-    return written(v.op, [names.get(p) or (f"{p.data:g}" if not p.parents else "...")
+    return written(v.op, [names.get(p) or (f"{p.data:g}" if p.constant else "...")
                           for p in v.parents])
 
 
@@ -590,13 +622,28 @@ def _in_rank_order(values: list[Value], rankdir: str) -> list[Value]:
     return values[::-1] if rankdir == "LR" else values
 
 
+def caption_label(title: str, kinds: Sequence[str] = ()) -> str:
+    """An HTML-like label: ``title``'s lines, left-aligned, then a legend: a swatch of each
+    kind's colour and what it means (``MEANING``). All text escaped for HTML."""
+    rows = []
+    if title:
+        lines = [html.escape(shown(line)) for line in str(title).split("\n")]
+        rows.append(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{"<BR/>".join(lines)}</TD></TR>')
+    if kinds:
+        cells = "".join(f'<TD BGCOLOR="{COLOURS[k]}" BORDER="1" WIDTH="12"> </TD>'
+                        f'<TD ALIGN="LEFT">{html.escape(MEANING[k])}  </TD>' for k in kinds)
+        rows.append('<TR><TD ALIGN="LEFT"><TABLE BORDER="0" CELLSPACING="2" CELLPADDING="1">'
+                    f'<TR>{cells}</TR></TABLE></TD></TR>')
+    return f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
+
+
 def _table(fields: list[str], rankdir: str, fill: str, *, red: bool = False,
            rounded: bool = False) -> str:
     """A Value as an HTML-like table: fields stacked (name over data over grad) when the graph
     runs left to right, side by side when it runs top to bottom, so that a record is narrow
     along the direction the graph grows and a long chain fits a slide. (Tables, not DOT
     records: graphviz cannot keep records in a given order within a rank.)"""
-    cells = [f"<TD>{html.escape(one_line(text)) or ' '}</TD>" for text in fields]
+    cells = [f"<TD>{html.escape(shown(text)) or ' '}</TD>" for text in fields]
     rows = "".join(f"<TR>{c}</TR>" for c in cells) if rankdir == "LR" else \
         f"<TR>{''.join(cells)}</TR>"
     frame = f'BORDER="2" COLOR="{HIGHLIGHT}"' if red else 'BORDER="1"' if rounded else \

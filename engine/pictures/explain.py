@@ -141,7 +141,7 @@ class Explanation:
                 factors.append(derivative(raw(upper), raw(lower)) + slot)
             numbers = [number(f) for f in path.local]
             rows.append(PathRow(_elide(chain), _elide(factors[::-1]), _elide(numbers[::-1]),
-                                number(path.product)))
+                                _product(numbers, path.product)))
         listed = math.fsum(p.product for p in self.paths)
         if len(self.paths) < n:
             checks = [(f"the {len(self.paths)} paths listed (of {n}; max_paths="
@@ -200,7 +200,7 @@ class Explanation:
         names = graph.names(self.known_names)
 
         def label(v: Value) -> str:
-            return v.label or self.known_names.get(v) or (names.get(v, "") if v.parents else "")
+            return v.label or self.known_names.get(v) or ("" if v.constant else names.get(v, ""))
 
         parts = self.parts()
         listed = len(parts.rows)
@@ -256,6 +256,16 @@ def _same(x: float, y: float, rel_tol: float = 1e-9, abs_tol: float = 1e-12) -> 
     """Equal up to rounding; two nans count as equal (the same nan came through both ways)."""
     return (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rel_tol,
                                                              abs_tol=abs_tol)
+
+
+def _product(factors: list[str], product: float) -> str:
+    """The product as written after its rounded factors: when those do not multiply out to it
+    (``0.8556 x 2.0000`` is 1.7112, the product 1.7113), it says it is of the unrounded ones."""
+    shown = number(product)
+    rounded = math.prod(float(f) for f in factors)
+    if math.isfinite(product) and number(rounded) != shown:
+        return f"{shown} (of the unrounded factors)"
+    return shown
 
 
 def _elide(items: list[str], keep: int = 4) -> list[str]:

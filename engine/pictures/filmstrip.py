@@ -145,7 +145,8 @@ class FilmStrip:
 
     # -- text -----------------------------------------------------------------------------------
     def caption(self, k: int) -> str:
-        """What happens in frame ``k``, with the numbers of the chain rule."""
+        """What happens in frame ``k``, with the numbers of the chain rule: frame 0 is the
+        start, frame ``k`` is step ``k`` of the backward pass (one per node)."""
         frame = self.frames[k]
         n = len(self.frames) - 1
 
@@ -156,11 +157,11 @@ class FilmStrip:
             return derivative(self.names[of], self.names[by])
 
         if frame.node is None:
-            return (f"frame 0 of {n}: the backward pass starts at {name(self.root)} with "
+            return (f"before step 1 of {n}: the backward pass starts at {name(self.root)} with "
                     f"{name(self.root)}.grad = {number(frame.grads[self.root])}")
         node = frame.node
         op = self.graph.folded[node]
-        lines = [f"frame {k} of {n}: the gradient of {name(node)} (op {op}) is complete, "
+        lines = [f"step {k} of {n}: the gradient of {name(node)} (op {op}) is complete, "
                  f"{number(frame.grads[node])}; the chain rule passes it on:"]
         twice = len(set(node.parents)) < len(node.parents)
         for s in frame.steps:
@@ -204,13 +205,14 @@ class FilmStrip:
                                highlight_edges=edges)
 
     def _is_constant(self, v: Value) -> bool:
-        """A number written in the expression (an unnamed leaf that is not a parameter): the
-        backward pass reaches it, but nothing asks for its gradient, so no frame shows one."""
-        return not v.parents and not v.label and v not in self.known_names \
+        """A number an operation was given (``Value.constant``, the 2 of ``x * 2``) that is not
+        named or a parameter: the backward pass reaches it, but nothing asks for its gradient,
+        so no frame shows one."""
+        return v.constant and not v.label and v not in self.known_names \
             and v not in self._parameter_set
 
     def _label(self, v: Value) -> str:
-        return v.label or (self.names[v] if v.parents or v in self.known_names else "")
+        return "" if self._is_constant(v) else self.names[v]
 
     @staticmethod
     def _grad_text(frame: Frame, v: Value) -> str:

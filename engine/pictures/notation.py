@@ -35,14 +35,29 @@ def dot_text(text: str) -> str:
     """Plain DOT label text: backslashes escaped, lines left-aligned (needs ``graphviz``)."""
     import graphviz
 
-    lines = [one_line(line) for line in str(text).split("\n")]
+    lines = [shown(line) for line in str(text).split("\n")]
     escaped = [graphviz.escape(line) for line in lines]
     return graphviz.nohtml("\\l".join(escaped) + ("\\l" if len(lines) > 1 else ""))
 
 
 def one_line(text: str) -> str:
     """Control characters (newlines included) as spaces: one line per record field."""
-    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in str(text))
+    return "".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in str(text))
+
+
+LONGEST = 500  # characters of one label shown; Graphviz refuses labels over 16 KiB
+
+
+def shown(text: str, longest: int = LONGEST) -> str:
+    """``text`` as one line any output can carry: control characters as spaces, a lone
+    surrogate (not UTF-8) as U+FFFD, and past ``longest`` characters cut, saying how many."""
+    text = one_line(text)
+    if len(text) > longest:
+        text = f"{text[:longest]}... ({len(text) - longest} more characters)"
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def written(op: str, operands: Sequence[str]) -> str:

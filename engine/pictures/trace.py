@@ -9,9 +9,9 @@ rule, ``vbar_i = vbar_i + vbar_k * dv_k/dv_i``, with the local derivative ``dv_k
 table (``engine.derivatives.local_derivatives``): the numbers are exactly those of ``backward()``.
 
 ``trace_table(root)`` returns a :class:`Trace`: ``str()`` gives it as text, Jupyter shows it as an
-HTML table, ``to_latex()`` writes it for lecture notes. (Once the backward pass can record its own
-graph, ``backward(create_graph=True)``, a gradient is a Value like any other and its adjoint
-trace is again a trace: that is how second derivatives are read.)
+HTML table, ``to_latex()`` writes it for lecture notes. After ``backward(create_graph=True)`` a
+gradient is a Value like any other and its adjoint trace is again a trace: that is how second
+derivatives are read (``trace_table(x.grad, inputs=[x])``).
 """
 
 from __future__ import annotations

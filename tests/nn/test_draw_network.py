@@ -190,7 +190,7 @@ def test_film_strip_of_a_neuron_names_its_values():
     mlp = nn.MLP(2, [1], output_activation="tanh", seed=3)
     out = mlp([Value(0.5, "x1"), Value(-1.0, "x2")])[0]
     strip = nn.film_strip(out, mlp)
-    assert strip.caption(1).startswith("frame 1 of 2: the gradient of a1[1] (op tanh)")
+    assert strip.caption(1).startswith("step 1 of 2: the gradient of a1[1] (op tanh)")
     assert "z1[1].grad += da1[1]/dz1[1]" in strip.caption(1)
     assert "W1[1,2].grad +=" in strip.caption(2)
     dot = parse(strip.drawing(2).source)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from dot_structure import VALUE, parse, svg_counts, svg_texts
+from dot_structure import VALUE, parse, svg_counts, svg_texts, title_lines
 from lecture import lecture_expression
 
 from engine import Value, draw_graph
 from engine import render as render_module
-from engine.pictures.draw import COLOURS, HIGHLIGHT, Cluster, Drawing
+from engine.pictures.draw import COLOURS, HIGHLIGHT, MEANING, Cluster, Drawing
 from engine.pictures.render import INSTALL_HINT, RendererNotFound, find_renderer
 
 
@@ -316,3 +317,76 @@ def test_import_engine_and_nn_load_no_drawing_package():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+# -- unlabelled graphs (micrograd-style code labels nothing) --------------------------------------
+
+
+def test_every_leaf_a_gradient_reaches_shows_it_in_an_unlabelled_graph():
+    a, b = Value(0.3), Value(0.4)  # the a = 3, b = 4 scaled: tanh not saturated
+    c = (a * b).tanh() + a
+    c.backward()
+    dot = parse(draw_graph(c).source)
+    t = math.tanh(0.12)
+    by_data = {dot.fields(n)[0]: dot.fields(n) for n, at in dot.nodes.items()
+               if at["shape"] == VALUE}
+    # closed form: dc/da = b (1 - tanh(ab)^2) + 1, dc/db = a (1 - tanh(ab)^2)
+    assert by_data["data 0.3000"] == ["data 0.3000", f"grad {0.4 * (1 - t * t) + 1:.4f}"]
+    assert by_data["data 0.4000"] == ["data 0.4000", f"grad {0.3 * (1 - t * t):.4f}"]
+    for n, at in dot.nodes.items():  # no empty name row on any box
+        if at["shape"] == VALUE:
+            assert all(dot.fields(n)), dot.fields(n)
+            assert "<TD> </TD>" not in at["label"]
+    assert "leaf" in title_lines(draw_graph(c).source)
+
+
+def test_a_number_an_operation_was_given_is_a_constant_and_the_legend_says_so():
+    x = Value(3.0)
+    y = x * 2 + Value(0.5)  # the 2 is lifted by *, the 0.5 is a Value the user made
+    y.backward()
+    assert y.parents[0].parents[1].constant and not x.constant and not y.constant
+    source = draw_graph(y).source
+    dot = parse(source)
+    fields = {dot.fields(n)[0]: (dot.fields(n), at["fillcolor"]) for n, at in dot.nodes.items()
+              if at["shape"] == VALUE}
+    assert fields["data 2.0000"] == (["data 2.0000"], COLOURS["constant"])  # data only
+    assert fields["data 0.5000"] == (["data 0.5000", "grad 1.0000"], COLOURS["input"])
+    assert fields["data 3.0000"] == (["data 3.0000", "grad 2.0000"], COLOURS["input"])
+    legend = title_lines(source)
+    assert legend == [MEANING[k] for k in ("output", "input", "constant", "value")]
+
+
+def test_constants_stay_constants_through_pickle_copy_and_apply():
+    import copy
+    import pickle
+
+    from engine import apply
+
+    x = Value(1.0)
+    y = apply("sum", x, 2.0) * 3
+    two, three = y.parents[0].parents[1], y.parents[1]
+    assert two.constant and three.constant
+    again = pickle.loads(pickle.dumps(y))
+    assert again.parents[1].constant and again.parents[0].parents[1].constant
+    assert copy.deepcopy(y).parents[1].constant and not copy.deepcopy(y).parents[0].constant
+
+
+def test_all_thirteen_weights_of_an_unlabelled_2_3_1_network_show_their_gradient():
+    import random
+
+    rng = random.Random(0)
+    hidden = [([Value(rng.uniform(-1, 1)) for _ in range(2)], Value(0.0)) for _ in range(3)]
+    out = ([Value(rng.uniform(-1, 1)) for _ in range(3)], Value(0.0))
+    x = [0.5, -1.0]  # numbers: constants of the expression
+    hs = [(sum((wi * xi for wi, xi in zip(w, x, strict=True)), b)).tanh() for w, b in hidden]
+    y = sum((wi * hi for wi, hi in zip(out[0], hs, strict=True)), out[1])
+    y.backward()
+    weights = [v for w, b in [*hidden, out] for v in (*w, b)]
+    assert len(weights) == 13
+    dot = parse(draw_graph(y).source)
+    shown = {n: dot.fields(n) for n, at in dot.nodes.items() if at["shape"] == VALUE}
+    with_grad = [f for f in shown.values() if len(f) == 2 and f[1].startswith("grad")]
+    for w in weights:
+        assert [f"data {w.data:.4f}", f"grad {w.grad:.4f}"] in with_grad
+    # the inputs 0.5 and -1.0 are numbers given to *: constants, data only
+    assert ["data 0.5000"] in shown.values() and ["data -1.0000"] in shown.values()

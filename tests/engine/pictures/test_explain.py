@@ -145,3 +145,28 @@ def test_explain_needs_memory_linear_in_the_graph():
     times (tracemalloc counts bytes, so this does not depend on the machine's speed)."""
     small, large = _explain_peak_bytes(1000), _explain_peak_bytes(2000)
     assert large < 3 * small, (small, large)
+
+
+def test_an_unlabelled_weight_is_named_v_k_not_by_its_value_and_products_multiply_out():
+    w, x = Value(-0.489862), Value(1.5)
+    y = (w * x).tanh() * 2 + w
+    y.backward()
+    e = explain(y, w)
+    text = e.text()
+    assert "-0.489862" not in text and "#" not in text
+    assert text.startswith("d(")  # named by its expression and v<k>, its place in the drawing
+    assert "/dv0 = " in text.splitlines()[0]
+    for row in e.parts().rows:
+        factors = [float(f) for f in row.numbers]
+        shown = row.product.split()[0]
+        # what is written multiplies out, or says that it is the product of unrounded numbers
+        assert f"{math.prod(factors):.4f}" == shown or row.product.endswith(
+            "(of the unrounded factors)")
+    (long,) = [r for r in e.parts().rows if len(r.numbers) == 4]
+    t = math.tanh(-0.489862 * 1.5)
+    assert long.numbers == ["1.0000", "2.0000", f"{1 - t * t:.4f}", "1.5000"]
+    assert long.product == f"{2 * (1 - t * t) * 1.5:.4f} (of the unrounded factors)"
+    labels = [dot_fields[0] for dot_fields in (lambda d: [d.fields(n) for n, a in d.nodes.items()
+                                                          if a["shape"] == VALUE])(
+        parse(e.drawing().source))]
+    assert "v0" in labels and "v1" in labels  # the names the text uses are on the boxes

@@ -94,9 +94,11 @@ def test_a_repeated_operand_gets_two_steps_and_is_complete_after_the_second():
 def test_captions_state_the_chain_rule_with_numbers():
     strip = film_strip(lecture_expression())
     assert len(strip) == 4
-    assert strip.caption(0) == "frame 0 of 3: the backward pass starts at L with L.grad = 1.0000"
+    assert len(strip) == 4  # the start and one step per node: "of 3" counts the steps
+    assert strip.caption(0) == ("before step 1 of 3: the backward pass starts at L with "
+                                "L.grad = 1.0000")
     lines = strip.caption(3).splitlines()
-    assert lines[0].startswith("frame 3 of 3: the gradient of e (op *) is complete, -2.0000")
+    assert lines[0].startswith("step 3 of 3: the gradient of e (op *) is complete, -2.0000")
     assert lines[1].strip() == ("a.grad += de/da x e.grad = -3.0000 x -2.0000  ->  6.0000 "
                                 "(complete)")
     assert "0x" not in strip.text() and repr(strip).startswith("<FilmStrip: 4 frames")
@@ -140,7 +142,7 @@ def test_the_html_player_is_self_contained(tmp_path):
                                                            "http://www.w3.org/1999/xlink"}
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))  # frames do not clash
-    assert page.count("<?xml") == 0 and "frame 3 of 3" in page
+    assert page.count("<?xml") == 0 and "step 3 of 3" in page
 
 
 def test_frames_export_as_svg_and_png(tmp_path):
@@ -159,7 +161,7 @@ def test_a_notebook_shows_the_player_or_the_captions_without_a_renderer(monkeypa
     monkeypatch.setattr(render_module, "_executable", lambda name: None)
     bundle = strip._repr_mimebundle_()
     assert set(bundle) == {"text/plain"}
-    assert bundle["text/plain"].startswith(INSTALL_HINT) and "frame 3 of 3" in bundle["text/plain"]
+    assert bundle["text/plain"].startswith(INSTALL_HINT) and "step 3 of 3" in bundle["text/plain"]
 
 
 def test_guards_and_bad_input():
@@ -173,3 +175,19 @@ def test_guards_and_bad_input():
         film_strip([x])
     leaf = film_strip(x)
     assert isinstance(leaf, FilmStrip) and len(leaf) == 1 and leaf.grads == {x: 1.0}
+
+
+def test_an_unlabelled_leaf_gets_its_gradient_and_only_a_number_given_to_an_op_is_a_constant():
+    a, b = Value(2.0), Value(-3.0)
+    L = (a * b + a) * 2
+    strip = film_strip(L)
+    text = strip.text()
+    # dL/da = 2 (b + 1) = -4, dL/db = 2 a = 4: the leaves are v0, v1 (their places in the graph)
+    assert "v0.grad += " in text and f"->  {2 * (-3.0 + 1):.4f} (complete)" in text
+    assert "v1.grad += " in text and f"->  {2 * 2.0:.4f} (complete)" in text
+    assert "2 is a constant: no gradient" in text and "v0 is a constant" not in text
+    last = parse(strip.drawing(len(strip) - 1).source)
+    names = {last.fields(n)[0]: last.fields(n) for n, at in last.nodes.items()
+             if at["shape"] == VALUE}
+    assert names["v0"] == ["v0", "data 2.0000", "grad -4.0000"]
+    assert names["data 2.0000"] == ["data 2.0000"]  # the constant: data only

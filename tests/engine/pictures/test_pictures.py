@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from dot_structure import VALUE, parse, svg_places, svg_width
+from dot_structure import VALUE, parse, svg_places, svg_width, title_lines
 
 import nn
 from engine import Value, film_strip
@@ -164,7 +164,7 @@ def test_the_drawings_title_is_the_whole_first_sentence():
     mlp, _, _, C = lecture_net()
     e = nn.explain(C, mlp.layers[1].neurons[0].b, mlp)
     source = e.drawing().source
-    title = re.search(r'\blabel="(dC/db2\[1\][^"]*)"', source)[1]
+    title = title_lines(source)[0]
     assert title.startswith("dC/db2[1] = ") and title.endswith("on their edges")
 
 
