@@ -18,7 +18,6 @@ Layers and neurons are numbered from 1, as in the lecture notes (``W_1`` reads t
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -27,7 +26,7 @@ from engine import Value, ancestors, grad
 from engine.pictures.draw import COLOURS, HIGHLIGHT, RANKDIRS, Cluster, Drawing
 from engine.pictures.explain import DeltaForm, Explanation
 from engine.pictures.filmstrip import FilmStrip
-from engine.pictures.notation import dot_text, number
+from engine.pictures.notation import dot_text, html_text, number
 from nn.losses import Loss, mse
 from nn.mlp import MLP, Neuron
 
@@ -609,7 +608,7 @@ def _check_focus(mlp: MLP, focus: object) -> None:
 
 def _lines(lines: list[str]) -> str:
     """An HTML-like label: the first line bold (a name), the others as they are."""
-    cells = [f"<B>{html.escape(t)}</B>" if i == 0 else html.escape(t) for i, t in enumerate(lines)]
+    cells = [f"<B>{html_text(t)}</B>" if i == 0 else html_text(t) for i, t in enumerate(lines)]
     rows = "".join(f"<TR><TD>{cell}</TD></TR>" for cell in cells)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{rows}</TABLE>>'
 

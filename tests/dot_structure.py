@@ -36,7 +36,8 @@ class Dot:
             import html
 
             cells = re.findall(r"<TD[^>]*>(.*?)</TD>", label)
-            return [html.unescape(re.sub(r"<[^>]*>", "", c)).strip() for c in cells]
+            # graphviz reads entities, then backslash escapes (\\ is one backslash) even here
+            return [unescape(html.unescape(re.sub(r"<[^>]*>", "", c))).strip() for c in cells]
         if label.startswith("{") and label.endswith("}"):
             label = label[1:-1]
         return [unescape(f).strip() for f in re.split(r"(?<!\\)\|", label)]
@@ -89,7 +90,7 @@ def title_lines(source: str) -> list[str]:
     lines = []
     innermost = r"<TD[^>]*>((?:(?!<TD).)*?)</TD>"
     for cell in re.findall(innermost, label.replace("<BR/>", "</TD><TD>")):
-        text = html.unescape(re.sub(r"<[^>]*>", "", cell)).strip()
+        text = unescape(html.unescape(re.sub(r"<[^>]*>", "", cell))).strip()
         if text:
             lines.append(text)
     return lines

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.pictures.gradient_names import gradient_names
-from engine.pictures.notation import dot_text, number, shown, written
+from engine.pictures.notation import dot_text, html_text, number, shown, written
 from engine.pictures.render import INSTALL_HINT, RendererNotFound, render
 from engine.value import Value
 
@@ -247,7 +247,7 @@ class Graph:
         known = known or {}
         for v in self.values:
             if v.label or v in known:
-                names[v] = v.label or known[v]
+                names[v] = shown(v.label or known[v])
             elif not v.parents:
                 names[v] = f"{v.data:g}" if v.constant else self.ids[v]
             else:
@@ -627,7 +627,7 @@ def caption_label(title: str, kinds: Sequence[str] = ()) -> str:
     kind's colour and what it means (``MEANING``). All text escaped for HTML."""
     rows = []
     if title:
-        lines = [html.escape(shown(line)) for line in str(title).split("\n")]
+        lines = [html_text(line) for line in str(title).split("\n")]
         rows.append(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{"<BR/>".join(lines)}</TD></TR>')
     if kinds:
         cells = "".join(f'<TD BGCOLOR="{COLOURS[k]}" BORDER="1" WIDTH="12"> </TD>'
@@ -643,7 +643,7 @@ def _table(fields: list[str], rankdir: str, fill: str, *, red: bool = False,
     runs left to right, side by side when it runs top to bottom, so that a record is narrow
     along the direction the graph grows and a long chain fits a slide. (Tables, not DOT
     records: graphviz cannot keep records in a given order within a rank.)"""
-    cells = [f"<TD>{html.escape(shown(text)) or ' '}</TD>" for text in fields]
+    cells = [f"<TD>{html_text(text) or ' '}</TD>" for text in fields]
     rows = "".join(f"<TR>{c}</TR>" for c in cells) if rankdir == "LR" else \
         f"<TR>{''.join(cells)}</TR>"
     frame = f'BORDER="2" COLOR="{HIGHLIGHT}"' if red else 'BORDER="1"' if rounded else \

@@ -20,7 +20,7 @@ from typing import Any
 from engine.derivatives import local_derivatives
 from engine.functional import grad
 from engine.pictures.draw import DEFAULT_MAX_NODES, Cluster, Drawing, Graph, fallback_bundle
-from engine.pictures.notation import derivative, grouped, number
+from engine.pictures.notation import derivative, grouped, number, printable
 from engine.value import Value, ancestors
 
 DEFAULT_MAX_PATHS = 20
@@ -178,14 +178,14 @@ class Explanation:
             lines.append(f"  {formula}:")
             lines.append(f"  {numbers}")
         lines.append("All agree." if parts.agree else "They do NOT agree.")
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
     __str__ = text
 
     def html(self) -> str:
         """The explanation as a styled HTML block (a notebook's rich output): the formula, one
         table row per path, the checks, and the verdict."""
-        return explanation_html(self.parts())
+        return printable(explanation_html(self.parts()))
 
     def drawing(self, *, rankdir: str = "LR", collapse: bool | int | str | Sequence[str] = False,
                 max_nodes: int | None = DEFAULT_MAX_NODES) -> Drawing:

@@ -23,11 +23,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from engine.derivatives import local_derivatives
 from engine.pictures.draw import Cluster, Drawing, Graph, fallback_bundle
-from engine.pictures.notation import derivative, grouped, number
+from engine.pictures.notation import derivative, grouped, number, printable
 from engine.value import Value, backward_order
 
 DEFAULT_MAX_FRAMES = 200
@@ -175,7 +176,7 @@ class FilmStrip:
             lines.append(f"  {name(s.parent)}.grad += {d(node, s.parent)}{slot} x "
                          f"{name(node)}.grad = {number(s.local)} x {number(s.upstream)}"
                          f"  ->  {number(s.after)} ({state})")
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
     def text(self) -> str:
         """Every caption, one frame after the other."""
@@ -245,7 +246,7 @@ class FilmStrip:
         svgs = self.svg_frames(caption=False)  # the player shows the caption as text
         digest = hashlib.sha1("".join(svgs).encode()).hexdigest()[:10]
         uid = f"dg-film-{digest}-{next(_players)}"
-        captions = [html.escape(self.caption(k)) for k in range(len(svgs))]
+        captions = [html.escape(printable(self.caption(k))) for k in range(len(svgs))]
         frames = "\n".join(
             f'<div class="dg-frame" data-caption="{captions[k]}"'
             f'{"" if k == 0 else " hidden"}>{_inline_svg(svg, f"{uid}-{k}")}</div>'
@@ -254,8 +255,9 @@ class FilmStrip:
         # longest caption at any width, so the frames below never move
         sizers = "".join(f'<pre class="dg-sizer" aria-hidden="true" hidden>{c}</pre>'
                          for c in dict.fromkeys(captions))
-        return _PLAYER.replace("UID", uid).replace("LAST", str(len(svgs) - 1)).replace(
-            "FRAMES", frames).replace("SIZERS", sizers).replace("CAPTION0", captions[0])
+        # one pass (string.Template): text put in is never read again as part of the template
+        return _PLAYER.substitute(uid=uid, last=len(svgs) - 1, frames=frames, sizers=sizers,
+                                  caption0=captions[0])
 
     def save_html(self, path: str | os.PathLike) -> Path:
         """Write the player as a standalone HTML page."""
@@ -290,20 +292,21 @@ def _inline_svg(svg: str, prefix: str) -> str:
     return re.sub(r'\bid="', f'id="{prefix}-', svg)
 
 
-_PLAYER = """<div class="dg-film" id="UID" tabindex="0" aria-label="backward film strip">
+_PLAYER = Template("""<div class="dg-film" id="${uid}" tabindex="0"
+aria-label="backward film strip">
 <style>
-#UID { font-family: Helvetica, Arial, sans-serif; }
-#UID:focus-visible { outline: 2px solid #7aa7e0; outline-offset: 2px; }
-#UID .dg-bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
-#UID .dg-bar input { flex: 1; min-width: 120px; max-width: 420px; }
-#UID .dg-keys { color: #777; font-size: 12px; }
-#UID .dg-stack { display: grid; }
-#UID .dg-stack > * { grid-area: 1 / 1; }
-#UID .dg-stack > [hidden] { display: block; visibility: hidden; }
-#UID pre { background: #f7f7f7; padding: 6px; margin: 4px 0; white-space: pre-wrap; }
-#UID .dg-frames { overflow-x: auto; }
-#UID svg { max-width: 100%; height: auto; }
-#UID.dg-full svg { max-width: none; }
+#${uid} { font-family: Helvetica, Arial, sans-serif; }
+#${uid}:focus-visible { outline: 2px solid #7aa7e0; outline-offset: 2px; }
+#${uid} .dg-bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
+#${uid} .dg-bar input { flex: 1; min-width: 120px; max-width: 420px; }
+#${uid} .dg-keys { color: #777; font-size: 12px; }
+#${uid} .dg-stack { display: grid; }
+#${uid} .dg-stack > * { grid-area: 1 / 1; }
+#${uid} .dg-stack > [hidden] { display: block; visibility: hidden; }
+#${uid} pre { background: #f7f7f7; padding: 6px; margin: 4px 0; white-space: pre-wrap; }
+#${uid} .dg-frames { overflow-x: auto; }
+#${uid} svg { max-width: 100%; height: auto; }
+#${uid}.dg-full svg { max-width: none; }
 </style>
 <div class="dg-bar">
 <button type="button" data-go="first" title="first frame (Home)">|&lt;</button>
@@ -311,20 +314,20 @@ _PLAYER = """<div class="dg-film" id="UID" tabindex="0" aria-label="backward fil
 <button type="button" data-go="play" title="play / pause (space)">play</button>
 <button type="button" data-go="next" title="next frame (right arrow)">&gt;</button>
 <button type="button" data-go="last" title="last frame (End)">&gt;|</button>
-<input type="range" min="0" max="LAST" value="0" aria-label="frame">
-<span class="dg-count">0 / LAST</span>
+<input type="range" min="0" max="${last}" value="0" aria-label="frame">
+<span class="dg-count">0 / ${last}</span>
 <button type="button" data-go="zoom" title="show the frames at full size or fitted to the width"
 >full size</button>
 <span class="dg-keys">keys: &larr; &rarr; step, space play/pause, Home/End</span>
 </div>
-<div class="dg-stack"><pre class="dg-caption" aria-live="polite">CAPTION0</pre>
-SIZERS</div>
+<div class="dg-stack"><pre class="dg-caption" aria-live="polite">${caption0}</pre>
+${sizers}</div>
 <div class="dg-stack dg-frames">
-FRAMES
+${frames}
 </div>
 <script>
 (function () {
-  var root = document.getElementById("UID");
+  var root = document.getElementById("${uid}");
   var frames = root.querySelectorAll(".dg-frame");
   var slider = root.querySelector("input"), count = root.querySelector(".dg-count");
   var caption = root.querySelector(".dg-caption"), play = root.querySelector("[data-go=play]");
@@ -373,4 +376,4 @@ FRAMES
   show(0);
 })();
 </script>
-</div>"""
+</div>""")

@@ -32,11 +32,13 @@ _TOKEN = re.compile(r"[\w#.+,\[\]-]+")
 
 
 def dot_text(text: str) -> str:
-    """Plain DOT label text: backslashes escaped, lines left-aligned (needs ``graphviz``)."""
+    """Plain DOT label text: backslashes escaped (``\\N`` would be the node's name), ``&``
+    written ``&amp;`` (Graphviz reads entities in every label), lines left-aligned (needs
+    ``graphviz``)."""
     import graphviz
 
     lines = [shown(line) for line in str(text).split("\n")]
-    escaped = [graphviz.escape(line) for line in lines]
+    escaped = [graphviz.escape(line.replace("&", "&amp;")) for line in lines]
     return graphviz.nohtml("\\l".join(escaped) + ("\\l" if len(lines) > 1 else ""))
 
 
@@ -55,6 +57,20 @@ def shown(text: str, longest: int = LONGEST) -> str:
     if len(text) > longest:
         text = f"{text[:longest]}... ({len(text) - longest} more characters)"
     return _SURROGATE.sub("\ufffd", text)
+
+
+def html_text(text: str) -> str:
+    """Text for a Graphviz HTML-like label: one line (``shown``), HTML-escaped, and backslashes
+    doubled: Graphviz expands ``\\N`` (the node's name) and ``\\G`` even there."""
+    import html
+
+    return html.escape(shown(text)).replace("\\", "\\\\")
+
+
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate (a str that is not UTF-8) as U+FFFD, lines kept: for
+    the text outputs (captions, explanations), which notebooks send as UTF-8."""
+    return _SURROGATE.sub("\ufffd", str(text))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -25,6 +25,7 @@ from typing import ClassVar
 
 from engine.derivatives import PREFIX, Op
 from engine.pictures.filmstrip import replay_backward
+from engine.pictures.notation import shown
 from engine.value import Value, ancestors
 
 DEFAULT_MAX_VALUES = 300
@@ -198,7 +199,7 @@ class Style:
         return f"dv_{k}/dv_{i}"
 
     def input(self, label: str, bar: bool = False) -> str:
-        return label + ("bar" if bar else "")
+        return shown(label) + ("bar" if bar else "")
 
     def number(self, x: float) -> str:
         return _short(x)
@@ -207,13 +208,17 @@ class Style:
         return f"({text})"
 
     def infix(self, op: Op, a: str, b: str) -> str:
-        return f"{a} {op.symbol} {b}"
+        return f"{a} {self.symbol(op)} {b}"
 
     def prefix(self, op: Op, a: str) -> str:
-        return f"{op.symbol}{a}"
+        return f"{self.symbol(op)}{a}"
 
     def call(self, op: Op, args: Sequence[str]) -> str:
-        return f"{op.name}({', '.join(args)})"
+        return f"{shown(op.name)}({', '.join(args)})"
+
+    def symbol(self, op: Op) -> str:
+        """An operation's symbol (a registered op's is any text) written for this format."""
+        return shown(op.symbol)
 
     def equal(self, text: str) -> str:
         return f"{self.equals}{text}" if text else ""
@@ -229,7 +234,7 @@ class HtmlStyle(Style):
         return f"&part;{self.v(k)}/&part;{self.v(i)}"
 
     def input(self, label: str, bar: bool = False) -> str:
-        base, sub = _split_label(label)
+        base, sub = _split_label(shown(label))
         base = html.escape(base)
         return (_overlined(base) if bar else f"<i>{base}</i>") + (f"<sub>{sub}</sub>" if sub
                                                                    else "")
@@ -240,14 +245,16 @@ class HtmlStyle(Style):
     def infix(self, op: Op, a: str, b: str) -> str:
         if op.symbol == "**":
             return f"{a}<sup>{b}</sup>"
-        symbol = {"*": "&times;", "-": "&minus;"}.get(op.symbol, html.escape(op.symbol))
-        return f"{a} {symbol} {b}"
+        return f"{a} {self.symbol(op)} {b}"
 
     def prefix(self, op: Op, a: str) -> str:
-        return f"{_minus(op.symbol)}{a}"
+        return f"{self.symbol(op)}{a}"
 
     def call(self, op: Op, args: Sequence[str]) -> str:
-        return f"{html.escape(op.name)}({', '.join(args)})"
+        return f"{html.escape(shown(op.name))}({', '.join(args)})"
+
+    def symbol(self, op: Op) -> str:
+        return {"*": "&times;", "-": "&minus;"}.get(op.symbol) or html.escape(shown(op.symbol))
 
 
 class LatexStyle(Style):
@@ -272,8 +279,19 @@ class LatexStyle(Style):
     def infix(self, op: Op, a: str, b: str) -> str:
         if op.symbol == "**":
             return f"{{{a}}}^{{{b}}}"
-        symbol = r"\times" if op.symbol == "*" else op.symbol
-        return f"{a} {symbol} {b}"
+        return f"{a} {self.symbol(op)} {b}"
+
+    def prefix(self, op: Op, a: str) -> str:
+        return f"{self.symbol(op)}{a}"
+
+    def symbol(self, op: Op) -> str:
+        """``\\times`` for ``*``; a symbol of plain maths characters as it is; any other
+        (a registered op's) as escaped text."""
+        if op.symbol == "*":
+            return r"\times"
+        if re.fullmatch(r"[-+/=<>|!:.,@]+", op.symbol):
+            return op.symbol
+        return rf"\mathbin{{\text{{{_latex_text(op.symbol)}}}}}"
 
     def call(self, op: Op, args: Sequence[str]) -> str:
         if op.name == "sqrt":
@@ -364,7 +382,9 @@ _LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}",
 
 
 def _latex_text(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
+    """``text`` for LaTeX's text mode: one line (a blank line would end the paragraph inside
+    the array), its special characters escaped."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in shown(text))
 
 
 def _text_block(title: str, rows: list[list[str]]) -> str:
