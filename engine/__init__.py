@@ -13,6 +13,7 @@ reverse topological order and applies the chain rule with the local derivatives 
 
 import sys
 
+from engine.compiler import compile
 from engine.functional import grad, hessian, hvp, jacobian, jvp
 from engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from engine.pictures import draw, filmstrip, notation, render, trace
@@ -31,6 +32,7 @@ del _old, _module
 draw_graph, explain, film_strip = draw.draw_graph, _explain.explain, filmstrip.film_strip
 gradient_names, trace_table = _gradient_names.gradient_names, trace.trace_table
 
-__all__ = ["Value", "affine_rows", "ancestors", "apply", "backward_order", "detect_anomaly",
+__all__ = ["Value", "affine_rows", "ancestors", "apply", "backward_order", "compile",
+           "detect_anomaly",
            "draw_graph", "enable_grad", "explain", "film_strip", "grad", "gradient_names",
            "hessian", "hvp", "is_grad_enabled", "jacobian", "jvp", "no_grad", "trace_table"]

@@ -19,6 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Mode(NamedTuple):
     record: bool  # operations store their op and parents (False: results are leaves)
     anomaly: bool  # the first nan or inf produced raises FloatingPointError
+    tracing: bool = False  # engine.compile is tracing: a branch on a Value's number warns
 
 
 RECORDING = Mode(record=True, anomaly=False)
@@ -77,6 +78,22 @@ class ModeBlock:
             with ModeBlock(**changes):
                 return function(*args, **kwargs)
         return run  # type: ignore[return-value]
+
+
+class TracerWarning(UserWarning):
+    """``engine.compile`` traced a branch on data: its program keeps the way this example took."""
+
+
+def warn_traced_branch(v: Any) -> None:
+    """Warn that code being traced by ``engine.compile`` compares a Value or tests its truth
+    (an ``if`` on data): the program keeps the branch taken for the example, for every input."""
+    import warnings
+
+    what = repr(v.label) if v.label else f"the {v.op or 'leaf'} node of data {v.data!r}"
+    warnings.warn(f"engine.compile: the traced code branches on the number of {what} (a "
+                  "comparison or a truth test): the program keeps the branch this example took, "
+                  "for every input. Check other inputs with check_inputs=[...], or write the "
+                  "branch as an operation (relu, abs, ...)", TracerWarning, stacklevel=4)
 
 
 def no_grad() -> ModeBlock:

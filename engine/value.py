@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
 from engine.derivatives import OPS, POSITIONS, Op, local_derivatives
-from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING, ModeBlock
+from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING, ModeBlock, warn_traced_branch
 
 Number = int | float
 
@@ -220,11 +220,11 @@ class Value:
         return self._leaky_relu(_real(slope, "leaky_relu's slope"))
 
     # -- comparisons and truth compare data, as for numbers; == stays identity (Values are hashed)
-    def __lt__(self, other: Operand) -> bool: return self.data < _data(other)
-    def __le__(self, other: Operand) -> bool: return self.data <= _data(other)
-    def __gt__(self, other: Operand) -> bool: return self.data > _data(other)
-    def __ge__(self, other: Operand) -> bool: return self.data >= _data(other)
-    def __bool__(self) -> bool: return self.data != 0
+    def __lt__(self, other: Operand) -> bool: return _decided(self) < _data(other)
+    def __le__(self, other: Operand) -> bool: return _decided(self) <= _data(other)
+    def __gt__(self, other: Operand) -> bool: return _decided(self) > _data(other)
+    def __ge__(self, other: Operand) -> bool: return _decided(self) >= _data(other)
+    def __bool__(self) -> bool: return _decided(self) != 0
 
     # -- n-ary operations: one node, many operands -----------------------------------------------
     @staticmethod
@@ -555,6 +555,14 @@ def _not_converted(call: str, instead: str) -> TypeError:
                      f"leave the graph without a word. Use {instead} for its number (a float, "
                      "off the graph: no gradient flows through it), or the Value method to stay "
                      "on the graph: v.exp(), v.log(), v.sqrt(), v.tanh(), v ** 2, ...")
+
+
+def _decided(v: Value) -> float:
+    """``v.data`` for a comparison or a truth test: a branch on data, which an ``engine.compile``
+    trace would fix for every sample, so it warns while one runs."""
+    if MODE.get().tracing:
+        warn_traced_branch(v)
+    return v.data
 
 
 def _data(x: Operand) -> float:

@@ -1,0 +1,557 @@
+"""The batch program: the trace run on a whole batch with NumPy, a layer as one matrix product.
+
+Each node that varies with the sample is an array over the batch (node by node: ``v3 = tanh(v2)``
+on arrays of B numbers); a node that depends on the parameters only is one number. Nodes that
+make a layer are *blocks*, matrices whose rows are nodes and whose columns are samples: the
+inputs (``A0 = x.T``), a layer's ``affine`` nodes that read the same inputs (``Z1 = W1 @ A0 +
+b1``: the ``affine`` row of the table says how, :class:`engine.compiler.arrays.AffineGroups`),
+and an op applied to every row of a block (``A1 = tanh(Z1)``). The adjoint runs the same
+units backwards: ``gZ1 = gA1 * (1.0 - A1 * A1)``, ``gW1 += gZ1 @ A0.T``.
+
+The parameters are one array ``theta`` (in the order of ``params``), their gradients one array
+``G``; a layer's ``W1`` and ``b1`` are views of ``theta``, ``gW1`` and ``gb1`` of ``G``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import heapq
+import warnings
+from dataclasses import dataclass, field
+
+from engine.compiler.arrays import ARRAY_OPS, numpy_functions
+from engine.compiler.naming import Names
+from engine.compiler.symbols import Symbol
+from engine.compiler.tracing import Trace
+from engine.compiler.writing import Writer, term
+from engine.derivatives import OPS
+from engine.value import Value
+
+PROGRAM = "batch_forward_and_backward"
+FORWARD = "batch_forward"
+
+
+@dataclass(eq=False)
+class Unit:
+    """What one step of the program computes: a block of nodes, or one node."""
+
+    kind: str  # "input", "layer", "map", "stack", "node"
+    nodes: list[Value]  # the rows of a block, or the one node
+    name: str = ""  # a block's matrix
+    operand: Unit | None = None  # a layer's inputs block, a map's operand block
+    op: str = ""
+    extra: list = field(default_factory=list)  # a map's constant operands; a layer's arrays
+    arg: int = -1  # an input block's argument
+
+    @property
+    def newest(self) -> int:
+        return max(v.created for v in self.nodes)
+
+
+@dataclass
+class LayerArrays:
+    """A layer's weights and biases: views of theta (or an index into it) and of G."""
+
+    W: str
+    b: str
+    W_at: object  # index arrays into theta, (m, n) and (m, 1)
+    b_at: object
+
+
+class BatchProgram:
+    """The compiled batch program and what it needs to run."""
+
+    def __init__(self, source: str, namespace: dict, trace: Trace, single: bool) -> None:
+        self.source = source
+        self.namespace = namespace
+        self.trace = trace
+        self.single = single
+        self._run = namespace[PROGRAM]
+        self._forward = namespace[FORWARD]
+        self.arrays: dict = {}  # the layers' views of theta and G, by name
+        self.forward_arrays: dict = {}
+
+    def _load(self, inputs, theta):
+        import numpy as np
+
+        t = self.trace
+        arrays = []
+        size = None
+        for x, shape, name in zip(inputs, t.shapes, t.arg_names, strict=True):
+            a = np.asarray(x, dtype=float)
+            if a.shape[1:] != shape or a.ndim != len(shape) + 1:
+                raise ValueError(f"input {name}: a batch of it must have the shape (B, "
+                                 f"{', '.join(map(str, shape))}), got {a.shape}".replace(
+                                     "(B, )", "(B,)"))
+            if size is None:
+                size = a.shape[0]
+            elif a.shape[0] != size:
+                raise ValueError(f"input {name} has {a.shape[0]} samples, the first input "
+                                 f"{size}")
+            arrays.append(a)
+        if not size:
+            raise ValueError("an empty batch")
+        own = self.namespace["theta"]
+        if theta is not own:
+            theta = np.asarray(theta, dtype=float)
+            if theta.shape != own.shape:
+                raise ValueError(f"theta must hold the {own.shape[0]} parameters, got the "
+                                 f"shape {theta.shape}")
+            own[...] = theta
+        self.namespace["ones"] = np.ones(size)
+        return arrays
+
+    def forward(self, inputs, theta):
+        import numpy as np
+
+        arrays = self._load(inputs, theta)
+        with np.errstate(all="ignore"):
+            return self._shaped(self._forward(*arrays, **self.forward_arrays), len(arrays[0]))
+
+    def run(self, inputs, theta):
+        """``(outputs, gradients)``: the gradient of the outputs' sum over the batch, an array
+        in the order of ``params``."""
+        import numpy as np
+
+        arrays = self._load(inputs, theta)
+        G = self.namespace["G"]
+        G[...] = 0.0
+        with np.errstate(all="ignore"):
+            out = self._run(*arrays, **self.arrays)
+        return self._shaped(out, len(arrays[0])), G.copy()
+
+    def _shaped(self, out, size):
+        import numpy as np
+
+        if self.single:
+            return np.broadcast_to(np.asarray(out, dtype=float), (size,)).copy()
+        return np.stack([np.broadcast_to(np.asarray(o, dtype=float), (size,)) for o in out],
+                        axis=1)
+
+
+def write(t: Trace, names: Names) -> BatchProgram:
+    import numpy as np
+
+    return _Builder(t, names, np).program()
+
+
+class _Builder:
+    def __init__(self, t: Trace, names: Names, np) -> None:
+        self.t, self.names, self.np = t, names, np
+        self.param_at = {p: k for k, p in enumerate(t.params)}
+        self.users: dict[Value, list[Value]] = {}
+        for v in t.nodes:
+            for p in v.parents:
+                self.users.setdefault(p, []).append(v)
+        self.taken = set(names.plain) | set(names.dicts) | set(names.reserved)
+        self.unit_of: dict[Value, Unit] = {}
+        self.row_of: dict[Value, int] = {}
+        self.units: list[Unit] = []
+        self.blocks_by_rows: dict[tuple[int, ...], Unit] = {}
+        self.globals: dict[str, object] = {}
+        self.layer_arrays: dict[tuple, LayerArrays] = {}
+        self.slow: set[str] = set()
+        self.writer = Writer(self.ref, t.constant)
+
+    # -- names ------------------------------------------------------------------------------
+    def fresh(self, wanted: str | None, fallback: str) -> str:
+        for candidate in ([wanted] if wanted else []) + [f"{fallback}{i}" if i else fallback
+                                                         for i in range(0, 1000)]:
+            if candidate and candidate.isidentifier() and candidate not in self.taken \
+                    and f"g{candidate}" not in self.taken:
+                self.taken |= {candidate, f"g{candidate}"}
+                return candidate
+        raise RuntimeError("no free name")  # pragma: no cover
+
+    def shared_base(self, nodes: list[Value]) -> str | None:
+        """``Z1`` for nodes named ``z1[1], z1[2], ...``: their names' base, capitalised."""
+        bases = {self.names.name.get(v, "").split("[")[0] for v in nodes}
+        if len(bases) == 1 and all("[" in self.names.name.get(v, "") for v in nodes):
+            base = bases.pop()
+            return base[:1].upper() + base[1:]
+        return None
+
+    def ref(self, v: Value) -> str:
+        if v in self.param_at:
+            return f"theta[{self.param_at[v]}]"
+        unit = self.unit_of.get(v)
+        if unit is not None and unit.kind in ("input", "layer", "map"):
+            if unit.kind == "input" and self.t.shapes[unit.arg] == ():
+                return unit.name
+            return f"{unit.name}[{self.row_of[v]}]"
+        return self.names.name[v]
+
+    def gref(self, v: Value) -> str:
+        if v in self.param_at:
+            return f"G[{self.param_at[v]}]"
+        unit = self.unit_of.get(v)
+        if unit is not None and unit.kind in ("layer", "map"):
+            return f"g{unit.name}[{self.row_of[v]}]"
+        return self.names.grad(v)
+
+    # -- finding the units ------------------------------------------------------------------
+    def block(self, unit: Unit) -> None:
+        self.units.append(unit)
+        for i, v in enumerate(unit.nodes):
+            self.unit_of[v] = unit
+            self.row_of[v] = i
+        self.blocks_by_rows.setdefault(tuple(map(id, unit.nodes)), unit)
+        self.maps_over(unit)
+
+    def find_units(self) -> None:
+        t = self.t
+        by_arg: dict[int, list[Value]] = {}
+        for leaf in t.inputs:
+            by_arg.setdefault(t.input_place[leaf][0], []).append(leaf)
+        for a, leaves in by_arg.items():
+            arg = t.arg_names[a]
+            wanted = f"{arg.upper()}T"
+            name = arg if t.shapes[a] == () else self.fresh(wanted, f"{arg}T")
+            self.block(Unit("input", leaves, name, arg=a))
+        layers: dict[tuple, list[Value]] = {}
+        groups = ARRAY_OPS["affine"].groups
+        for v in t.nodes:
+            if v.op == "affine" and v in t.mapped and v not in self.unit_of:
+                w, x, b = groups.split(v.parents)
+                if all(p in self.param_at for p in (*w, b)) and all(p in t.mapped for p in x):
+                    layers.setdefault(groups.key(v.parents), []).append(v)
+        for v in t.nodes:
+            if v in self.unit_of or not t.computed(v):
+                continue
+            members = layers.get(groups.key(v.parents)) if v.op == "affine" else None
+            if members and v in members:
+                self.layer(members)
+            else:
+                self.unit_of[v] = unit = Unit("node", [v])
+                self.units.append(unit)
+
+    def name_inputs_A0(self) -> None:
+        """The input block the first layer reads is ``A0``, as in the lecture notes."""
+        first = next((u for u in self.units if u.kind == "layer"), None)
+        if first is not None and first.operand.kind == "input" and first.operand.name != "A0" \
+                and "A0" not in self.taken:
+            self.taken |= {"A0", "gA0"}
+            first.operand.name = "A0"
+
+    def layer(self, members: list[Value]) -> None:
+        np = self.np
+        groups = ARRAY_OPS["affine"].groups
+        _, x, _ = groups.split(members[0].parents)
+        source = self.blocks_by_rows.get(tuple(map(id, x)))
+        if source is None or source.kind not in ("input", "layer", "map") or (
+                source.kind == "input" and self.t.shapes[source.arg] == ()):
+            source = Unit("stack", list(x), self.fresh(None, "S"))
+            self.units.append(source)
+        W_at = np.array([[self.param_at[p] for p in groups.split(z.parents)[0]]
+                         for z in members], dtype=np.intp)
+        b_at = np.array([[self.param_at[groups.split(z.parents)[2]]] for z in members],
+                        dtype=np.intp)
+        key = (W_at.tobytes(), W_at.shape, b_at.tobytes())
+        arrays = self.layer_arrays.get(key)
+        index = len(self.layer_arrays) + 1
+        if arrays is None:
+            W = self.fresh(self.shared_base([w for z in members
+                                             for w in groups.split(z.parents)[0]]), f"W{index}")
+            b = self.fresh(self.shared_base([groups.split(z.parents)[2] for z in members]),
+                           f"b{index}")
+            arrays = self.layer_arrays[key] = LayerArrays(W, b, W_at, b_at)
+        name = self.fresh(self.shared_base(members), f"Z{index}")
+        self.block(Unit("layer", list(members), name, operand=source, extra=[arrays]))
+
+    def maps_over(self, block: Unit) -> None:
+        """A block of the nodes that apply one op to every row of ``block``, in order, with the
+        same constant operands (``A1 = tanh(Z1)``), and blocks over that one in turn."""
+        if block.kind == "input" and self.t.shapes[block.arg] == ():
+            return
+        t = self.t
+        candidates: dict[tuple, list[Value]] = {}
+        for i, row in enumerate(block.nodes):
+            for v in self.users.get(row, ()):
+                parents = v.parents
+                if v in self.unit_of or not parents or parents[0] is not row or \
+                        v.op not in ARRAY_OPS or v.op in ("affine", "sum"):
+                    continue
+                rest = parents[1:]
+                if not all(t.constant(p) for p in rest):
+                    continue
+                key = (v.op, tuple(p.data for p in rest))
+                found = candidates.setdefault(key, [])
+                if len(found) == i:
+                    found.append(v)
+        for (op, _), members in candidates.items():
+            if len(members) == len(block.nodes) and not any(m in self.unit_of for m in members):
+                wanted = self.shared_base(members)
+                index = block.name[1:] if block.kind == "layer" and block.name[1:].isdigit() \
+                    else ""
+                name = self.fresh(wanted or (f"A{index}" if index else None), "M")
+                self.block(Unit("map", members, name, operand=block, op=op))
+
+    # -- order ------------------------------------------------------------------------------
+    def ordered(self) -> list[Unit]:
+        """The units in an order where each comes after those it reads (newest node first
+        breaking ties, so the program reads in creation order)."""
+        needs: dict[int, set[int]] = {}
+        index = {id(u): k for k, u in enumerate(self.units)}
+        for k, u in enumerate(self.units):
+            found = set()
+            reads = [u.operand] if u.kind in ("layer", "map") else []
+            if u.kind in ("node", "stack"):
+                for v in u.nodes:
+                    for p in (v.parents if u.kind == "node" else [v]):
+                        owner = self.unit_of.get(p)
+                        if owner is not None and owner is not u:
+                            reads.append(owner)
+            for r in reads:
+                if r is not None and index[id(r)] != k:
+                    found.add(index[id(r)])
+            needs[k] = found
+        users: dict[int, list[int]] = {}
+        for k, found in needs.items():
+            for r in found:
+                users.setdefault(r, []).append(k)
+        waiting = {k: len(found) for k, found in needs.items()}
+        ready = [(self.units[k].newest, k) for k, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, k = heapq.heappop(ready)
+            order.append(self.units[k])
+            for u in users.get(k, ()):
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    heapq.heappush(ready, (self.units[u].newest, u))
+        if len(order) != len(self.units):  # pragma: no cover - units form no cycle
+            raise RuntimeError("engine.compile: the batch program's steps form a cycle")
+        return order
+
+    # -- writing ----------------------------------------------------------------------------
+    def forward_lines(self, order: list[Unit]) -> list[str]:
+        lines = []
+        for u in order:
+            if u.kind == "input":
+                if self.t.shapes[u.arg] != ():
+                    arg = self.t.arg_names[u.arg]
+                    lines.append(f"{u.name} = {arg}.reshape(len({arg}), -1).T"
+                                 "  # a column per sample")
+            elif u.kind == "layer":
+                arrays = u.extra[0]
+                lines.append(ARRAY_OPS["affine"].groups.forward(u.name, arrays.W, u.operand.name,
+                                                                arrays.b))
+            elif u.kind == "map":
+                rest = [Symbol(repr(p.data)) if p.data == p.data and abs(p.data) != float("inf")
+                        else Symbol(self.ref(p)) for p in u.nodes[0].parents[1:]]
+                expr = ARRAY_OPS[u.op].forward(Symbol(u.operand.name), *rest)
+                lines.append(f"{u.name} = {expr.text}")
+            elif u.kind == "stack":
+                rows = ", ".join(self.broadcast(v) for v in u.nodes)
+                lines.append(f"{u.name} = np.stack([{rows}])")
+            else:
+                v = u.nodes[0]
+                if v.op not in ARRAY_OPS:
+                    self.slow.add(v.op)
+                comment = f"  # {self.names.comment[v]}" if v in self.names.comment else ""
+                lines.append(f"{self.names.name[v]} = {self.writer.forward(v).text}{comment}")
+        return lines
+
+    def broadcast(self, v: Value) -> str:
+        text = self.ref(v) if not self.t.constant(v) else repr(v.data)
+        return text if v in self.t.mapped else f"{text} * ones"
+
+    def backward_lines(self, order: list[Unit]) -> list[str]:
+        t = self.t
+        if t.root not in t.active:
+            return []
+        lines: list[str] = []
+        self.started: set = set()  # the gradients that hold something already
+        root = t.root
+        if root in self.param_at:
+            return [f"G[{self.param_at[root]}] += len(ones)"]
+        mapped = root in t.mapped
+        self.add(lines, root, "ones" if mapped else "float(len(ones))", from_mapped=mapped)
+        for u in reversed(order):
+            if not any(v in t.active for v in u.nodes) or u.kind == "input":
+                continue
+            if u.kind == "node":
+                self.node_backward(lines, u.nodes[0])
+            elif u.kind == "stack":
+                gS = f"g{u.name}"
+                if gS in self.started:
+                    for i, v in enumerate(u.nodes):
+                        if v in t.active:
+                            self.add(lines, v, f"{gS}[{i}]")
+            elif u.kind == "map":
+                self.map_backward(lines, u)
+            else:
+                self.layer_backward(lines, u)
+        return lines
+
+    def add(self, lines: list[str], target: Value, text: str, from_mapped: bool = True) -> None:
+        """Add the term ``text`` to ``target``'s gradient (summed over the samples when the
+        target is one number for the whole batch)."""
+        t = self.t
+        if target not in t.mapped and from_mapped:
+            text = f"({text}).sum()" if not text.isidentifier() else f"{text}.sum()"
+        if target in self.param_at:
+            lines.append(f"{self.gref(target)} += {text}")
+            return
+        unit = self.unit_of.get(target)
+        if unit is not None and unit.kind in ("layer", "map"):
+            g = f"g{unit.name}"
+            if g not in self.started:
+                self.started.add(g)
+                lines.append(f"{g} = np.zeros_like({unit.name})")
+            lines.append(f"{self.gref(target)} += {text}")
+            return
+        g = self.gref(target)
+        if target in self.started:
+            lines.append(f"{g} = {g} + {text}")
+        else:
+            self.started.add(target)
+            lines.append(f"{g} = {text}")
+
+    def node_backward(self, lines: list[str], v: Value) -> None:
+        if v not in self.started:
+            return  # no gradient reached it
+        g = self.gref(v)
+        for operand, local in zip(v.parents, self.writer.locals(v), strict=True):
+            if operand in self.t.active:
+                self.add(lines, operand, term(local, g), from_mapped=v in self.t.mapped)
+
+    def whole(self, lines: list[str], block: Unit, text: str) -> None:
+        g = f"g{block.name}"
+        if g in self.started:
+            lines.append(f"{g} = {g} + {text}")
+        else:
+            self.started.add(g)
+            lines.append(f"{g} = {text}")
+
+    def map_backward(self, lines: list[str], u: Unit) -> None:
+        g = f"g{u.name}"
+        if g not in self.started or u.operand is None:
+            return
+        first = u.nodes[0]
+        saved = self.writer.ref, self.writer.constant
+        self.writer.ref = lambda v: u.name if v is first else u.operand.name
+        self.writer.constant = lambda v: v is not first and v is not first.parents[0]
+        try:
+            local = self.writer.locals(first)[0]
+        finally:
+            self.writer.ref, self.writer.constant = saved
+        text = f"{g}.copy()" if local.text == "1.0" else f"{g} * {_factor(local)}"
+        if u.operand.kind != "input":
+            self.whole(lines, u.operand, text)
+
+    def layer_backward(self, lines: list[str], u: Unit) -> None:
+        g = f"g{u.name}"
+        if g not in self.started:
+            return
+        arrays: LayerArrays = u.extra[0]
+        source = u.operand
+        gA = None
+        if source.kind != "input" and any(v in self.t.active for v in source.nodes):
+            name = f"g{source.name}"
+            gA = (name, name not in self.started)
+            self.started.add(name)
+        lines += ARRAY_OPS["affine"].groups.backward(g, arrays.W, source.name, f"g{arrays.W}",
+                                                      f"g{arrays.b}", gA)
+
+    def program(self) -> BatchProgram:
+        np, t = self.np, self.t
+        self.find_units()
+        self.name_inputs_A0()
+        order = self.ordered()
+        forward = self.forward_lines(order)
+        backward = self.backward_lines(order)
+        theta = np.zeros(len(t.params))
+        G = np.zeros(len(t.params))
+        arrays, gathered, header, back = {}, {}, [], []
+        for layer in self.layer_arrays.values():
+            for name, at in ((layer.W, layer.W_at), (layer.b, layer.b_at)):
+                view = _view(np, theta, at)
+                if view is None:  # not evenly spaced in theta: gathered, scattered back
+                    gathered[f"{name}_at"] = at
+                    header += [f"{name} = theta[{name}_at]", f"g{name} = np.zeros({name}.shape)"]
+                    back.append(f"np.add.at(G, {name}_at, g{name})")
+                else:
+                    arrays[name], arrays[f"g{name}"] = view, _view(np, G, at)
+        described = [f"{a.W} {a.W_at.shape}, {a.b} {a.b_at.shape}"
+                     for a in self.layer_arrays.values()]
+        dicts = sorted({self.names.name[v].split("[")[0] for v in t.nodes
+                        if "[" in self.names.name.get(v, "") and v in self.unit_of
+                        and self.unit_of[v].kind == "node"})
+        declare = [f"{', '.join(dicts)} = {', '.join('{}' for _ in dicts)}"] if dicts else []
+        gdicts = [f"g{d}" for d in dicts]
+        gdeclare = [f"{', '.join(gdicts)} = {', '.join('{}' for _ in gdicts)}"] if gdicts else []
+        outputs = self.outputs_text()
+        names = [n for n in arrays if not n.startswith("g")]
+        args = ", ".join(t.arg_names)
+        signature = f"{args}, *, {', '.join(arrays)}" if arrays else args
+        intro = ['"""The outputs of a batch (one sample per row of each input); adds the '
+                 'gradients of their sum to G."""']
+        if described:
+            intro.append("# the layers' weights and biases, views of theta (their gradients, "
+                         "g...: of G): " + "; ".join(described))
+        body = [*intro, *header, *declare, "# forward, every sample at once", *forward,
+                "# reverse: g<name> = d(sum of the outputs)/d<name>, per sample",
+                *gdeclare, *backward, *back, f"return {outputs}"]
+        source = f"def {PROGRAM}({signature}):\n" + "".join(f"    {line}\n" for line in body)
+        reads = [h for h in header if "theta[" in h]
+        fsignature = f"{args}, *, {', '.join(names)}" if names else args
+        fwd = f"def {FORWARD}({fsignature}):\n" + "".join(
+            f"    {line}\n" for line in [*reads, *declare, *forward, f"return {outputs}"])
+        namespace = {**numpy_functions(), **self.slow_functions(), **gathered,
+                     "theta": theta, "G": G}
+        exec(builtins.compile(source, f"<engine.compile {PROGRAM}>", "exec"), namespace)
+        exec(builtins.compile(fwd, f"<engine.compile {FORWARD}>", "exec"), namespace)
+        if self.slow:
+            warnings.warn(f"engine.compile: no array form for the operation(s) "
+                          f"{', '.join(sorted(map(repr, self.slow)))} in engine.compiler.arrays."
+                          f"ARRAY_OPS: the batch program maps their float functions over the "
+                          f"samples with np.vectorize (slow)", RuntimeWarning, stacklevel=4)
+        program = BatchProgram(source, namespace, t, t.single)
+        program.arrays = arrays
+        program.forward_arrays = {n: arrays[n] for n in names}
+        return program
+
+    def outputs_text(self) -> str:
+        t = self.t
+
+        def text(v: Value) -> str:
+            return repr(v.data) if t.constant(v) else self.ref(v)
+        if t.single:
+            return text(t.root)
+        return "(" + "".join(f"{text(v)}, " for v in t.outputs) + ")"
+
+    def slow_functions(self) -> dict[str, object]:
+        np = self.np
+        found = {}
+        for op, name in self.writer.rowless.items():
+            entry = OPS[op]
+            found[name] = np.vectorize(entry.forward, otypes=[float])
+
+            def rule(*args, entry=entry):
+                count = len(args) - 1
+                return np.vectorize(lambda *a: tuple(float(x) for x in entry.derivatives(*a)),
+                                    otypes=[float] * count)(*args)
+            found["d_" + name] = rule
+        return found
+
+
+def _factor(local: Symbol) -> str:
+    from engine.derivatives import PRODUCT
+    return f"({local.text})" if local.precedence <= PRODUCT else local.text
+
+
+def _view(np, base, at):
+    """``base[at]`` as a view when the indices ``at`` step evenly along each axis (a layer's
+    weights in ``params`` order), else None (the program gathers them)."""
+    m, n = at.shape
+    start = int(at[0, 0])
+    row = int(at[1, 0] - at[0, 0]) if m > 1 else 0
+    col = int(at[0, 1] - at[0, 0]) if n > 1 else 0
+    expected = start + row * np.arange(m)[:, None] + col * np.arange(n)[None, :]
+    if row < 0 or col < 0 or not np.array_equal(expected, at) or len(np.unique(at)) != at.size:
+        return None
+    item = base.itemsize
+    return np.lib.stride_tricks.as_strided(base[start:], shape=(m, n),
+                                           strides=(row * item, col * item))

@@ -1,0 +1,82 @@
+"""The names of a program's variables: the graph's own names where Python can use them.
+
+A node is called by the name it is given (``names=``), else by its label, when that is a Python
+name (``loss``) or a name with integer indices (``W1[2,1]``, ``z1[2]``: then ``W1`` is a dict
+in the program, and the line reads as the lecture notes write it). Other nodes are ``v1, v2,
+...`` in creation order, and their labels, if any, are comments. ``g`` before a name is its
+gradient (``gW1[2,1]``, ``gv3``). Names that a program uses for its own functions, Python's
+keywords and two nodes' clashing names are never reused.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+from engine.value import Value
+
+_INDEXED = re.compile(r"\s*([A-Za-z_]\w*)\s*\[\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*\]\s*")
+
+
+class Names:
+    """Names for the nodes of a trace: ``name[node]`` is a Python expression that can be
+    assigned to; ``grad(node)`` the name of its gradient."""
+
+    def __init__(self, reserved: set[str]) -> None:
+        self.reserved = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
+        self.plain: set[str] = set()  # names used as variables
+        self.dicts: set[str] = set()  # names used as dicts of indexed entries
+        self.used: set[str] = set()  # full names given (W1[2,1])
+        self.name: dict[Value, str] = {}
+        self.comment: dict[Value, str] = {}
+        self.count = 0
+
+    def _free(self, base: str) -> bool:
+        return (base not in self.reserved and f"g{base}" not in self.reserved
+                and all(x not in self.plain | self.dicts
+                        for x in (base, f"g{base}", base[1:] if base.startswith("g") else None)))
+
+    def give(self, node: Value, wanted: str | None) -> str:
+        """Name ``node`` by ``wanted`` if Python can, else ``v<k>`` (``wanted`` then a comment)."""
+        name = self._usable(wanted) if wanted else None
+        if name is None:
+            if wanted:
+                self.comment[node] = wanted
+            while True:
+                self.count += 1
+                candidate = f"v{self.count}"
+                if self._free(candidate):
+                    break
+            self.plain.add(candidate)
+            name = candidate
+        self.name[node] = name
+        self.used.add(name)
+        return name
+
+    def _usable(self, wanted: str) -> str | None:
+        if wanted.isidentifier():
+            if wanted in self.plain or wanted in self.used or not self._free(wanted):
+                return None
+            self.plain.add(wanted)
+            return wanted
+        match = _INDEXED.fullmatch(wanted)
+        if not match:
+            return None
+        base = match.group(1)
+        index = ",".join(i.strip() for i in match.group(2).split(","))
+        full = f"{base}[{index}]"
+        if full in self.used:
+            return None
+        if base not in self.dicts:
+            if not self._free(base):
+                return None
+            self.dicts.add(base)
+        return full
+
+    def fixed(self, node: Value, text: str) -> None:
+        """``node`` is read as ``text`` (an input, ``x[0]``), which is not a variable."""
+        self.name[node] = text
+
+    def grad(self, node: Value) -> str:
+        return "g" + self.name[node]

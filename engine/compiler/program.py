@@ -1,0 +1,176 @@
+"""``Compiled``: what ``engine.compile`` returns, the traced function as programs that run.
+
+One sample of floats runs the one-sample program (the same bits as ``backward()``); a batch of
+NumPy arrays runs the batch program. Both are written when first needed, from the one trace.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+
+from engine.compiler.naming import Names
+from engine.compiler.one_sample import OneSampleProgram
+from engine.compiler.source import Source
+from engine.compiler.tracing import Trace
+from engine.value import Value
+
+
+class Compiled:
+    """A function of one sample traced into programs; see ``engine.compile``."""
+
+    def __init__(self, f: Callable, trace: Trace, names: Names) -> None:
+        self.f = f
+        self.trace = trace
+        self.names = names
+        self.params = list(trace.params)
+        self._one: OneSampleProgram | None = None
+        self._batch = None
+
+    # -- the programs, written on first use ------------------------------------------------
+    @property
+    def one_sample(self) -> OneSampleProgram:
+        if self._one is None:
+            from engine.compiler import one_sample
+
+            self._one = one_sample.write(self.trace, self.names)
+        return self._one
+
+    @property
+    def batch(self):
+        """The batch program (``engine.compiler.batch.BatchProgram``); builds it, imports NumPy."""
+        if self._batch is None:
+            from engine.compiler import batch
+
+            self._batch = batch.write(self.trace, self.names)
+        return self._batch
+
+    @property
+    def source(self) -> Source:
+        """The one-sample program: the forward (evaluation trace) and the adjoint program, one
+        line per node, readable Python; ``batch_source`` has the batch program."""
+        return Source(self.one_sample.source)
+
+    @property
+    def batch_source(self) -> Source:
+        """The batch program: NumPy, one line per node or per layer (``Z1 = W1 @ A0 + b1``)."""
+        return Source(self.batch.source)
+
+    # -- running ----------------------------------------------------------------------------
+    def __call__(self, *inputs: object) -> object:
+        """The output for one sample (a float, or a list of floats), or for a batch of NumPy
+        arrays whose first axis is the sample (an array of outputs: (B,) or (B, outputs))."""
+        if self._is_batch(inputs):
+            return self.batch.forward(inputs, self._theta())
+        args = self._sample(inputs)
+        program = self.one_sample
+        out = program.forward(*args, [p.data for p in program.params])
+        return out if self.trace.single else list(out)
+
+    def backward(self, *inputs: object) -> object:
+        """Add d output / d p into ``p.grad`` for each parameter (of the outputs' sum if f
+        returns a list; of the sum over the samples for a batch), as ``output.backward()``
+        does, and return the output(s) as ``__call__`` does."""
+        if self._is_batch(inputs):
+            outputs, grads = self.batch.run(inputs, self._theta())
+            for p, g in zip(self.params, grads.tolist(), strict=True):
+                p.grad += g
+            return outputs
+        args = self._sample(inputs)
+        program = self.one_sample
+        params = program.params
+        out, grads = program.backward(*args, [p.data for p in params],
+                                      [_float_grad(p) for p in params])
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+        return out if self.trace.single else list(out)
+
+    def gradients(self, *inputs: object, theta: object = None) -> tuple[object, object]:
+        """``(outputs, gradients)`` for a batch, without touching the Values: ``gradients[k]``
+        is d(sum of outputs)/d ``params[k]``, at the parameters ``theta`` (an array in the
+        order of ``params``; default: their Values' numbers). For training loops that keep
+        the parameters in an array (see ``parameter_array``)."""
+        import numpy as np
+
+        batch = tuple(np.asarray(x, dtype=float) for x in inputs)
+        return self.batch.run(batch, self._theta() if theta is None else theta)
+
+    def parameter_array(self):
+        """The parameters' numbers, a NumPy array in the order of ``params``."""
+        return self._theta()
+
+    def set_parameters(self, theta: object) -> None:
+        """Write the numbers of ``theta`` (in the order of ``params``) into the Values."""
+        values = [float(x) for x in theta]  # type: ignore[union-attr]
+        if len(values) != len(self.params):
+            raise ValueError(f"set_parameters needs {len(self.params)} numbers, got "
+                             f"{len(values)}")
+        for p, x in zip(self.params, values, strict=True):
+            p.data = x
+
+    def _theta(self):
+        import numpy as np
+
+        return np.fromiter((p.data for p in self.params), dtype=float, count=len(self.params))
+
+    # -- inputs -----------------------------------------------------------------------------
+    def _is_batch(self, inputs: Sequence[object]) -> bool:
+        self._check_count(inputs)
+        shapes = self.trace.shapes
+        arrays = [getattr(x, "ndim", None) for x in inputs]
+        if all(a is None for a in arrays):
+            return False
+        if any(a is not None and a == len(s) + 1 for a, s in zip(arrays, shapes, strict=True)):
+            return True
+        return False
+
+    def _check_count(self, inputs: Sequence[object]) -> None:
+        if len(inputs) != len(self.trace.shapes):
+            raise TypeError(f"the compiled function takes {len(self.trace.shapes)} inputs "
+                            f"({', '.join(self.trace.arg_names)}), got {len(inputs)}")
+
+    def _sample(self, inputs: Sequence[object]) -> list[object]:
+        """The inputs of one sample as nested lists of floats, checked against the example's
+        shapes."""
+        return [_floats(x, s, name) for x, s, name in
+                zip(inputs, self.trace.shapes, self.trace.arg_names, strict=True)]
+
+    def __repr__(self) -> str:
+        t = self.trace
+        inner = sum(1 for v in t.nodes if t.computed(v))
+        return (f"<engine.compile of {getattr(self.f, '__qualname__', self.f)!r}: "
+                f"{inner} nodes, {len(self.params)} parameters>")
+
+    def _repr_html_(self) -> str:
+        return self.source._repr_html_()
+
+
+def _floats(x: object, shape: tuple[int, ...], where: str) -> object:
+    if not shape:
+        if isinstance(x, float):
+            return x
+        if isinstance(x, numbers.Real) and not isinstance(x, Value):
+            return float(x)
+        raise TypeError(f"input {where} must be a number here (as in the example), not "
+                        f"{type(x).__name__}")
+    try:
+        n = len(x)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"input {where} must be a list of {shape[0]} here (as in the example), "
+                        f"not {type(x).__name__}") from None
+    if n != shape[0]:
+        raise ValueError(f"input {where} has {n} entries; the example had {shape[0]}")
+    return [_floats(v, shape[1:], f"{where}[{i}]") for i, v in enumerate(x)]  # type: ignore
+
+
+def _float_grad(p: Value) -> float:
+    g = p.grad
+    if type(g) is not float:
+        if isinstance(g, numbers.Real) and not isinstance(g, Value):
+            return float(g)
+        raise TypeError(f"the parameter {p.label or 'unlabelled'} has a gradient that is a "
+                        f"{type(g).__name__} (left by backward(create_graph=True)?): set it to "
+                        "0.0 (zero_grad) before step.backward")
+    return g
+
+

@@ -1,0 +1,383 @@
+"""engine.compile: the one-sample program against backward(), the batch program against the
+per-sample backward() summed and against the lecture's matrix formulas (nn.closed_form), and
+the guards (a branch on data, a graph that differs per sample, bad inputs)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import engine
+import nn
+from engine import Value
+from engine.derivatives import Op, register, unregister
+from engine.modes import TracerWarning
+from nn import closed_form
+from nn.losses import BinaryCrossEntropyWithLogits, Hinge, MeanSquaredError, SoftmaxCrossEntropy
+
+
+def grads(params):
+    return [p.grad for p in params]
+
+
+def zero(params):
+    for p in params:
+        p.grad = 0.0
+
+
+def engine_step(f, params, *inputs):
+    """The interpreted step: f on fresh leaves, backward(); (output, gradients)."""
+    zero(params)
+    out = f(*[_leaves(x) for x in inputs])
+    root = out if isinstance(out, Value) else Value.sum(out)
+    root.backward()
+    return (out.data if isinstance(out, Value) else [v.data for v in out]), grads(params)
+
+
+def _leaves(x):
+    return Value(float(x)) if np.ndim(x) == 0 else [_leaves(v) for v in x]
+
+
+def same_bits(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) ==
+                                                math.copysign(1, b))
+
+
+# -- the one-sample program: what backward() computes, bit for bit ---------------------------
+
+
+def test_a_neuron_reads_as_its_evaluation_trace_and_adjoint_with_its_labels():
+    w0, w1, b = Value(0.5, "w0"), Value(-1.5, "w1"), Value(0.25, "b")
+
+    def loss(x, y):
+        return (Value.affine([w0, w1], x, b).tanh() - y) ** 2
+
+    step = engine.compile(loss, [1.0, 2.0], 0.5, params=[w0, w1, b])
+    lines = [line.strip() for line in step.source.splitlines()]
+    # written by hand from the lecture's trace: v1 = z, v2 = tanh(z), v3 = error, v4 = square
+    for expected in ["v1 = b + w0 * x[0] + w1 * x[1]", "v2 = tanh(v1)", "v3 = v2 - y",
+                     "v4 = power(v3, 2.0)", "gv4 = 1.0", "gv3 = 2.0 * power(v3, 1.0) * gv4",
+                     "gv2 = gv3", "gv1 = (1.0 - v2 * v2) * gv2", "gw0 += x[0] * gv1",
+                     "gw1 += x[1] * gv1", "gb += gv1"]:
+        assert expected in lines, expected
+    assert lines.index("gv3 = 2.0 * power(v3, 1.0) * gv4") < lines.index("gw0 += x[0] * gv1")
+    out = step.backward([1.0, 2.0], 0.5)
+    z = 0.25 + 0.5 * 1.0 - 1.5 * 2.0
+    assert out == (math.tanh(z) - 0.5) ** 2  # by hand
+    dz = 2 * (math.tanh(z) - 0.5) * (1 - math.tanh(z) ** 2)
+    assert grads([w0, w1, b]) == pytest.approx([dz * 1.0, dz * 2.0, dz], rel=1e-15)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "leaky_relu", "linear"])
+def test_the_one_sample_program_gives_backwards_bits_on_an_mlp(activation):
+    mlp = nn.MLP(3, [4, 2], activation=activation, seed=3)
+    params = mlp.parameters()
+
+    def loss(x, y):
+        out = mlp(x)
+        return [(out[0] - y[0]) ** 2, abs(out[1] - y[1])]
+
+    step = engine.compile(loss, [0.1, 0.2, 0.3], [1.0, -1.0], params=params)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x, y = rng.normal(size=3).tolist(), rng.normal(size=2).tolist()
+        expected_out, expected = engine_step(loss, params, x, y)
+        before = [0.25 * k for k in range(len(params))]  # backward adds to .grad, term by term
+        for p, g in zip(params, before, strict=True):
+            p.grad = g
+        out = step.backward(x, y)
+        got = grads(params)
+        zero(params)
+        for p, g in zip(params, before, strict=True):
+            p.grad = g
+        root = Value.sum(loss(*[_leaves(v) for v in (x, y)]))
+        root.backward()
+        assert out == expected_out
+        assert all(map(same_bits, got, grads(params)))
+        assert expected != [0.0] * len(params)
+        assert step(x, y) == expected_out
+
+
+def test_kinks_take_the_tables_subgradients_in_both_programs():
+    a, s = Value(1.0, "a"), Value(2.0, "s")
+
+    def f(x):
+        return [(a * x[0]).relu(), abs(a * x[1]), (a * x[2]).leaky_relu(0.125), s * x[0]]
+
+    step = engine.compile(f, [1.0, 1.0, 1.0], params=[a, s])
+    zero([a, s])
+    step.backward([0.0, 0.0, 0.0])
+    assert a.grad == 0.0 + 0.0 + 0.0  # relu'(0) = 0, abs'(0) = 0, times x = 0 anyway
+    zero([a, s])
+    step.backward([0.0, -0.0, 0.0])
+    assert a.grad == 0.0
+    # on the batch: the kinks at z = a x = 0 by x = 0; the chain rule multiplies by x = 0, so
+    # look at the local derivatives through an input of 1 and a weight at 0
+    b = Value(0.0, "b")
+    g = engine.compile(lambda x: [(b + x).relu(), abs(b + x), (b + x).leaky_relu(0.125)],
+                       1.0, params=[b])
+    zero([b])
+    g.backward(np.array([0.0, 0.0]))
+    assert b.grad == 2 * (0.0 + 0.0 + 0.125)  # relu'(0) = 0, abs'(0) = 0, leaky'(0) = slope
+    zero([b])
+    g.backward(0.0)
+    assert b.grad == 0.125
+
+
+def test_nan_and_inf_propagate_as_the_conventions_say():
+    # docs/conventions.md: log(0) = -inf with gradient inf; 0/0 = nan; 1/0 = inf
+    w = Value(1.0, "w")
+
+    def f(x):
+        return [(w * x[0]).log(), (w * x[1]) / x[1], w / x[1]]
+
+    step = engine.compile(f, [1.0, 1.0], params=[w])
+    for x in ([0.0, 0.0], [-1.0, 0.0], [math.inf, math.nan]):
+        expected_out, expected = engine_step(f, [w], x)
+        zero([w])
+        out = step.backward(x)
+        assert all(map(same_bits, out, expected_out)) and same_bits(w.grad, expected[0])
+        zero([w])
+        outs = step.backward(np.array([x, x]))
+        assert all(same_bits(o, e) or (math.isnan(o) and math.isnan(e))
+                   for o, e in zip(outs[0], expected_out, strict=True))
+        assert same_bits(w.grad, 2 * expected[0]) or (math.isnan(w.grad) and
+                                                      math.isnan(expected[0]))
+    zero([w])
+    assert step([0.0, 1.0])[0] == -math.inf
+    step.backward(np.array([[0.0, 1.0]]))
+    assert math.isnan(w.grad)  # 0 * log: the rule 1/x = inf, times x = 0 ... nan, as backward
+
+
+# -- the batch program --------------------------------------------------------------------------
+
+
+def mse_sample(mlp):
+    def loss(x, y):
+        out = mlp(x)
+        return Value.sum([(a - t) ** 2 for a, t in zip(out, y, strict=True)])
+    return loss
+
+
+def hinge_sample(mlp):
+    return lambda x, y: (1.0 - y * mlp(x)[0]).relu()
+
+
+def bce_sample(mlp):
+    def loss(x, y):  # log(1 + e^a) - y a, shifted by max(a, 0) = relu(a): no number from data
+        a = mlp(x)[0]
+        m = a.relu()
+        return m + ((-m).exp() + (a - m).exp()).log() - y * a
+    return loss
+
+
+def softmax_sample(mlp):
+    def loss(x, y):  # y one-hot
+        out = mlp(x)
+        lse = Value.sum([a.exp() for a in out]).log()
+        return lse - Value.sum([a * t for a, t in zip(out, y, strict=True)])
+    return loss
+
+
+LOSSES = {
+    "mse": (mse_sample, MeanSquaredError(reduction="sum"), 2),
+    "hinge": (hinge_sample, Hinge(reduction="sum"), 1),
+    "bce": (bce_sample, BinaryCrossEntropyWithLogits(reduction="sum"), 1),
+    "softmax": (softmax_sample, SoftmaxCrossEntropy(reduction="sum"), 3),
+}
+
+
+def targets_for(name, rng, size, nout):
+    if name == "mse":
+        return rng.normal(size=(size, nout)), None
+    if name == "hinge":
+        y = rng.choice([-1.0, 1.0], size=size)
+        return y, y.astype(int).tolist()
+    if name == "bce":
+        y = rng.uniform(0, 1, size=size)
+        return y, y.tolist()
+    labels = rng.integers(0, nout, size=size)
+    return np.eye(nout)[labels], labels.tolist()
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "leaky_relu", "linear"])
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_the_grouped_mlp_program_is_the_lectures_matrix_backpropagation(activation, loss_name):
+    make, loss, nout = LOSSES[loss_name]
+    mlp = nn.MLP(3, [5, 4, nout], activation=activation, seed=7)
+    params = mlp.parameters()
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(6, 3))
+    Y, labels = targets_for(loss_name, rng, 6, nout)
+    example_y = Y[0].tolist() if Y.ndim == 2 else float(Y[0])
+    step = engine.compile(make(mlp), X[0].tolist(), example_y, params=params)
+    source = step.batch_source
+    assert "Z1 = W1 @ A0 + b1" in source and "gW1 += gZ1 @ A0.T" in source
+    assert "gb1 += gZ1.sum(axis=1, keepdims=True)" in source
+    if activation == "tanh":
+        assert "gZ1 = gA1 * (1.0 - A1 * A1)" in source and "gA1 = W2.T @ gZ2" in source
+    zero(params)
+    outputs = step.backward(X, Y)
+    expected = closed_form.backprop(mlp, X, labels if labels is not None else Y.tolist(), loss)
+    assert outputs.sum() == pytest.approx(expected.loss, rel=1e-12)
+    k = 0
+    for layer, dW, db in zip(mlp.layers, expected.dW, expected.db, strict=True):
+        for j, neuron in enumerate(layer.neurons):
+            got = [w.grad for w in neuron.w]
+            assert got == pytest.approx(dW[j].tolist(), rel=1e-12, abs=1e-14)
+            assert neuron.b.grad == pytest.approx(db[j], rel=1e-12, abs=1e-14)
+            k += 1
+
+
+def test_the_batch_program_agrees_with_backward_summed_over_the_samples():
+    mlp = nn.MLP(2, [16, 16, 1], seed=0)
+    params = mlp.parameters()
+
+    def loss(x, y):
+        return (mlp(x)[0] - y) ** 2
+
+    step = engine.compile(loss, [0.5, -1.0], 1.0, params=params)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(20, 2)), rng.normal(size=20)
+    zero(params)
+    outputs = step.backward(X, Y)
+    got = np.array(grads(params))
+    expected, costs = np.zeros(len(params)), []
+    for x, y in zip(X, Y, strict=True):
+        out, g = engine_step(loss, params, x, y)
+        expected += g
+        costs.append(out)
+    assert np.allclose(outputs, costs, rtol=1e-12, atol=0)
+    assert np.allclose(got, expected, rtol=1e-12, atol=1e-13)
+    assert step(X, Y) == pytest.approx(costs, rel=1e-12)
+
+
+def test_optimizers_step_on_the_gradients_it_leaves_and_arrays_route_agrees():
+    mlp = nn.MLP(2, [3, 1], seed=5)
+    params = mlp.parameters()
+    step = engine.compile(lambda x, y: (mlp(x)[0] - y) ** 2, [0.0, 0.0], 0.0, params=params)
+    X, Y = np.array([[0.5, 1.0], [-1.0, 2.0]]), np.array([1.0, 0.0])
+    theta = step.parameter_array()
+    _, G = step.gradients(X, Y, theta=theta)
+    zero(params)
+    step.backward(X, Y)
+    assert np.array_equal(G, grads(params))  # the same program, through the Values or not
+    optimizer = nn.optim.SGD(params, lr=0.1)
+    optimizer.step()
+    assert [p.data for p in params] == pytest.approx((theta - 0.1 * G).tolist(), rel=1e-15)
+    step.set_parameters(theta)
+    assert [p.data for p in params] == theta.tolist()
+
+
+# -- guards ---------------------------------------------------------------------------------
+
+
+def test_a_branch_on_data_warns_while_tracing_and_check_inputs_refuses_it_naming_the_node():
+    w = Value(1.0, "w")
+
+    def f(x):
+        z = w * x
+        z.label = "z"
+        return z * 2.0 if z > 0 else z * -3.0
+
+    with pytest.warns(TracerWarning, match="'z'"):
+        engine.compile(f, 1.0, params=[w])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TracerWarning)
+        with pytest.raises(ValueError, match=r"check_inputs\[0\].*constant .*2\.0.*-3\.0"):
+            engine.compile(f, 1.0, params=[w], check_inputs=[(-1.0,)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning outside a trace
+        assert (Value(1.0) > 0) is True
+
+
+def test_a_graph_that_differs_per_sample_is_refused_naming_its_first_different_node():
+    w = Value(1.0, "w")
+
+    def f(x):  # the index of the largest input: the graph depends on the data
+        k = max(range(2), key=lambda i: x[i].data)
+        return (w * x[k]).tanh()
+
+    with pytest.raises(ValueError,
+                       match=r"check_inputs\[0\].*input x\[0\] in the first trace, x\[1\] here"):
+        engine.compile(f, [1.0, 0.0], params=[w], check_inputs=[([0.0, 1.0],)])
+    engine.compile(f, [1.0, 0.0], params=[w], check_inputs=[([2.0, 0.5],)])  # same graph
+
+
+def test_a_number_read_off_the_data_is_refused_by_check_inputs():
+    w = Value(1.0, "w")
+
+    def f(x):  # a max shift taken from the data: a constant of the trace
+        shift = Value(max(v.data for v in x))
+        return Value.sum([(w * v - shift).exp() for v in x]).log()
+
+    with pytest.raises(ValueError, match=r"constant .* read off the data"):
+        engine.compile(f, [1.0, 0.0], params=[w], check_inputs=[([3.0, 0.0],)])
+
+
+def test_inputs_of_the_wrong_shape_are_refused_with_the_inputs_name():
+    w = Value(1.0)
+    step = engine.compile(lambda x, y: w * x[0] + y, [1.0, 2.0], 3.0, params=[w])
+    with pytest.raises(ValueError, match="input x has 3 entries; the example had 2"):
+        step([1.0, 2.0, 3.0], 1.0)
+    with pytest.raises(TypeError, match="takes 2 inputs"):
+        step([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"shape \(B, 2\)"):
+        step.backward(np.zeros((4, 3)), np.zeros(4))
+    with pytest.raises(TypeError, match="must return a Value"):
+        engine.compile(lambda x: 3.0, 1.0)
+    with pytest.raises(ValueError, match="computed by an operation"):
+        engine.compile(lambda x: w * x, 1.0, params=[w * 2.0])
+    with pytest.raises(TypeError, match="is a Value"):
+        engine.compile(lambda x: w * x, Value(1.0), params=[w])
+
+
+def _mod_forward(x: float, y: float) -> float:
+    return math.fmod(x, y)
+
+
+def test_a_registered_op_without_an_array_form_compiles_slowly_and_says_which():
+    register("fmod", Op(_mod_forward, (1.0, 0.0), 2))
+    try:
+        w = Value(5.0, "w")
+
+        def f(x):
+            return engine.apply("fmod", w * x, 3.0) * w
+
+        step = engine.compile(f, 1.5, params=[w])
+        expected_out, expected = engine_step(f, [w], 1.5)
+        zero([w])
+        assert step.backward(1.5) == expected_out and w.grad == expected[0]
+        with pytest.warns(RuntimeWarning, match="'fmod'.*np.vectorize"):
+            zero([w])
+            out = step.backward(np.array([1.5, 2.0]))
+        assert out[0] == expected_out and out[1] == engine_step(f, [w], 2.0)[0]
+    finally:
+        unregister("fmod")
+
+
+def test_importing_engine_does_not_import_numpy():
+    code = "import sys, engine; print('numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_the_source_shows_highlighted_in_jupyter_with_user_text_escaped():
+    w = Value(1.0, "w")
+
+    def f(x):
+        z = w * x
+        z.label = "<b>"
+        return z
+
+    step = engine.compile(f, 1.0, params=[w])
+    assert "v1 = w * x  # <b>" in step.source  # not a Python name: v1, the label a comment
+    html = step.source._repr_html_()
+    assert "<b>" not in html.replace("<b>", "", 0) or "&lt;b&gt;" in html
+    assert "&lt;b&gt;" in html
+    assert step.source._repr_markdown_().startswith("```python\n")
