@@ -117,6 +117,15 @@ class AffineGroups:
         return lines
 
 
+def _np_max_shift(np):
+    def max_shift(*xs):  # Python's max: the first of equals, and a nan first stays
+        largest = xs[0]
+        for x in xs[1:]:
+            largest = np.where(x > largest, x, largest)
+        return np.where(np.isfinite(largest), largest, 0.0)
+    return {"max_shift": max_shift}
+
+
 def _np_sigmoid(np):
     def sigmoid(x):
         e = np.exp(-np.abs(x))  # never overflows; nan stays nan
@@ -145,6 +154,7 @@ ARRAY_OPS: dict[str, ArrayOp] = {
     "leaky_relu": ArrayOp(_calls("leaky_relu"),
                           lambda np: {"leaky_relu": lambda x, s: np.where(x > 0, x, s * x)}),
     "sum": ArrayOp(_sum),
+    "max_shift": ArrayOp(_calls("max_shift"), _np_max_shift),
     "affine": ArrayOp(_affine, groups=AffineGroups()),
 }
 # fmt: on

@@ -404,7 +404,8 @@ class _Builder:
             return
         g = self.gref(target)
         if target in self.started:
-            lines.append(f"{g} = {g} + {text}")
+            minus = text.startswith("-") and text[1:].isidentifier()
+            lines.append(f"{g} = {g} - {text[1:]}" if minus else f"{g} = {g} + {text}")
         else:
             self.started.add(target)
             lines.append(f"{g} = {text}")

@@ -141,12 +141,17 @@ def _backward_lines(t: Trace, names: Names, writer: Writer, params: list) -> lis
                 continue
             target = names.grad(operand)
             product = term(local, g)
-            if operand in assigned:
-                lines.append(f"    {target} += {product}")
+            if operand in assigned:  # x + (-y) is x - y, bit for bit
+                lines.append(f"    {target} -= {product[1:]}" if product.startswith("-")
+                             and _atom(product[1:]) else f"    {target} += {product}")
             else:
                 assigned.add(operand)
                 lines.append(f"    {target} = {product}")
     return lines
+
+
+def _atom(text: str) -> bool:
+    return text.replace("[", "").replace("]", "").replace(",", "").isidentifier()
 
 
 def _rowless_functions(writer: Writer) -> dict[str, object]:

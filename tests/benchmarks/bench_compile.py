@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import math
 import statistics
 import sys
@@ -60,7 +61,7 @@ def make_moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]
 def init_weights(sizes: list[int], seed: int) -> tuple[list, list]:
     rng = np.random.default_rng(seed)
     Ws, bs = [], []
-    for nin, nout in zip(sizes[:-1], sizes[1:], strict=True):
+    for nin, nout in itertools.pairwise(sizes):
         Ws.append(rng.uniform(-1, 1, size=(nout, nin)))
         bs.append(rng.uniform(-1, 1, size=(nout,)))
     return Ws, bs
