@@ -9,13 +9,18 @@ an interrupt never leaves a model half stepped. A grad that is a Value (after
 ``backward(create_graph=True)``) counts as its number, as PyTorch's optimizers use a tensor's
 value whatever graph it belongs to; a grad or data that is not a real number is refused before
 anything changes.
+
+Each rule is written once, on NumPy arrays of all the parameters (``array_updates``): ``step()``
+runs it on the Values' numbers, and ``fit(..., compiled=True)`` on the array in which it keeps
+the parameters while it trains. IEEE arithmetic rounds each ``+ - * / sqrt`` alike on a float
+and in an array, so both give the numbers the rule gives written out for one float.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from engine import Value
 from nn.checks import hyperparameter
@@ -61,7 +66,33 @@ class Optimizer:
     def updates(self, pairs: list[tuple[float, float]]) -> tuple[list[float], dict]:
         """The new ``data`` of every parameter and the new values of the optimizer's state
         attributes, from each parameter's ``(data, grad)``; changes nothing itself."""
+        import numpy as np
+        x, g = np.array(pairs, dtype=float).reshape(len(pairs), 2).T
+        with np.errstate(all="ignore"):  # inf and nan are IEEE's, as on floats: no warnings
+            new, state = self.array_updates(x, g, self.array_state())
+        return new.tolist(), {name: value.tolist() if isinstance(value, np.ndarray) else value
+                              for name, value in state.items()}
+
+    def array_updates(self, x: Any, g: Any, state: dict) -> tuple[Any, dict]:
+        """The rule: the new numbers of the parameters whose numbers are ``x`` and gradients
+        ``g`` (arrays in the order of ``parameters``), and the new ``state`` (from
+        ``array_state``); changes nothing itself."""
         raise NotImplementedError
+
+    def array_state(self) -> dict:
+        """The optimizer's state as ``array_updates`` takes it: per-parameter lists as arrays."""
+        import numpy as np
+        return {name: np.array(value, dtype=float) if isinstance(value, list) else value
+                for name, value in self._state().items()}
+
+    def load_state(self, state: dict) -> None:
+        """Take ``state`` (from ``array_updates``) as the optimizer's own, arrays as lists."""
+        for name, value in state.items():
+            setattr(self, name, value.tolist() if hasattr(value, "tolist") else value)
+
+    def _state(self) -> dict:
+        """The attributes the rule changes, by name."""
+        return {}
 
     def _numbers(self) -> list[tuple[float, float]]:
         """``(data, grad)`` of every parameter as floats; TypeError naming the first that is
@@ -98,19 +129,17 @@ class SGD(Optimizer):
         self.weight_decay = hyperparameter(weight_decay, "weight_decay")
         self.velocity = [0.0] * len(self.parameters)
 
-    def updates(self, pairs: list[tuple[float, float]]) -> tuple[list[float], dict]:
-        """One SGD update: the new data, and the new ``velocity`` when there is momentum."""
-        lr, momentum, decay = self.lr, self.momentum, self.weight_decay
-        if not momentum and not decay:
-            return [x - lr * g for x, g in pairs], {}
-        velocity = list(self.velocity)
-        new_data = []
-        for i, (x, g) in enumerate(pairs):
-            g = g + decay * x if decay else g
-            if momentum:
-                g = velocity[i] = momentum * velocity[i] + g
-            new_data.append(x - lr * g)
-        return new_data, {"velocity": velocity}
+    def array_updates(self, x: Any, g: Any, state: dict) -> tuple[Any, dict]:
+        """One SGD update: the new numbers, and the new ``velocity`` when there is momentum."""
+        if self.weight_decay:
+            g = g + self.weight_decay * x
+        if not self.momentum:
+            return x - self.lr * g, {}
+        velocity = self.momentum * state["velocity"] + g
+        return x - self.lr * velocity, {"velocity": velocity}
+
+    def _state(self) -> dict:
+        return {"velocity": self.velocity}
 
     def __repr__(self) -> str:
         return (f"SGD(lr={self.lr!r}, momentum={self.momentum!r}, "
@@ -140,19 +169,21 @@ class Adam(Optimizer):
         self.m = [0.0] * len(self.parameters)
         self.v = [0.0] * len(self.parameters)
 
-    def updates(self, pairs: list[tuple[float, float]]) -> tuple[list[float], dict]:
-        """One Adam update: the new data, moments ``m`` and ``v``, and step count ``t``."""
-        t = self.t + 1
+    def array_updates(self, x: Any, g: Any, state: dict) -> tuple[Any, dict]:
+        """One Adam update: the new numbers, moments ``m`` and ``v``, and step count ``t``."""
+        import numpy as np
+        t = state["t"] + 1
         (b1, b2), lr, eps, decay = self.betas, self.lr, self.eps, self.weight_decay
         correction1, correction2 = 1.0 - b1**t, 1.0 - b2**t
-        m, v = list(self.m), list(self.v)
-        new_data = []
-        for i, (x, g) in enumerate(pairs):
-            g = g + decay * x if decay else g
-            m[i] = b1 * m[i] + (1.0 - b1) * g
-            v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            new_data.append(x - lr * (m[i] / correction1) / (math.sqrt(v[i] / correction2) + eps))
-        return new_data, {"m": m, "v": v, "t": t}
+        if decay:
+            g = g + decay * x
+        m = b1 * state["m"] + (1.0 - b1) * g
+        v = b2 * state["v"] + (1.0 - b2) * g * g
+        return x - lr * (m / correction1) / (np.sqrt(v / correction2) + eps), {"m": m, "v": v,
+                                                                                "t": t}
+
+    def _state(self) -> dict:
+        return {"m": self.m, "v": self.v, "t": self.t}
 
     def __repr__(self) -> str:
         return (f"Adam(lr={self.lr!r}, betas={self.betas!r}, eps={self.eps!r}, "

@@ -77,6 +77,60 @@ def test_adam_matches_the_paper(start, decay):
     assert [p.data for p in params] == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
+def written_out(kind, start, grads, steps, lr, momentum_or_b1, b2, decay):
+    """SGD or Adam written out on one float at a time, in the order PyTorch computes them."""
+    x, m, v = list(start), [0.0] * len(start), [0.0] * len(start)
+    for t in range(1, steps + 1):
+        for i, (xi, gi) in enumerate(zip(x, grads(x), strict=True)):
+            gi = gi + decay * xi if decay else gi
+            if kind == "sgd":
+                if momentum_or_b1:
+                    gi = m[i] = momentum_or_b1 * m[i] + gi
+                x[i] = xi - lr * gi
+            else:
+                b1 = momentum_or_b1
+                m[i] = b1 * m[i] + (1.0 - b1) * gi
+                v[i] = b2 * v[i] + (1.0 - b2) * gi * gi
+                x[i] = xi - lr * (m[i] / (1.0 - b1**t)) / (math.sqrt(v[i] / (1.0 - b2**t)) + 1e-8)
+    return x, m, v
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=6), st.sampled_from(["sgd", "adam"]),
+       st.sampled_from([0.0, 0.5, 0.9]), st.sampled_from([0.0, 0.01]))
+def test_step_and_array_updates_give_the_rule_written_out_bit_for_bit(start, kind, beta, decay):
+    """The rule runs on arrays; IEEE rounds each operation as it does on a float, so step()
+    and array_updates (fit's compiled route) give the float loop's very numbers."""
+    import numpy as np
+
+    def grads(x):
+        return [2.0 * (xi - 0.5) + math.sin(3.0 * xi) for xi in x]
+
+    def make(params):
+        if kind == "sgd":
+            return optim.SGD(params, lr=0.1, momentum=beta, weight_decay=decay)
+        return optim.Adam(params, lr=0.05, betas=(beta, 0.99), eps=1e-8, weight_decay=decay)
+
+    params = [Value(x) for x in start]
+    opt = make(params)
+    for _ in range(4):
+        for p, g in zip(params, grads([p.data for p in params]), strict=True):
+            p.grad = g
+        opt.step()
+    want, m, v = written_out(kind, start, grads, 4, 0.1 if kind == "sgd" else 0.05, beta, 0.99,
+                             decay)
+    assert [p.data for p in params] == want
+    arrays = make([Value(x) for x in start])
+    x, state = np.array(start), arrays.array_state()
+    for _ in range(4):
+        x, state = arrays.array_updates(x, np.array(grads(x.tolist())), state)
+    assert x.tolist() == want
+    arrays.load_state(state)
+    if kind == "adam":
+        assert (arrays.m, arrays.v, arrays.t) == (m, v, 4) == (opt.m, opt.v, opt.t)
+    elif beta:
+        assert arrays.velocity == m == opt.velocity
+
+
 def test_adams_first_step_moves_each_parameter_by_about_lr():
     params = [Value(1.0), Value(1.0)]
     params[0].grad, params[1].grad = 1e-3, -50.0
