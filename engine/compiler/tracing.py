@@ -102,6 +102,7 @@ def trace(f: Callable, examples: Sequence[object], params: Sequence[Value],
         start = len(flat)
         args.append(_leaves(x, name, flat, texts))
         place.update({leaf: (a, i) for i, leaf in enumerate(flat[start:])})
+    start = Value(0.0).created  # leaves older than this were not made by f
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TracerWarning)
         with ModeBlock(record=True, tracing=True):
@@ -116,6 +117,7 @@ def trace(f: Callable, examples: Sequence[object], params: Sequence[Value],
     found = Trace(names, shapes, flat, dict(zip(flat, texts, strict=True)), place, list(params),
                   outputs, single, root, nodes, branches=branches)
     _check_params(found)
+    _warn_unlisted(found, start)
     inputs, parameters = set(flat), set(found.params)
     for node in nodes:  # creation order: operands first
         operands = node.parents
@@ -145,6 +147,21 @@ def _check_params(t: Trace) -> None:
         if p in seen:
             raise ValueError(f"params[{i}] ({p.label or 'unlabelled'}) is listed twice")
         seen.add(p)
+
+
+def _warn_unlisted(t: Trace, start: int) -> None:
+    """Warn about leaves that existed before the trace, that f reads, and that params does not
+    list: their numbers are fixed in the program (a forgotten parameter gets no gradient and
+    keeps its old number when an optimizer changes it)."""
+    listed = set(t.params) | set(t.inputs)
+    older = [v for v in t.nodes if v.is_leaf and v.created < start and v not in listed]
+    if older:
+        shown = ", ".join(v.label or f"a Value of data {v.data!r}" for v in older[:3])
+        more = f" and {len(older) - 3} more" if len(older) > 3 else ""
+        warnings.warn(f"engine.compile: f reads {len(older)} Value(s) made before the trace that "
+                      f"params does not list ({shown}{more}): their numbers are constants of the "
+                      "program, with no gradient, whatever they become. List them in params= "
+                      "(or use numbers)", TracerWarning, stacklevel=3)
 
 
 def first_difference(a: Trace, b: Trace, names: dict[Value, str]) -> str | None:

@@ -381,3 +381,13 @@ def test_the_source_shows_highlighted_in_jupyter_with_user_text_escaped():
     assert "<b>" not in html.replace("<b>", "", 0) or "&lt;b&gt;" in html
     assert "&lt;b&gt;" in html
     assert step.source._repr_markdown_().startswith("```python\n")
+
+
+def test_a_value_f_reads_but_params_does_not_list_is_named_in_a_warning():
+    w, forgotten = Value(1.0, "w"), Value(2.0, "bias")
+    with pytest.warns(TracerWarning, match=r"1 Value\(s\) made before the trace.*\(bias\)"):
+        step = engine.compile(lambda x: w * x + forgotten, 1.0, params=[w])
+    assert step(3.0) == 5.0  # its number is a constant of the program
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        engine.compile(lambda x: w * x + Value(2.0), 1.0, params=[w])  # made by f: a constant
