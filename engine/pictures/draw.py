@@ -263,11 +263,12 @@ class Graph:
              node_colour: Mapping[Value, str] | None = None,
              edge_label: Mapping[tuple[Value, int], str] | None = None,
              highlight_edges: Iterable[tuple[Value, int]] | None = None,
-             legend: bool = False) -> Drawing:
+             legend: bool = False, title_size: tuple[float, float] | None = None) -> Drawing:
         """The DOT drawing. ``label_text``, ``grad_text``, ``node_colour``, ``edge_label`` and
         ``highlight_edges`` (edges named ``(value, operand slot)``; by default the edges between
         two highlighted Values) let the film strip and explain show more; ``legend`` says under
-        the title what each colour of the drawing means."""
+        the title what each colour of the drawing means; ``title_size`` fixes the title's box
+        (points), so that every frame of a film strip has the same size."""
         if rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
         marked = _value_set(highlight, "highlight")
@@ -294,7 +295,8 @@ class Graph:
                         shape="note", fontname=TEXT_FONT, style="filled",
                         fillcolor=COLOURS["constant"])
         self._draw_edges(canvas, look)
-        canvas.caption(title, [k for k in MEANING if k in canvas.kinds] if legend else [])
+        canvas.caption(title, [k for k in MEANING if k in canvas.kinds] if legend else [],
+                       title_size)
         return Drawing(canvas.dot.source, nodes=canvas.nodes, edges=canvas.edges)
 
     def _draw_value(self, canvas: _Canvas, target: Any, v: Value, look: Look) -> None:
@@ -446,9 +448,9 @@ class Graph:
         if (v, slot) in look.red_edges:
             attrs = dict(RED)
         if (v, slot) in look.edge_label:
-            # edge labels take part in the layout, which suits small graphs; with clusters they
-            # would push edges around the boxes, so there they are placed afterwards (xlabel)
-            attrs["xlabel" if self.clusters else "label"] = dot_text(look.edge_label[v, slot])
+            # edge labels take part in the layout, so they get room of their own; labels placed
+            # afterwards (xlabel) were printed over the boxes' text in an MLP's clusters
+            attrs["label"] = dot_text(look.edge_label[v, slot])
             attrs["fontname"] = TEXT_FONT
             attrs["fontsize"] = "10"
         if not head_box and len(v.parents) == 2 == len(self.inputs[v]) \
@@ -490,10 +492,11 @@ class _Canvas:
         self.nodes = self.edges = 0
         self.kinds: set[str] = set()  # the COLOURS used
 
-    def caption(self, title: str, kinds: Sequence[str]) -> None:
+    def caption(self, title: str, kinds: Sequence[str],
+                size: tuple[float, float] | None = None) -> None:
         """The title (lines left-aligned) and a legend of ``kinds`` above the drawing."""
         if title or kinds:
-            self.dot.attr(label=caption_label(title, kinds), labelloc="t", labeljust="l",
+            self.dot.attr(label=caption_label(title, kinds, size), labelloc="t", labeljust="l",
                           fontsize="13")
 
     def node(self, target: Any, name: str, **attrs: str) -> None:
@@ -622,13 +625,17 @@ def _in_rank_order(values: list[Value], rankdir: str) -> list[Value]:
     return values[::-1] if rankdir == "LR" else values
 
 
-def caption_label(title: str, kinds: Sequence[str] = ()) -> str:
+def caption_label(title: str, kinds: Sequence[str] = (),
+                  size: tuple[float, float] | None = None) -> str:
     """An HTML-like label: ``title``'s lines, left-aligned, then a legend: a swatch of each
-    kind's colour and what it means (``MEANING``). All text escaped for HTML."""
+    kind's colour and what it means (``MEANING``). All text escaped for HTML. ``size`` (points)
+    fixes the title's box, so that drawings with different titles have the same size."""
     rows = []
     if title:
         lines = [html_text(line) for line in str(title).split("\n")]
-        rows.append(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{"<BR/>".join(lines)}</TD></TR>')
+        fixed = "" if size is None else (f' WIDTH="{size[0]:.0f}" HEIGHT="{size[1]:.0f}" '
+                                         'FIXEDSIZE="TRUE" VALIGN="TOP"')
+        rows.append(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT"{fixed}>{"<BR/>".join(lines)}</TD></TR>')
     if kinds:
         cells = "".join(f'<TD BGCOLOR="{COLOURS[k]}" BORDER="1" WIDTH="12"> </TD>'
                         f'<TD ALIGN="LEFT">{html.escape(MEANING[k])}  </TD>' for k in kinds)
@@ -643,11 +650,16 @@ def _table(fields: list[str], rankdir: str, fill: str, *, red: bool = False,
     runs left to right, side by side when it runs top to bottom, so that a record is narrow
     along the direction the graph grows and a long chain fits a slide. (Tables, not DOT
     records: graphviz cannot keep records in a given order within a rank.)"""
-    cells = [f"<TD>{html_text(text) or ' '}</TD>" for text in fields]
+    # cells filled and outlined: the frame around them stays clear unless highlighted
+    colour = "" if rounded else f' BGCOLOR="{fill}" COLOR="{HIGHLIGHT if red else "black"}"'
+    cells = [f"<TD{colour}>{html_text(text) or ' '}</TD>" for text in fields]
     rows = "".join(f"<TR>{c}</TR>" for c in cells) if rankdir == "LR" else \
         f"<TR>{''.join(cells)}</TR>"
+    # a highlighted box's frame is drawn in room every box has (a transparent frame), so that
+    # highlighting moves nothing: the frames of a film strip keep one layout
     frame = f'BORDER="2" COLOR="{HIGHLIGHT}"' if red else 'BORDER="1"' if rounded else \
-        'BORDER="0"'
+        'BORDER="2" COLOR="transparent"'
     style = ' STYLE="rounded" CELLBORDER="0"' if rounded else ' CELLBORDER="1"'
-    return (f'<<TABLE {frame}{style} CELLSPACING="0" CELLPADDING="3" BGCOLOR="{fill}">'
+    colour = f' BGCOLOR="{fill}"' if rounded else ""
+    return (f'<<TABLE {frame}{style} CELLSPACING="0" CELLPADDING="3"{colour}>'
             f"{rows}</TABLE>>")

@@ -27,8 +27,9 @@ from string import Template
 from typing import Any
 
 from engine.derivatives import local_derivatives
-from engine.pictures.draw import Cluster, Drawing, Graph, fallback_bundle
+from engine.pictures.draw import TEXT_FONT, Cluster, Drawing, Graph, caption_label, fallback_bundle
 from engine.pictures.notation import derivative, grouped, number, printable
+from engine.pictures.render import render
 from engine.value import Value, backward_order
 
 DEFAULT_MAX_FRAMES = 200
@@ -132,6 +133,7 @@ class FilmStrip:
         self.parameters = list(parameters)
         self._parameter_set = set(self.parameters)
         self._widths = self._grad_widths()
+        self._caption_size: tuple[float, float] | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -199,11 +201,33 @@ class FilmStrip:
         colours = {v: PENDING for v in self.graph.values if v not in frame.done}
         edge_labels = {(s.node, s.slot): number(s.local) for f in self.frames for s in f.steps}
         return self.graph.draw(rankdir=self.rankdir, highlight=marked,
+                               title_size=self.caption_size() if caption else None,
                                parameters=self.parameters,
                                title=self.caption(k) if caption else "",
                                label_text=self._label, grad_text=grad_text,
                                node_colour=colours, edge_label=edge_labels,
                                highlight_edges=edges)
+
+    def caption_size(self) -> tuple[float, float] | None:
+        """The box (points) that holds the largest caption, as the renderer measures them all
+        in one drawing: every frame's caption gets it, so every frame has the same size and
+        slides made from them do not jump. ``None`` with no renderer (the DOT is still right)."""
+        if self._caption_size is None:
+            import graphviz
+
+            dot = graphviz.Digraph(graph_attr={"fontname": TEXT_FONT})
+            for k, text in enumerate(dict.fromkeys(map(self.caption, range(len(self))))):
+                dot.node(f"c{k}", label=caption_label(text), shape="box", margin="0",
+                         fontname=TEXT_FONT, fontsize="13")
+            try:
+                svg = render(dot.source, "svg").decode("utf-8")
+            except (RuntimeError, OSError):
+                return None
+            boxes = [[tuple(map(float, p.split(","))) for p in points.split()]
+                     for points in re.findall(r'<polygon[^>]*points="([^"]+)"', svg)[1:]]
+            self._caption_size = (max(max(x for x, _ in b) - min(x for x, _ in b) for b in boxes),
+                                  max(max(y for _, y in b) - min(y for _, y in b) for b in boxes))
+        return self._caption_size
 
     def _is_constant(self, v: Value) -> bool:
         """A number an operation was given (``Value.constant``, the 2 of ``x * 2``) that is not

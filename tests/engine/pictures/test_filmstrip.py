@@ -191,3 +191,44 @@ def test_an_unlabelled_leaf_gets_its_gradient_and_only_a_number_given_to_an_op_i
              if at["shape"] == VALUE}
     assert names["v0"] == ["v0", "data 2.0000", "grad -4.0000"]
     assert names["data 2.0000"] == ["data 2.0000"]  # the constant: data only
+
+
+def _boxes_and_edge_texts(svg: str):
+    """Each node's bounding box and each edge label's anchor, from a rendered SVG."""
+    boxes, texts = [], []
+    for kind, body in re.findall(r'<g id="\w+" class="(node|edge)">(.*?)</g>', svg, flags=re.S):
+        if kind == "node":
+            points = [tuple(map(float, p.split(","))) for poly in
+                      re.findall(r'<polygon[^>]*points="([^"]+)"', body) for p in poly.split()]
+            if points:
+                xs, ys = [x for x, _ in points], [y for _, y in points]
+                boxes.append((min(xs), min(ys), max(xs), max(ys)))
+        else:
+            texts += [(float(x), float(y), t) for x, y, t in
+                      re.findall(r'<text[^>]* x="([-\d.]+)" y="([-\d.]+)"[^>]*>([^<]*)</text>',
+                                 body)]
+    return boxes, texts
+
+
+def test_every_frame_has_the_same_size_and_no_edge_label_is_printed_over_a_box():
+    import struct
+
+    import nn
+    from nn.losses import mse
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    L = (a * b + a).tanh()
+    strip = film_strip(L)
+    found = render_module._executable("graphviz-pure")
+    assert found
+    pngs = [strip.drawing(k).png(renderer=found) for k in range(len(strip))]
+    assert len({struct.unpack(">II", p[16:24]) for p in pngs}) == 1  # width, height
+    mlp = nn.MLP(2, [3, 1], seed=1)
+    mlp_strip = nn.film_strip(mse([mlp([0.5, -1.0])], [1.0]), mlp)
+    svgs = [mlp_strip.drawing(k).svg(renderer=found) for k in (0, 5, len(mlp_strip) - 1)]
+    sizes = {re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', s).groups() for s in svgs}
+    assert len(sizes) == 1
+    boxes, texts = _boxes_and_edge_texts(svgs[1])
+    assert len(texts) >= 10  # the local derivatives are on the edges
+    for x, y, t in texts:  # a label's anchor is never inside a Value's box
+        assert not any(x0 + 2 < x < x1 - 2 and y0 + 2 < y < y1 - 2 for x0, y0, x1, y1 in boxes), t

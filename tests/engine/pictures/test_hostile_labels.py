@@ -47,8 +47,9 @@ def words(text: str) -> list[str]:
 
 
 def seen_in(text: str, haystack: str) -> bool:
-    """Every word of ``text`` is in ``haystack``, in order, whitespace aside."""
-    return " ".join(words(text)) in " ".join(haystack.split())
+    """Every word of ``text`` is in ``haystack``, in order, whitespace aside (the trace writes
+    ``x1`` as x with a subscript 1)."""
+    return "".join(words(text)) in "".join(haystack.split())
 
 
 def utf8_json(bundle: dict) -> bytes:
