@@ -2,8 +2,9 @@
 
 These tests need two things the README's pip-only test command does not bring: the ``chromium``
 package (``apt-get install chromium``) and ``pip install playwright`` (never ``playwright
-install``: the browser is the system's). ``.ci/run`` installs both and runs
-``.venv/bin/python -m pytest -q tests/browser``. Either missing is an error, not a skip.
+install``: the browser is the system's); the site's tests also build the site, which needs
+``npm``. ``.ci/run`` installs them, builds the site and runs
+``.venv/bin/python -m pytest -q tests/browser``. Anything missing is an error, not a skip.
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ class Browser:
 
     def __init__(self, context: BrowserContext) -> None:
         self.context = context
+        self.local: tuple[str, ...] = ("file:", "data:", "about:")
         self.requests: list[str] = []
         self.refused: list[str] = []
         context.on("request", self._record)
         context.route("**/*", self._route)
 
+    def allow(self, origin: str) -> None:
+        """Let requests to ``origin`` through (a server on this machine, for the site's tests)."""
+        self.local = (*self.local, origin)
+
     def _record(self, request: Request) -> None:
         self.requests.append(request.url)
 
     def _route(self, route, request: Request) -> None:
-        if request.url.startswith(("file:", "data:", "about:")):
+        if request.url.startswith(self.local):
             route.continue_()
         else:
             self.refused.append(request.url)
@@ -43,8 +49,7 @@ class Browser:
 
     def network(self) -> list[str]:
         """Every request that would have left the machine."""
-        return self.refused + [u for u in self.requests
-                               if not u.startswith(("file:", "data:", "about:"))]
+        return self.refused + [u for u in self.requests if not u.startswith(self.local)]
 
 
 @pytest.fixture(scope="module")

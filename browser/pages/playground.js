@@ -1,0 +1,86 @@
+// The playground: an editor, starter examples, Run, and a link that carries the code.
+import { paint, showOutputs, start } from "./deltagrad.js";
+
+const code = document.getElementById("code");
+const runButton = document.getElementById("run");
+const output = document.getElementById("output");
+const status = document.getElementById("status");
+const picker = document.getElementById("example");
+
+// The code in a link: #code=<base64url of the UTF-8 text>.
+function encode(text) {
+  const bytes = new TextEncoder().encode(text);
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+function decode(fragment) {
+  const base64 = fragment.replace(/-/g, "+").replace(/_/g, "/");
+  return new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+}
+function codeFromLink() {
+  const match = location.hash.match(/^#code=([A-Za-z0-9_-]*)$/);
+  if (!match) return null;
+  try { return decode(match[1]); } catch { return null; }
+}
+
+let python = null;
+
+async function run() {
+  if (!python) return;
+  runButton.disabled = true;
+  status.textContent = "running…";
+  output.replaceChildren();
+  await paint();
+  const begin = performance.now();
+  python.reset();
+  const outputs = python.run(code.value);
+  showOutputs(outputs, output);
+  const failed = outputs.some((o) => o.type === "error" || o.type === "needs");
+  status.textContent = `${failed ? "stopped with an error" : "done"} in ` +
+    `${((performance.now() - begin) / 1000).toFixed(1)} s`;
+  output.dataset.runs = String(Number(output.dataset.runs || 0) + 1); // for the tests
+  runButton.disabled = false;
+}
+
+code.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    run();
+  } else if (e.key === "Tab" && !e.shiftKey) { // indent, not leave the editor
+    e.preventDefault();
+    code.setRangeText("    ", code.selectionStart, code.selectionEnd, "end");
+  }
+});
+runButton.addEventListener("click", run);
+document.getElementById("share").addEventListener("click", async () => {
+  history.replaceState(null, "", `#code=${encode(code.value)}`);
+  let copied = false;
+  try { await navigator.clipboard.writeText(location.href); copied = true; } catch { /* */ }
+  document.getElementById("shared").textContent = copied
+    ? "link copied" : "the address bar now holds the code";
+});
+
+try {
+  python = await start((text) => { status.textContent = text; });
+} catch (error) {
+  status.textContent = `Python could not start: ${error}`;
+  throw error;
+}
+const examples = python.manifest.examples;
+for (const name of Object.keys(examples)) {
+  picker.append(new Option(name.replace(/_/g, " "), name));
+}
+picker.addEventListener("change", () => {
+  code.value = examples[picker.value];
+  history.replaceState(null, "", location.pathname + location.search);
+});
+const linked = codeFromLink();
+if (linked === null) {
+  picker.value = "neuron" in examples ? "neuron" : Object.keys(examples)[0];
+  code.value = examples[picker.value];
+} else {
+  picker.value = "";
+  code.value = linked;
+}
+runButton.disabled = false;
+document.body.dataset.ready = "true";

@@ -1,0 +1,142 @@
+"""The browser site's size and speed in headless Chromium, offline. Run on demand, never in CI:
+
+    python browser/build.py && python tests/benchmarks/browser_site.py [--runs 3] [--shots DIR]
+
+- size: the built folder, and gzipped file by file (what a server sending gzip transfers);
+- playground ready: from navigation until Pyodide is loaded and deltagrad imported, in a fresh
+  browser context each run (nothing cached), and the page's own count from its first script;
+- notebook 01: from navigation until every cell has run (``?run=all``), and the cells alone.
+
+The machine's load average is printed with the figures: on a shared machine they vary with it.
+``--shots DIR`` saves screenshots of the playground (the neuron example run, its drawing) and of
+notebook 01 in the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import http.server
+import json
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("DELTAGRAD_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT = 300_000  # ms
+
+
+def sizes(site: Path) -> tuple[int, int, int]:
+    """(files, bytes, gzipped bytes) of the built site."""
+    files = [p for p in site.rglob("*") if p.is_file()]
+    raw = sum(p.stat().st_size for p in files)
+    zipped = sum(len(gzip.compress(p.read_bytes(), 6)) for p in files)
+    return len(files), raw, zipped
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(site: Path) -> str:
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_port}/"
+
+
+def fresh_page(browser, origin: str, refused: list[str]):
+    """A page in a new context (empty cache) that may reach only ``origin``."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+
+    def route(route, request):
+        if request.url.startswith((origin, "data:", "blob:")):
+            route.continue_()
+        else:
+            refused.append(request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    return context, context.new_page()
+
+
+def playground(browser, origin, refused, shots: Path | None) -> tuple[float, float]:
+    context, page = fresh_page(browser, origin, refused)
+    begin = time.perf_counter()
+    page.goto(origin + "playground.html")
+    page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
+    wall = time.perf_counter() - begin
+    inside = page.evaluate("globalThis.deltagradReady")
+    if shots is not None:
+        page.select_option("#example", "neuron")
+        page.click("#run")
+        page.wait_for_selector("#output[data-runs='1']", timeout=TIMEOUT)
+        page.screenshot(path=str(shots / "playground-neuron.png"), full_page=True)
+    context.close()
+    return wall, inside
+
+
+def notebook(browser, origin, refused, shots: Path | None) -> tuple[float, dict]:
+    context, page = fresh_page(browser, origin, refused)
+    begin = time.perf_counter()
+    page.goto(origin + "notebook.html?nb=01-values-and-graphs.ipynb&run=all")
+    page.wait_for_selector("body[data-done]", timeout=TIMEOUT)
+    wall = time.perf_counter() - begin
+    done = json.loads(page.get_attribute("body", "data-done"))
+    if shots is not None:
+        page.screenshot(path=str(shots / "notebook-01-top.png"))
+        page.locator(".cell.code").nth(8).scroll_into_view_if_needed()  # a film strip
+        page.screenshot(path=str(shots / "notebook-01-film-strip.png"))
+        page.screenshot(path=str(shots / "notebook-01-full.png"), full_page=True)
+    context.close()
+    return wall, done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", type=Path, default=ROOT / "browser" / "_build")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shots", type=Path, help="save screenshots into this folder")
+    args = parser.parse_args()
+    if not (args.site / "site.json").is_file():
+        raise SystemExit(f"no built site in {args.site}: run python browser/build.py first")
+    if args.shots:
+        args.shots.mkdir(parents=True, exist_ok=True)
+
+    count, raw, zipped = sizes(args.site)
+    print(f"site: {count} files, {raw / 1e6:.1f} MB, {zipped / 1e6:.1f} MB gzipped")
+    origin, refused = serve(args.site), []
+    ready, inside, nb_wall, nb_cells = [], [], [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        for k in range(args.runs):
+            shots = args.shots if k == args.runs - 1 else None
+            load = os.getloadavg()[0]
+            wall, page_seconds = playground(browser, origin, refused, shots)
+            ready.append(wall)
+            inside.append(page_seconds)
+            wall, done = notebook(browser, origin, refused, shots)
+            nb_wall.append(wall)
+            nb_cells.append(done["seconds"])
+            print(f"run {k + 1}: load average {load:.1f}; playground ready {ready[-1]:.2f} s "
+                  f"(page's own count {inside[-1]:.2f} s); notebook 01: {done['ok']}/"
+                  f"{done['cells']} cells ok, all done {wall:.2f} s after navigation "
+                  f"(cells {done['seconds']:.2f} s)")
+        browser.close()
+    print(f"median of {args.runs}: playground ready {statistics.median(ready):.2f} s, "
+          f"notebook 01 all cells done {statistics.median(nb_wall):.2f} s "
+          f"(cells alone {statistics.median(nb_cells):.2f} s)")
+    print(f"requests outside the site: {refused or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
