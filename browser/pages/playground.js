@@ -82,5 +82,9 @@ if (linked === null) {
   picker.value = "";
   code.value = linked;
 }
+window.addEventListener("hashchange", () => { // a shared link pasted into this tab
+  const linked = codeFromLink();
+  if (linked !== null) { code.value = linked; picker.value = ""; }
+});
 runButton.disabled = false;
 document.body.dataset.ready = "true";

@@ -208,6 +208,10 @@ def test_a_shared_link_carries_the_code(browser, playground, server):
         assert run_in(page).strip() == "é 6.0"
     finally:
         page.close()
+    playground.select_option("#example", "survey")  # a link pasted into an open playground
+    assert "#code=" not in playground.url and playground.input_value("#code") != code
+    playground.evaluate("fragment => { location.hash = fragment; }", link.split("#", 1)[1])
+    playground.wait_for_function("code => document.getElementById('code').value === code", arg=code)
 
 
 # -- the notebooks ----------------------------------------------------------------------------
