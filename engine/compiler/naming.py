@@ -34,7 +34,7 @@ class Names:
 
     def _free(self, base: str) -> bool:
         return (base not in self.reserved and f"g{base}" not in self.reserved
-                and all(x not in self.plain | self.dicts
+                and all(x not in self.plain and x not in self.dicts  # not a union per name
                         for x in (base, f"g{base}", base[1:] if base.startswith("g") else None)))
 
     def give(self, node: Value, wanted: str | None) -> str:
