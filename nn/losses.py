@@ -125,6 +125,13 @@ class Loss:
         rows = [self.row(y, nout) for y in targets]
         return np.array(rows, dtype=float).reshape(len(rows), nout)
 
+    def predict_np(self, A: np.ndarray) -> np.ndarray | None:
+        """``predict`` of each column of ``A`` (a sample's outputs), as an array; None for a
+        regression loss."""
+        import numpy as np
+        labels = [self.predict(column) for column in A.T.tolist()]
+        return None if labels and labels[0] is None else np.array(labels)
+
     def value_np(self, A: np.ndarray, Y: np.ndarray) -> float:
         """The loss of the batch whose outputs are the columns of ``A``."""
         per_sample = self._costs_np(A, Y)
@@ -194,6 +201,11 @@ class Hinge(Loss):
         """``+1.0`` for a positive score, else ``-1.0``."""
         return 1.0 if output[0] > 0 else -1.0
 
+    def predict_np(self, A: np.ndarray) -> np.ndarray:
+        """``predict`` of each column of ``A``."""
+        import numpy as np
+        return np.where(A[0] > 0, 1.0, -1.0)
+
     def _check_target(self, y: Any, nout: int) -> float:
         _one_output(self.name, nout)
         if y not in (-1, 1) or isinstance(y, bool):
@@ -226,6 +238,10 @@ class BinaryCrossEntropyWithLogits(Loss):
         """Class 1 for a positive logit, else 0."""
         return 1 if output[0] > 0 else 0
 
+    def predict_np(self, A: np.ndarray) -> np.ndarray:
+        """``predict`` of each column of ``A``."""
+        return (A[0] > 0).astype(int)
+
     def _check_target(self, y: Any, nout: int) -> float:
         _one_output(self.name, nout)
         if not isinstance(y, numbers.Real) or not 0 <= y <= 1:  # refuses nan, as every loss
@@ -253,6 +269,10 @@ class SoftmaxCrossEntropy(Loss):
     def predict(self, output: Sequence[float]) -> int:
         """The index of the largest logit."""
         return max(range(len(output)), key=output.__getitem__)
+
+    def predict_np(self, A: np.ndarray) -> np.ndarray:
+        """``predict`` of each column of ``A`` (the first largest logit, as ``predict``)."""
+        return A.argmax(axis=0)
 
     def _check_target(self, y: Any, nout: int) -> int:
         if nout < 2:

@@ -394,6 +394,14 @@ class MLP:
         for layer in self.layers:
             layer.zero_grad()
 
+    def compile(self, loss: Any = None) -> Any:
+        """One sample's cost ``loss.sample(self(x), row)`` traced once, as an
+        ``engine.compile`` program: ``.source`` reads it, ``.backward(X, Y)`` runs a batch (Y:
+        ``loss.targets_matrix(y, nout)``). ``loss`` defaults to ``mse`` (see ``nn.compiled``)."""
+        from nn.compiled import compile_loss
+        from nn.losses import mse
+        return compile_loss(self, mse if loss is None else loss)
+
     def to_dict(self) -> dict:
         """Architecture, activations and weights as JSON-ready data (see ``nn.serialization``)."""
         from nn.serialization import mlp_to_dict

@@ -57,11 +57,15 @@ class Compiled:
         return Source(self.batch.source)
 
     # -- running ----------------------------------------------------------------------------
-    def __call__(self, *inputs: object) -> object:
+    def __call__(self, *inputs: object, theta: object = None) -> object:
         """The output for one sample (a float, or a list of floats), or for a batch of NumPy
-        arrays whose first axis is the sample (an array of outputs: (B,) or (B, outputs))."""
+        arrays whose first axis is the sample (an array of outputs: (B,) or (B, outputs)).
+        ``theta``, for a batch: the parameters' numbers, as ``gradients`` takes them."""
         if self._is_batch(inputs):
-            return self.batch.forward(inputs, self._theta())
+            return self.batch.forward(inputs, self._theta() if theta is None else theta)
+        if theta is not None:
+            raise TypeError("theta= is for a batch (NumPy arrays whose first axis is the "
+                            "sample); one sample reads the parameters' Values")
         args = self._sample(inputs)
         program = self.one_sample
         out = program.forward(*args, [p.data for p in program.params])

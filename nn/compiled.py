@@ -1,0 +1,167 @@
+"""An MLP and its loss as ``engine.compile`` programs: training and predictions on whole batches.
+
+``mlp.compile(loss)`` traces one sample's cost, ``loss.sample(mlp(x), row)``, once: the graph is
+the same for every sample (the target enters as its row of numbers, see :mod:`nn.losses`), so
+the program it gives holds for all of them, and runs a batch as matrix products. ``fit(...,
+compiled=True)`` trains with it (:class:`ArrayTraining`): the batches, the mean's ``1/N``, the
+penalty and the optimizer's rule are the interpreted ``fit``'s, while the parameters live in one
+array; they are written back into the Values when ``fit`` returns or stops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import engine
+from engine import Value
+from engine.compiler import Compiled
+from nn.checks import lift
+from nn.draw import graph_names
+from nn.interrupts import interrupts_deferred
+from nn.losses import L2Penalty, Loss
+from nn.mlp import MLP
+from nn.optim import Optimizer
+
+__all__ = ["ArrayTraining", "compile_loss", "compile_outputs", "inputs_array"]
+
+
+def compile_loss(model: MLP, loss: Loss, named: bool = True) -> Compiled:
+    """The program of one sample's cost: inputs ``x`` (``nin`` numbers) and ``row``, the
+    target as ``loss.row(label, nout)`` gives it; parameters ``model.parameters()``. Its
+    variables have the lecture's names (``W1[2,1]``, ``z1[2]``) unless ``named=False``
+    (faster: ``fit`` reads no source)."""
+    if not isinstance(loss, Loss):
+        raise TypeError(f"compile needs an nn.losses loss such as losses.mse, not "
+                        f"{type(loss).__name__} {loss!r:.40}")
+    nout = model.layers[-1].nout
+
+    def cost(x: list[Value], row: list[Value]) -> Value:
+        return loss.sample(model(x), row)
+
+    cost.__qualname__ = f"{loss.name} of {model!r}"
+    return engine.compile(cost, [0.0] * model.nin, [0.0] * nout, params=model.parameters(),
+                          names=(lambda out: graph_names(model, out)) if named else None)
+
+
+def compile_outputs(model: MLP, named: bool = True) -> Compiled:
+    """The program of the network's outputs ``a_L`` for one input (a list of ``nout``)."""
+
+    def outputs(x: list[Value]) -> list[Value]:
+        return model(x)
+
+    outputs.__qualname__ = f"outputs of {model!r}"
+    return engine.compile(outputs, [0.0] * model.nin, params=model.parameters(),
+                          names=(lambda out: graph_names(model, out)) if named else None)
+
+
+def inputs_array(X: Sequence[Sequence[float]], nin: int, who: str) -> Any:
+    """``X`` as a float array of shape ``(N, nin)``; for a row that is not ``nin`` numbers, the
+    interpreted path's error, naming the row."""
+    import numpy as np
+    try:
+        A = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        A = None
+    if A is not None and A.ndim == 2 and A.shape[1] == nin:
+        return A
+    for i, row in enumerate(X):
+        lift(row, nin, f"{who}: X[{i}]")  # raises the interpreted path's error for the row
+        if any(type(v) is Value for v in row):
+            raise TypeError(f"{who}: X[{i}] holds Values; the compiled program reads X as "
+                            "numbers (pass their .data)")
+    raise ValueError(f"{who}: X must be rows of {nin} numbers")
+
+
+class ArrayTraining:
+    """``fit``'s steps on the compiled program, with the parameters in an array ``theta`` (in
+    the order of ``model.parameters()``) and the optimizer's state in arrays.
+
+    ``step(batch)`` does what one step of the interpreted ``fit`` does, on arrays: the outputs
+    (for the accuracy) before the update, the batch's cost and gradient (times ``loss.scale``,
+    plus the penalty's), the optimizer's rule. ``write_back()`` puts ``theta`` into the Values
+    and the state into the optimizer: ``fit`` calls it whenever it returns or stops.
+    """
+
+    def __init__(self, model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss,
+                 optimizer: Optimizer, penalty: L2Penalty | None) -> None:
+        import numpy as np
+        nout = model.layers[-1].nout
+        self.loss, self.optimizer, self.penalty = loss, optimizer, penalty
+        self.X = inputs_array(X, model.nin, "fit")
+        self.Y = loss.targets_matrix(y, nout)
+        self.program = compile_loss(model, loss, named=False)
+        classifies = loss.predict([0.0] * nout) is not None
+        self.outputs = compile_outputs(model, named=False) if classifies else None
+        self.labels = np.asarray(list(y)) if classifies else None
+        self.parameters = self.program.params
+        self.theta = self.program.parameter_array()
+        at = {id(p): k for k, p in enumerate(self.parameters)}
+        index = [at[id(p)] for p in optimizer.parameters]
+        self.index = None if index == list(range(len(at))) else np.array(index)
+        self.state = optimizer.array_state()
+
+    def step(self, batch: Sequence[int], checked: bool) -> tuple[float, Any, str | None]:
+        """One step on the samples ``batch``: ``(objective, hits, problem)``. ``hits`` counts
+        the samples whose outputs predict their label (None for a regression loss, nan for
+        nan outputs). ``problem`` says what is not finite (checked): then nothing moved, and
+        the parameters' grads hold this step's gradients."""
+        import numpy as np
+        rows = np.asarray(batch)
+        X, Y = self.X[rows], self.Y[rows]
+        hits = self._hits(X, rows)
+        costs, G = self.program.gradients(X, Y, theta=self.theta)
+        scale = self.loss.scale(len(rows))
+        objective = float(costs.sum()) * scale
+        if scale != 1.0:
+            G *= scale
+        if self.penalty is not None:
+            objective += self.penalty.alpha * float(self.theta @ self.theta)
+            G += (2.0 * self.penalty.alpha) * self.theta
+        index = self.index
+        with np.errstate(all="ignore"):
+            new, state = self.optimizer.array_updates(
+                self.theta if index is None else self.theta[index],
+                G if index is None else G[index], self.state)
+        problem = self._problem(objective, G, new) if checked else None
+        if problem is not None:
+            for p, g in zip(self.parameters, G.tolist(), strict=True):
+                p.grad = g
+            return objective, hits, problem
+        with interrupts_deferred():  # the parameters and the state move together, or not
+            if index is None:
+                self.theta = new
+            else:
+                self.theta[index] = new
+            self.state = state
+        return objective, hits, None
+
+    def _hits(self, X: Any, rows: Any) -> Any:
+        import numpy as np
+        if self.outputs is None:
+            return None
+        A = self.outputs(X, theta=self.theta).reshape(len(rows), -1)
+        if not np.isfinite(A).all():
+            return math.nan  # nan outputs predict no label: the epoch's accuracy is nan
+        return int((self.loss.predict_np(A.T) == self.labels[rows]).sum())
+
+    def _problem(self, objective: float, G: Any, new: Any) -> str | None:
+        """What is not finite, as the interpreted ``fit`` says it, or None."""
+        import numpy as np
+        if not math.isfinite(objective):
+            return f"the loss is {objective}"
+        bad = np.flatnonzero(~np.isfinite(G))
+        if bad.size:
+            return f"the gradient of parameter {bad[0]} is {G[bad[0]]}"
+        bad = np.flatnonzero(~np.isfinite(new))
+        if bad.size:
+            k = bad[0] if self.index is None else self.index[bad[0]]
+            return f"the step made parameter {k} {new[bad[0]]}"
+        return None
+
+    def write_back(self) -> None:
+        """The parameters' numbers into their Values, the state into the optimizer."""
+        with interrupts_deferred():
+            self.program.set_parameters(self.theta)
+            self.optimizer.load_state(self.state)
