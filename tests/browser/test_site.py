@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Value
+from engine import Value, film_strip
 from engine.testing import gradcheck
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,15 +124,23 @@ def same(shown: dict[str, float], expected: dict[str, float]) -> None:
 # -- the playground ---------------------------------------------------------------------------
 
 
-def test_the_neuron_shows_cpythons_numbers_its_graph_as_svg_and_a_player(playground):
-    text = run_in(playground, example="neuron")
+def neuron() -> dict[str, Value]:
+    """The neuron example's Values, computed here in CPython."""
     x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
     w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
     b = Value(6.8813735870195432, label="b")
     n = x1 * w1 + x2 * w2 + b
+    n.label = "n"
     o = n.tanh()
+    o.label = "o"
     o.backward()
-    values = {"o": o, "n": n, "x1": x1, "w1": w1, "x2": x2, "w2": w2, "b": b}
+    return {"o": o, "n": n, "x1": x1, "w1": w1, "x2": x2, "w2": w2, "b": b}
+
+
+def test_the_neuron_shows_cpythons_numbers_its_graph_as_svg_and_a_player(playground):
+    text = run_in(playground, example="neuron")
+    values = neuron()
+    o, n = values["o"], values["n"]
     expected = {f"{k}.{f}": getattr(v, f) for k, v in values.items() for f in ("data", "grad")}
     same(printed(text), expected)
     assert o.data == pytest.approx(1 / math.sqrt(2)) and n.grad == pytest.approx(0.5)  # by hand
@@ -146,15 +154,18 @@ def test_the_neuron_shows_cpythons_numbers_its_graph_as_svg_and_a_player(playgro
 
 def test_the_player_steps_in_the_page(playground):
     run_in(playground, example="neuron")
+    strip = film_strip(neuron()["o"])  # the same film, made in CPython
+    last = len(strip) - 1
     film = playground.locator("#output .dg-film")
-    assert film.locator(".dg-count").inner_text() == "0 / 5"
+    assert film.locator(".dg-count").inner_text() == f"0 / {last}"
     film.locator("[data-go=next]").click()
     film.locator("[data-go=next]").click()
-    assert film.locator(".dg-count").inner_text() == "2 / 5"
+    assert film.locator(".dg-count").inner_text() == f"2 / {last}"
     assert film.locator(".dg-frame:not([hidden]) svg").count() == 1
-    assert film.locator(".dg-caption").inner_text().startswith("frame 2 of 5")
+    assert film.locator(".dg-caption").inner_text() == strip.caption(2)
     film.locator("[data-go=last]").click()
-    assert film.locator(".dg-count").inner_text() == "5 / 5"
+    assert film.locator(".dg-count").inner_text() == f"{last} / {last}"
+    assert film.locator(".dg-caption").inner_text() == strip.caption(last)
 
 
 def test_the_survey_example_shows_its_gradients_trace_and_explanation(playground):
