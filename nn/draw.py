@@ -411,14 +411,16 @@ def draw_network(mlp: MLP, x: Sequence[float] | None = None, y: Any = None, *,
     columns = network_columns(mlp, numbers, y, loss)
     if focus is not None:
         _write_focus(mlp, columns, numbers, focus, Labels(weights, weight_grads))
-    place = _Layout(columns, rankdir, wide_edges=weights or weight_grads).place
+    layout = _Layout(columns, rankdir, wide_edges=weights or weight_grads)
+    place = layout.place
     dot = graphviz.Digraph("network", graph_attr={
         "layout": "neato", "splines": "line", "fontname": "Helvetica", "outputorder": "edgesfirst"})
     dot.attr("node", fontname="Courier", fontsize="11", shape="box", style="rounded,filled",
              margin="0.06,0.03")
     dot.attr("edge", arrowsize="0.5")
     nodes = _draw_columns(dot, columns, place, focus)
-    edges = _draw_weights(dot, mlp, columns, numbers, Labels(weights, weight_grads), focus)
+    edges = _draw_weights(dot, mlp, columns, numbers, Labels(weights, weight_grads), focus,
+                          layout)
     if numbers and numbers.loss is not None:
         for node_id in columns[-2].ids:
             dot.edge(node_id, "loss", style="dashed", color="#555555")
@@ -474,8 +476,19 @@ class _Layout:
         tallest = max(len(f) for c in columns for f in c.lines)
         self.width, self.height = longest * 0.1 + 0.3, tallest * 0.19 + 0.15
         widest = max(len(c.ids) for c in columns)
-        self.step = self.width + (2.6 if wide_edges else 1.4) + 0.06 * widest  # room for edges
+        self.step = self.width + (3.2 if wide_edges else 1.4) + 0.06 * widest  # room for edges
         self.rankdir = rankdir
+
+    def boxes(self, columns: list[Column]) -> list[tuple[float, float, float, float]]:
+        """The box ``(x0, y0, x1, y1)`` (inches) around each node of ``columns``, as placed."""
+        found = []
+        for col, column in enumerate(columns):
+            middle = (len(column.ids) - 1) / 2
+            for row in range(len(column.ids)):
+                x, y = _xy(self.place(col, row - middle))
+                w, h = self.width / 2 + 0.05, self.height / 2 + 0.05
+                found.append((x - w, y - h, x + w, y + h))
+        return found
 
     def place(self, col: int, row: float) -> str:
         """The ``pos`` of row ``row`` (0: the middle) of column ``col``."""
@@ -510,8 +523,11 @@ class Labels(NamedTuple):
 
 
 def _draw_weights(dot: Any, mlp: MLP, columns: list[Column], numbers: NetworkNumbers | None,
-                  labels: Labels, focus: tuple[int, int] | None = None) -> int:
-    """One edge per weight, from input ``k`` to neuron ``j``; returns the edge count."""
+                  labels: Labels, focus: tuple[int, int] | None = None,
+                  layout: _Layout | None = None) -> int:
+    """One edge per weight, from input ``k`` to neuron ``j``, and its numbers (if asked for and
+    they fit) in a box of their own on it; returns the edge count."""
+    taken = [] if layout is None else layout.boxes(columns)  # where labels must not go
     wmax = max((abs(w.data) for layer in mlp.layers for n in layer.neurons for w in n.w),
                default=1.0) or 1.0
     edges = 0
@@ -524,9 +540,47 @@ def _draw_weights(dot: Any, mlp: MLP, columns: list[Column], numbers: NetworkNum
                 attrs = _weight_edge(f"w_{j},{k} of layer {ly}", w.data, grad, wmax,
                                      labels, role, dense=layer.nin > ROOM,
                                      crowded=max(layer.nin, layer.nout) > ROOM)
+                text = attrs.pop("label_text", None)
                 dot.edge(tails[k - 1], f"n{ly}_{j}", **attrs)
                 edges += 1
+                if text and layout is not None:
+                    _weight_label(dot, f"w{ly}_{j}_{k}", text, attrs["color"],
+                                  _xy(layout.place(ly - 1, (k - 1) - (layer.nin - 1) / 2)),
+                                  _xy(layout.place(ly, (j - 1) - (layer.nout - 1) / 2)), taken)
     return edges
+
+
+ALONG = (0.5, 0.4, 0.6, 0.3, 0.7, 0.45, 0.55, 0.35, 0.65, 0.24, 0.76)  # where on its edge, in turn
+
+
+def _weight_label(dot: Any, name: str, text: str, colour: str, tail: tuple[float, float],
+                  head: tuple[float, float], taken: list[tuple[float, ...]]) -> None:
+    """A weight's numbers in a box of their own, centred on its edge at the first place of
+    ``ALONG`` (of the way from tail to head) where it meets no box and no other label, on a
+    white ground drawn over the edges: no edge, its own included, strikes the numbers through.
+    Where no place is free the label is left out (the edge's tooltip has the numbers)."""
+    lines = text.split("\n")
+    half_w, half_h = max(map(len, lines)) * 0.033 + 0.04, len(lines) * 0.075 + 0.02
+    for along in ALONG:
+        x, y = tail[0] + along * (head[0] - tail[0]), tail[1] + along * (head[1] - tail[1])
+        box = (x - half_w, y - half_h, x + half_w, y + half_h)
+        if not any(_meet(box, other) for other in taken):
+            taken.append(box)
+            dot.node(name, label=dot_text(text), shape="box", style="rounded,filled",
+                     fillcolor="#ffffffee", color="#ffffff00", fontname="Helvetica",
+                     fontsize="9", fontcolor=colour, margin="0.03,0.01", width="0", height="0",
+                     pos=f"{x:.3f},{y:.3f}!")
+            return
+
+
+def _xy(pos: str) -> tuple[float, float]:
+    x, y = pos.rstrip("!").split(",")
+    return float(x), float(y)
+
+
+def _meet(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Whether two boxes ``(x0, y0, x1, y1)`` overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _role(focus: tuple[int, int] | None, layer: int, j: int, k: int) -> str:
@@ -567,9 +621,7 @@ def _weight_edge(name: str, w: float, grad: float | None, wmax: float, labels: L
     if labels.grads and grad is not None:
         label.append(f"dC/dw {number(grad)}")
     if label and role == "plain" and not crowded:
-        attrs.update(headlabel=dot_text("\n".join(label)), labelfontsize="9",
-                     labelfontname="Helvetica", labelfontcolor=colour, labeldistance="5",
-                     labelangle="0")
+        attrs["label_text"] = "\n".join(label)  # drawn by _weight_label, on the edge
     return attrs
 
 

@@ -129,7 +129,8 @@ def test_the_network_diagram_structure():
     grads_before = [p.grad for p in mlp.parameters()]
     drawing = draw_network(mlp, [0.5, -1.0], [1.0, 0.0], weights=True, weight_grads=True)
     dot = parse(drawing.source)
-    boxes = [n for n, a in dot.nodes.items() if a.get("shape") != "plaintext"]
+    boxes = [n for n, a in dot.nodes.items() if a.get("shape") != "plaintext"
+             and not n.startswith("w")]
     assert sorted(boxes) == ["loss", "n1_1", "n1_2", "n1_3", "n2_1", "n2_2", "x1", "x2"]
     weight_edges = [(t, h, a) for t, h, a in dot.edges if h != "loss"]
     assert len(weight_edges) == 2 * 3 + 3 * 2 and drawing.edges == 12 + 2
@@ -138,7 +139,8 @@ def test_the_network_diagram_structure():
         layer = 1 if t.startswith("x") else 2
         w = mlp.layers[layer - 1].neurons[j - 1].w[k - 1]
         assert a["color"] == (POSITIVE if w.data >= 0 else NEGATIVE)
-        assert f"w {w.data:.4f}" in a["headlabel"] and "dC/dw" in a["headlabel"]
+        label = dot.nodes[f"w{layer}_{j}_{k}"]["label"]  # a box of its own on the edge
+        assert f"w {w.data:.4f}" in label and "dC/dw" in label
     widths = sorted((abs(mlp.layers[int(h[1]) - 1].neurons[int(h[-1]) - 1].w[int(t[-1]) - 1]
                          .data), float(a["penwidth"])) for t, h, a in weight_edges)
     assert [p for _, p in widths] == sorted(p for _, p in widths)  # wider for larger |w|
@@ -195,3 +197,60 @@ def test_film_strip_of_a_neuron_names_its_values():
     assert "W1[1,2].grad +=" in strip.caption(2)
     dot = parse(strip.drawing(2).source)
     assert dot.cluster_labels["cluster_0_0"] == "layer 1 / neuron 1"
+
+
+def _svg_boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
+    """Each node's bounding box in a rendered SVG, by DOT id."""
+    boxes = {}
+    for name, body in re.findall(r'<g id="node\d+" class="node">\s*<title>(\w+)</title>(.*?)</g>',
+                                 svg, flags=re.S):
+        points = [tuple(map(float, p.split(","))) for poly in
+                  re.findall(r'(?:points|d)="([^"]+)"', body)
+                  for p in re.findall(r"-?[\d.]+,-?[\d.]+", poly)]
+        if points:
+            xs, ys = [x for x, _ in points], [y for _, y in points]
+            boxes[name] = (min(xs), min(ys), max(xs), max(ys))
+    return boxes
+
+
+def test_weight_labels_sit_on_a_white_ground_of_their_own_and_meet_nothing():
+    """draw_network(weights=True, weight_grads=True) once put each label on its own edge's line
+    (struck through); now each is a box on a white ground, drawn over the edges, overlapping no
+    neuron and no other label, with the closed form's dC/dw."""
+    mlp = nn.MLP(2, [3, 1], seed=1)
+    x, y = [0.5, -1.0], [1.0]
+    closed = backprop(mlp, [x], [y])
+    drawing = draw_network(mlp, x, y, weights=True, weight_grads=True)
+    dot = parse(drawing.source)
+    assert "outputorder=edgesfirst" in drawing.source  # boxes over the edges
+    labels = {n: a for n, a in dot.nodes.items() if re.fullmatch(r"w\d+_\d+_\d+", n)}
+    assert len(labels) == 2 * 3 + 3 * 1
+    for name, a in labels.items():
+        ly, j, k = map(int, name[1:].split("_"))
+        w = mlp.layers[ly - 1].neurons[j - 1].w[k - 1]
+        assert f"w {w.data:.4f}" in a["label"]
+        assert f"dC/dw {closed.dW[ly - 1][j - 1, k - 1]:.4f}" in a["label"]
+        assert a["fillcolor"].startswith("#ffffff") and a["style"] == "rounded,filled"
+    boxes = _svg_boxes(drawing.svg())
+    names = sorted(boxes)
+
+    def meet(p, q):
+        return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if a in labels or b in labels:
+                assert not meet(boxes[a], boxes[b]), (a, b)
+
+
+def test_in_a_wider_network_no_weight_label_meets_a_box_or_another_label():
+    mlp = nn.MLP(3, [4, 4, 2], seed=3)
+    drawing = draw_network(mlp, [0.5, -1.0, 0.2], [1.0, 0.0], weights=True, weight_grads=True)
+    boxes = _svg_boxes(drawing.svg())
+    labels = [n for n in boxes if re.fullmatch(r"w\d+_\d+_\d+", n)]
+    assert len(labels) >= 30  # of 36 weights: those that find a free place on their edge
+    for a in labels:
+        for b in boxes:
+            if a != b:
+                p, q = boxes[a], boxes[b]
+                assert not (p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]), (a, b)
