@@ -93,14 +93,19 @@ class ArrayTraining:
         self.Y = loss.targets_matrix(y, nout)
         self.program = compile_loss(model, loss, named=False)
         classifies = loss.predict([0.0] * nout) is not None
-        self.outputs = compile_outputs(model, named=False) if classifies else None
         self.labels = np.asarray(list(y)) if classifies else None
+        self.network = _Network(model) if classifies else None
         self.parameters = self.program.params
-        self.theta = self.program.parameter_array()
         at = {id(p): k for k, p in enumerate(self.parameters)}
         index = [at[id(p)] for p in optimizer.parameters]
         self.index = None if index == list(range(len(at))) else np.array(index)
-        self.state = optimizer.array_state()
+        self.now = (self.program.parameter_array(), optimizer.array_state())  # one attribute:
+        # a step replaces both at once, so Ctrl-C cannot come between the two
+
+    @property
+    def theta(self) -> Any:
+        """The parameters' numbers, in the order of ``model.parameters()``."""
+        return self.now[0]
 
     def step(self, batch: Sequence[int], checked: bool) -> tuple[float, Any, str | None]:
         """One step on the samples ``batch``: ``(objective, hits, problem)``. ``hits`` counts
@@ -108,43 +113,42 @@ class ArrayTraining:
         nan outputs). ``problem`` says what is not finite (checked): then nothing moved, and
         the parameters' grads hold this step's gradients."""
         import numpy as np
+        theta, state = self.now
         rows = np.asarray(batch)
         X, Y = self.X[rows], self.Y[rows]
-        hits = self._hits(X, rows)
-        costs, G = self.program.gradients(X, Y, theta=self.theta)
+        hits = None if self.network is None else self._hits(self.network.outputs(X, theta), rows)
+        costs, G = self.program.gradients(X, Y, theta=theta)
         scale = self.loss.scale(len(rows))
         objective = float(costs.sum()) * scale
         if scale != 1.0:
             G *= scale
         if self.penalty is not None:
-            objective += self.penalty.alpha * float(self.theta @ self.theta)
-            G += (2.0 * self.penalty.alpha) * self.theta
+            objective += self.penalty.alpha * float(theta @ theta)
+            G += (2.0 * self.penalty.alpha) * theta
         index = self.index
         with np.errstate(all="ignore"):
             new, state = self.optimizer.array_updates(
-                self.theta if index is None else self.theta[index],
-                G if index is None else G[index], self.state)
+                theta if index is None else theta[index], G if index is None else G[index],
+                state)
         problem = self._problem(objective, G, new) if checked else None
         if problem is not None:
             for p, g in zip(self.parameters, G.tolist(), strict=True):
                 p.grad = g
             return objective, hits, problem
-        with interrupts_deferred():  # the parameters and the state move together, or not
-            if index is None:
-                self.theta = new
-            else:
-                self.theta[index] = new
-            self.state = state
+        if index is not None:  # the optimizer's parameters move, the others stay
+            whole = theta.copy()
+            whole[index] = new
+            new = whole
+        self.now = (new, state)
         return objective, hits, None
 
-    def _hits(self, X: Any, rows: Any) -> Any:
+    def _hits(self, A: Any, rows: Any) -> Any:
+        """How many samples of ``rows`` whose outputs are the columns of ``A`` predict their
+        label; nan if an output is not finite (it predicts no label), as the interpreted fit."""
         import numpy as np
-        if self.outputs is None:
-            return None
-        A = self.outputs(X, theta=self.theta).reshape(len(rows), -1)
         if not np.isfinite(A).all():
-            return math.nan  # nan outputs predict no label: the epoch's accuracy is nan
-        return int((self.loss.predict_np(A.T) == self.labels[rows]).sum())
+            return math.nan
+        return int((self.loss.predict_np(A) == self.labels[rows]).sum())
 
     def _problem(self, objective: float, G: Any, new: Any) -> str | None:
         """What is not finite, as the interpreted ``fit`` says it, or None."""
@@ -162,6 +166,40 @@ class ArrayTraining:
 
     def write_back(self) -> None:
         """The parameters' numbers into their Values, the state into the optimizer."""
+        theta, state = self.now
         with interrupts_deferred():
-            self.program.set_parameters(self.theta)
-            self.optimizer.load_state(self.state)
+            self.program.set_parameters(theta)
+            self.optimizer.load_state(state)
+
+
+class _Network:
+    """The network's outputs for the accuracy ``fit`` counts: the lecture's matrix forward
+    (``Z = W A + b``, ``A = s(Z)``, :mod:`nn.closed_form`) on views of ``theta`` for the named
+    activations, a few matrix products; the compiled network for custom activations."""
+
+    def __init__(self, model: MLP) -> None:
+        from nn.closed_form import ACTIVATIONS_NP, activations_of
+        self.compiled = None
+        try:
+            activations = [ACTIVATIONS_NP[name][0] for name in activations_of(model)]
+        except ValueError:  # a custom activation
+            self.compiled = compile_outputs(model, named=False)
+            return
+        self.layers, start = [], 0
+        for layer, s in zip(model.layers, activations, strict=True):
+            size = layer.nout * (layer.nin + 1)  # neuron by neuron: its weights, then its bias
+            self.layers.append((start, start + size, layer.nin + 1, s))
+            start += size
+
+    def outputs(self, X: Any, theta: Any) -> Any:
+        """``A_L``: a column of outputs per row of ``X``."""
+        import numpy as np
+        if self.compiled is not None:
+            return self.compiled(X, theta=theta).reshape(len(X), -1).T
+        A = X.T
+        with np.errstate(all="ignore"):
+            for start, stop, width, s in self.layers:
+                rows = theta[start:stop].reshape(-1, width)
+                Z = rows[:, :-1] @ A + rows[:, -1:]
+                A = Z if s is None else s(Z)
+        return A
