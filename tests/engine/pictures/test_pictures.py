@@ -194,11 +194,15 @@ def test_a_dense_layer_has_no_arrowheads_or_labels_and_fades_small_weights():
     dot = parse(draw_network(mlp, x, y, weights=True, weight_grads=True).source)
     dense = [(t, h, a) for t, h, a in dot.edges if h.startswith(("n2_", "n3_"))]
     assert len(dense) == 16 * 16 + 16
-    assert all(a.get("arrowhead") == "none" and "headlabel" not in a for _, _, a in dense)
+    labels = [n for n in dot.nodes if re.fullmatch(r"w\d+_\d+_\d+", n)]  # a weight's numbers
+    assert all(a.get("arrowhead") == "none" for _, _, a in dense)
+    assert not [n for n in labels if n.startswith(("w2_", "w3_"))]
     sparse = [a for t, h, a in dot.edges if h.startswith("n1_")]  # 2 in, but 16 out of x
-    assert all("headlabel" not in a and "arrowhead" not in a for a in sparse)
+    assert all("arrowhead" not in a for a in sparse) and not labels
     small = parse(draw_network(nn.MLP(2, [3, 2], seed=1), x, [1.0, 0.0], weights=True).source)
-    assert all("headlabel" in a and "arrowhead" not in a for _, h, a in small.edges if h != "loss")
+    assert all("arrowhead" not in a for _, h, a in small.edges if h != "loss")
+    assert {f"w1_{j}_{k}" for j in (1, 2, 3) for k in (1, 2)} | {
+        f"w2_{j}_{k}" for j in (1, 2) for k in (1, 2, 3)} <= set(small.nodes)
     faded = sorted((abs(mlp.layers[1].neurons[int(h[3:]) - 1].w[int(t[3:]) - 1].data),
                     int(a["color"][-2:], 16)) for t, h, a in dense if h.startswith("n2_"))
     assert [alpha for _, alpha in faded] == sorted(alpha for _, alpha in faded)
@@ -223,6 +227,7 @@ def test_focus_draws_one_neurons_weights_and_writes_the_closed_forms_numbers():
     assert f"<TD>W3[1,5] {out:.4f}</TD>" in dot.nodes["n3_1"]["label"]
     assert dot.nodes["n1_1"]["label"].count("W2[") == 1  # only the focused neuron's
     assert not any("headlabel" in a for _, _, a in dot.edges)  # written in the boxes instead
+    assert not [n for n in dot.nodes if re.fullmatch(r"w\d+_\d+_\d+", n)]
     assert np.isclose(float(re.search(r"<TD>delta (\S+)</TD>", dot.nodes["n2_5"]["label"])[1]),
                       closed.delta[1][4, 0], atol=5e-5)
     assert drawing.png()[:8] == b"\x89PNG\r\n\x1a\n"
