@@ -8,6 +8,9 @@
 - notebook 01: from navigation until every cell has run (``?run=all``), and the cells alone.
 
 The machine's load average is printed with the figures: on a shared machine they vary with it.
+So is the CPU time the browser's processes spent getting the playground ready (Linux, from
+/proc), which depends much less on the load; part of it runs on background threads (WebAssembly
+is compiled again, optimised, while the page already runs), so an idle machine waits less.
 ``--shots DIR`` saves screenshots of the playground (the neuron example run, its drawing) and of
 notebook 01 in the page.
 """
@@ -69,12 +72,36 @@ def fresh_page(browser, origin: str, refused: list[str]):
     return context, context.new_page()
 
 
-def playground(browser, origin, refused, shots: Path | None) -> tuple[float, float]:
+def cpu_seconds() -> float:
+    """User + system CPU time of this process's descendants (the browser's processes)."""
+    parents, times = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], times[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    mine = {os.getpid()}
+    changed = True
+    while changed:  # add children of the processes found until no new one turns up
+        changed = False
+        for pid, parent in parents.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                changed = True
+    total = sum(times[pid] for pid in mine if pid != os.getpid())
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def playground(browser, origin, refused, shots: Path | None) -> tuple[float, float, float]:
     context, page = fresh_page(browser, origin, refused)
+    cpu = cpu_seconds()
     begin = time.perf_counter()
     page.goto(origin + "playground.html")
     page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
     wall = time.perf_counter() - begin
+    cpu = cpu_seconds() - cpu
     inside = page.evaluate("globalThis.deltagradReady")
     if shots is not None:
         page.select_option("#example", "neuron")
@@ -82,7 +109,7 @@ def playground(browser, origin, refused, shots: Path | None) -> tuple[float, flo
         page.wait_for_selector("#output[data-runs='1']", timeout=TIMEOUT)
         page.screenshot(path=str(shots / "playground-neuron.png"), full_page=True)
     context.close()
-    return wall, inside
+    return wall, inside, cpu
 
 
 def notebook(browser, origin, refused, shots: Path | None) -> tuple[float, dict]:
@@ -115,24 +142,26 @@ def main() -> None:
     count, raw, zipped = sizes(args.site)
     print(f"site: {count} files, {raw / 1e6:.1f} MB, {zipped / 1e6:.1f} MB gzipped")
     origin, refused = serve(args.site), []
-    ready, inside, nb_wall, nb_cells = [], [], [], []
+    ready, inside, cpus, nb_wall, nb_cells = [], [], [], [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         for k in range(args.runs):
             shots = args.shots if k == args.runs - 1 else None
             load = os.getloadavg()[0]
-            wall, page_seconds = playground(browser, origin, refused, shots)
+            wall, page_seconds, cpu = playground(browser, origin, refused, shots)
             ready.append(wall)
             inside.append(page_seconds)
+            cpus.append(cpu)
             wall, done = notebook(browser, origin, refused, shots)
             nb_wall.append(wall)
             nb_cells.append(done["seconds"])
             print(f"run {k + 1}: load average {load:.1f}; playground ready {ready[-1]:.2f} s "
-                  f"(page's own count {inside[-1]:.2f} s); notebook 01: {done['ok']}/"
-                  f"{done['cells']} cells ok, all done {wall:.2f} s after navigation "
-                  f"(cells {done['seconds']:.2f} s)")
+                  f"(page's own count {inside[-1]:.2f} s, browser CPU {cpu:.2f} s); "
+                  f"notebook 01: {done['ok']}/{done['cells']} cells ok, all done {wall:.2f} s "
+                  f"after navigation (cells {done['seconds']:.2f} s)")
         browser.close()
-    print(f"median of {args.runs}: playground ready {statistics.median(ready):.2f} s, "
+    print(f"median of {args.runs}: playground ready {statistics.median(ready):.2f} s "
+          f"(browser CPU {statistics.median(cpus):.2f} s), "
           f"notebook 01 all cells done {statistics.median(nb_wall):.2f} s "
           f"(cells alone {statistics.median(nb_cells):.2f} s)")
     print(f"requests outside the site: {refused or 'none'}")
