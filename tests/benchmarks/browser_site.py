@@ -11,8 +11,8 @@ The machine's load average is printed with the figures: on a shared machine they
 So is the CPU time the browser's processes spent getting the playground ready (Linux, from
 /proc), which depends much less on the load; part of it runs on background threads (WebAssembly
 is compiled again, optimised, while the page already runs), so an idle machine waits less.
-``--shots DIR`` saves screenshots of the playground (the neuron example run, its drawing) and of
-notebook 01 in the page.
+``--shots DIR`` saves screenshots of the playground (the neuron example run, its drawing, its
+player at step 2) and of notebook 01 in the page.
 """
 
 from __future__ import annotations
@@ -108,6 +108,10 @@ def playground(browser, origin, refused, shots: Path | None) -> tuple[float, flo
         page.click("#run")
         page.wait_for_selector("#output[data-runs='1']", timeout=TIMEOUT)
         page.screenshot(path=str(shots / "playground-neuron.png"), full_page=True)
+        film = page.locator("#output .dg-film")
+        for _ in range(2):
+            film.locator("[data-go=next]").click()
+        film.screenshot(path=str(shots / "playground-player-step-2.png"))
     context.close()
     return wall, inside, cpu
 
