@@ -47,14 +47,32 @@ def lift(x: Sequence[Value | float], nin: int, who: str) -> tuple[Value, ...]:
                             f"{x!r:.60}")
         x = tuple(x)
     if len(x) != nin:
-        raise ValueError(f"{who} expects {nin} inputs, got {len(x)}")
+        raise ValueError(_batch_message(x, nin, who) or f"{who} expects {nin} inputs, got {len(x)}")
     if {*map(type, x)} != _VALUE_ONLY:  # numbers (or junk) among them: lift one by one
-        x = tuple(v if type(v) is Value else _input_value(v, i, who) for i, v in enumerate(x))
+        x = tuple(v if type(v) is Value else _input_value(v, i, who, x, nin)
+                  for i, v in enumerate(x))
     return x
 
 
-def _input_value(v: object, i: int, who: str) -> Value:
+def _input_value(v: object, i: int, who: str, x: tuple, nin: int) -> Value:
     if isinstance(v, numbers.Real) and not isinstance(v, Value):
         return Value(float(v))
-    raise TypeError(f"{who} input {i} must be a real number or a Value, not "
-                    f"{type(v).__name__}: {v!r:.60}")
+    raise TypeError(_batch_message(x, nin, who) or f"{who} input {i} must be a real number or "
+                    f"a Value, not {type(v).__name__}: {v!r:.60}")
+
+
+def _batch_message(x: tuple, nin: int, who: str) -> str:
+    """The error for a model called on a batch (rows of numbers) instead of one sample; ""
+    when ``x`` is not rows, or ``who`` is no model."""
+    if who not in ("MLP", "Layer", "Neuron") or not x or not all(map(_is_row, x)):
+        return ""
+    predict = (", or nn.train.predict(model, X) gives the outputs of all of them as floats"
+               if who == "MLP" else "")
+    return (f"{who} takes one sample ({nin} numbers), got a batch of {len(x)} rows: run it on "
+            f"each sample ([model(x) for x in X]){predict}")
+
+
+def _is_row(r: object) -> bool:
+    if isinstance(r, str | bytes | Value):
+        return False
+    return isinstance(r, Sequence) or getattr(r, "ndim", 0) >= 1  # a list, tuple or array

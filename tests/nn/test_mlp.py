@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import nn
 from engine import Value
 from engine.testing import numeric_grad
-from nn import MLP, Layer, Neuron
+from nn import MLP, Layer, Neuron, train
 
 NAMED = ["tanh", "sigmoid", "relu", "leaky_relu", "linear"]
 REFERENCE = {  # the activations written out from their definitions
@@ -395,3 +395,21 @@ def test_an_unpickled_expanded_neuron_is_still_expanded_in_a_new_process():
     result = subprocess.run([sys.executable, "-c", script], input=pickle.dumps(layer),
                             capture_output=True, check=True, text=False)
     assert result.stdout.decode().split() == ["['sum',", "'affine']"]
+
+
+@pytest.mark.parametrize("batch", [[[0.5] * 4] * 5, [[0.5] * 4] * 4, ((0.5,) * 4,) * 3],
+                         ids=["5 rows", "4 rows of 4 (as many as the inputs)", "tuples"])
+def test_a_batch_is_named_as_one_with_how_to_run_it(batch):
+    mlp = MLP(4, [3, 1], seed=0)
+    with pytest.raises((ValueError, TypeError),
+                       match=rf"MLP takes one sample \(4 numbers\), got a batch of {len(batch)} "
+                             r"rows: run it on each sample \(\[model\(x\) for x in X\]\), or "
+                             r"nn\.train\.predict\(model, X\)"):
+        mlp(batch)
+    assert [[a.data for a in mlp(x)] for x in batch] == train.predict(mlp, batch)
+    with pytest.raises(ValueError, match=r"^Layer takes one sample \(4 numbers\), got a batch "
+                                         r"of 5 rows: run it on each sample \(\[model\(x\) for x "
+                                         r"in X\]\)$"):
+        mlp.layers[0]([[0.5] * 4] * 5)
+    with pytest.raises(ValueError, match=r"^MLP expects 4 inputs, got 3$"):
+        mlp([0.5, 0.5, 0.5])  # too few numbers is no batch
