@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence, Set
 from typing import Any, Literal, NamedTuple
 
@@ -129,8 +130,9 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
             history.loss.append(total / n if is_mean else total)
             history.accuracy.append(None if correct is None else correct / n)
             if bar is not None:
+                bar.set_postfix(loss=f"{history.loss[-1]:.4g}", acc=history.accuracy[-1],
+                                refresh=False)  # update() redraws, at most every mininterval
                 bar.update(1)
-                bar.set_postfix(loss=f"{history.loss[-1]:.4g}", acc=history.accuracy[-1])
     except KeyboardInterrupt as stop:
         model.zero_grad()
         optimizer.zero_grad()
@@ -308,9 +310,19 @@ def _count_correct(loss: Loss, outputs: list[list[Value]], targets: list[Any]) -
     return hits
 
 
+LOG_INTERVAL = 30.0
+"""Seconds between two refreshes of the progress bar when it writes to a log (not a terminal
+and not Jupyter): a redrawn bar is a new line there, ten a second would flood it."""
+
+
 def _progress(epochs: int, enabled: bool) -> Any:
     if not enabled:
         return None
     from tqdm.auto import tqdm  # imported only when a bar is shown
-    return tqdm(total=epochs, desc="training", unit="epoch")
+    from tqdm.autonotebook import tqdm as chosen  # what tqdm.auto chose: a widget or text
+    from tqdm.std import tqdm as text
+    stream = sys.stderr
+    to_log = chosen is text and not (hasattr(stream, "isatty") and stream.isatty())
+    return tqdm(total=epochs, desc="training", unit="epoch", file=stream,
+                mininterval=LOG_INTERVAL if to_log else 0.1)
 

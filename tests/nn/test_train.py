@@ -199,3 +199,15 @@ def test_accuracy_refuses_the_labels_fit_refuses(loss, labels, message):
             train.fit(perfect, X, labels, loss, progress=False)
     assert train.accuracy(perfect, X, [0, 1, 0, 0], losses.bce_with_logits) == 1.0
     assert train.accuracy(perfect, X, [-1, 1, -1, -1], losses.hinge) == 1.0
+
+
+def test_the_progress_bar_does_not_flood_a_log(capsys, monkeypatch):
+    import tqdm.std
+
+    clock = iter(range(0, 10**6))  # every reading of tqdm's clock is a second later
+    monkeypatch.setattr(tqdm.std, "time", lambda: float(next(clock)))
+    X, y = data.xor(8, seed=0)
+    train.fit(MLP(2, [2, 1], seed=0), X, y, loss=losses.bce_with_logits, epochs=60)
+    err = capsys.readouterr().err  # captured: not a terminal, as a log file or CI
+    drawn = err.count("training:")
+    assert "60/60" in err and 2 <= drawn <= 20, err  # once a refresh per epoch: over 120
