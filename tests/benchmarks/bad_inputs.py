@@ -136,6 +136,9 @@ def cases(tmp: Path) -> list[tuple[str, object, tuple[str, ...]]]:
         ("save: a None weight", with_data(None), ("weight", "NoneType")),
         ("save: a list weight", with_data([0.5]), ("weight", "list")),
         ("save: into a missing folder", lambda: m.save(tmp / "no" / "m.json"), ("m.json",)),
+        ("save: over a read-only file", lambda: m.save(_read_only(tmp / "ro.json")),
+         ("ro.json", "read-only")),
+        ("save: to a folder", lambda: m.save(tmp), ("not a file",)),
         # -- Value -------------------------------------------------------------------------------
         ("Value('1')", lambda: Value("1"), ("str",)),
         ("Value(None)", lambda: Value(None), ("NoneType",)),
@@ -184,6 +187,8 @@ def cases(tmp: Path) -> list[tuple[str, object, tuple[str, ...]]]:
         ("mlp([1])", lambda: m([1.0]), ("2 inputs",)),
         ("mlp(['a', 'b'])", lambda: m(["a", "b"]), ("input 0", "str")),
         ("mlp([None, 1])", lambda: m([None, 1.0]), ("input 0", "NoneType")),
+        ("mlp(a batch of 5 rows)", lambda: m([[0.1, 0.2]] * 5), ("one sample", "batch", "predict")),
+        ("mlp(a batch of 2 rows)", lambda: m([[0.1, 0.2]] * 2), ("one sample", "batch")),
         ("Neuron(2, weights=[1])", lambda: Neuron(2, weights=[1.0]), ("weights",)),
         ("Neuron(2, weights=['a', 'b'])", lambda: Neuron(2, weights=["a", "b"]), ("str",)),
         ("Neuron(2, bias='a')", lambda: Neuron(2, weights=[1.0, 2.0], bias="a"), ("str",)),
@@ -205,6 +210,10 @@ def cases(tmp: Path) -> list[tuple[str, object, tuple[str, ...]]]:
         ("split('a')", lambda: data.moons(10, seed=0).split("a"), ("test_fraction",)),
         ("split(2)", lambda: data.moons(10, seed=0).split(2), ("test_fraction",)),
         ("signed() of 3 classes", lambda: data.blobs(10, seed=0).signed(), ("labels",)),
+        ("spirals(10, classes=10**12)", lambda: data.spirals(10, classes=10**12), ("classes",)),
+        ("blobs(10, centers=11)", lambda: data.blobs(10, centers=11), ("centers",)),
+        ("split(8 points, 6 labels)", lambda: data.Dataset([[0.0]] * 8, [0] * 6).split(),
+         ("8 points", "6 labels")),
         # -- losses ------------------------------------------------------------------------------
         ("mse([out], 1.0)", lambda: losses.mse([out], 1.0), ("targets", "float")),
         ("mse(out, [None])", lambda: losses.mse(out, [None]), ("target", "None")),
@@ -248,6 +257,12 @@ def cases(tmp: Path) -> list[tuple[str, object, tuple[str, ...]]]:
         ("Adam(betas=0.9)", lambda: optim.Adam(ps, betas=0.9), ("betas",)),
         ("Adam(betas=('a', 'b'))", lambda: optim.Adam(ps, betas=("a", "b")), ("beta1",)),
         ("Adam(lr=inf)", lambda: optim.Adam(ps, lr=math.inf), ("lr",)),
+        ("SGD.step() with a str grad", lambda: _step_with("grad", "0.5", optim.SGD),
+         ("grad", "str")),
+        ("Adam.step() with a None grad", lambda: _step_with("grad", None, optim.Adam),
+         ("grad", "NoneType")),
+        ("SGD.step() with a Value data", lambda: _step_with("data", Value(1.0), optim.SGD),
+         ("data", "Value")),
         # -- training ----------------------------------------------------------------------------
         ("fit(loss='mse')", lambda: train.fit(m, X, y, "mse", progress=False), ("loss", "str")),
         ("fit(loss=None)", lambda: train.fit(m, X, y, None, progress=False), ("loss",)),
@@ -274,12 +289,115 @@ def cases(tmp: Path) -> list[tuple[str, object, tuple[str, ...]]]:
         ("accuracy(X=3)", lambda: train.accuracy(m, 3, [0, 1], losses.bce_with_logits),
          ("X", "int")),
         ("accuracy(nan outputs)", lambda: _nan_accuracy(X), ("nan",)),
+        ("accuracy(bce, -1/+1 labels)", lambda: train.accuracy(m, X, [-1, 1],
+                                                               losses.bce_with_logits),
+         ("y[0]", "bce_with_logits")),
+        ("accuracy(bce, str labels)", lambda: train.accuracy(m, X, ["no", "yes"],
+                                                             losses.bce_with_logits), ("y[0]",)),
+        ("accuracy(bce, soft labels)", lambda: train.accuracy(m, X, [0, 0.7],
+                                                              losses.bce_with_logits), ("0.7",)),
+        ("accuracy(hinge, 0/1 labels)", lambda: train.accuracy(m, X, [0, 1], losses.hinge),
+         ("y[0]", "hinge")),
+        ("fit(bce, str labels)", lambda: train.fit(m, X, ["no", "yes"], losses.bce_with_logits,
+                                                   progress=False), ("y[0]",)),
+        ("fit(another model's optimizer)", lambda: train.fit(
+            m, X, y, optimizer=optim.SGD(m2.parameters()), progress=False), ("another model",)),
         ("predict(X=3)", lambda: train.predict(m, 3), ("X", "int")),
         ("predict(rows of 3)", lambda: train.predict(m, [[1.0, 2.0, 3.0]]), ("3",)),
         # -- modes -------------------------------------------------------------------------------
         ("@no_grad() on a generator", lambda: no_grad()(_generator), ("generator",)),
+        # -- hypothesis strategies ---------------------------------------------------------------
+        ("graphs(ops='+-')", lambda: _draw("graphs", ops="+-"), ("ops", "str")),
+        ("expressions(ops='tanh')", lambda: _draw("expressions", ops="tanh"), ("ops", "str")),
+        ("mlps(activations='tanh')", lambda: _draw("mlps", activations="tanh"),
+         ("activations", "str")),
+        ("mlps(inits=['glorot'])", lambda: _draw("mlps", inits=["glorot"]), ("inits", "glorot")),
     ]
-    return c
+    return c + _torch_cases()
+
+
+def _torch_cases() -> list[tuple[str, object, tuple[str, ...]]]:
+    """from_torch on modules whose function it cannot reproduce, or too large to read."""
+    try:
+        import torch
+    except ImportError:
+        return []
+    from nn import MLP
+    tnn = torch.nn
+
+    class ScaledLinear(tnn.Linear):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    class MySequential(tnn.Sequential):
+        pass
+
+    def hooked(module):
+        module.register_forward_hook(lambda mod, args, out: 2 * out)
+        return module
+
+    def own_forward():
+        linear = tnn.Linear(2, 1)
+        linear.forward = lambda x: 2 * tnn.Linear.forward(linear, x)
+        return tnn.Sequential(linear)
+
+    def stride_zero():
+        linear = tnn.Linear(2, 2)
+        linear.weight = tnn.Parameter(torch.zeros(1).expand(20000, 20000))
+        linear.bias = tnn.Parameter(torch.zeros(1).expand(20000))
+        linear.in_features = linear.out_features = 20000
+        return tnn.Sequential(linear)
+
+    def global_hook():
+        handle = torch.nn.modules.module.register_module_forward_hook(lambda m, a, out: out)
+        try:
+            MLP.from_torch(tnn.Sequential(tnn.Linear(2, 1)))
+        finally:
+            handle.remove()
+
+    return [
+        ("from_torch(a Linear subclass)", lambda: MLP.from_torch(
+            tnn.Sequential(ScaledLinear(2, 1))), ("ScaledLinear", "subclass")),
+        ("from_torch(a Sequential subclass)", lambda: MLP.from_torch(
+            MySequential(tnn.Linear(2, 1))), ("MySequential",)),
+        ("from_torch(a forward hook)", lambda: MLP.from_torch(
+            tnn.Sequential(hooked(tnn.Linear(2, 1)))), ("layer 0", "hook")),
+        ("from_torch(a hooked Sequential)", lambda: MLP.from_torch(
+            hooked(tnn.Sequential(tnn.Linear(2, 1)))), ("Sequential", "hook")),
+        ("from_torch(a global hook)", global_hook, ("global", "hook")),
+        ("from_torch(forward on the instance)", lambda: MLP.from_torch(own_forward()),
+         ("forward",)),
+        ("from_torch(Linear(3200, 3200))", lambda: MLP.from_torch(tnn.Sequential(
+            torch.nn.utils.skip_init(tnn.Linear, 3200, 3200, device="meta"))),
+         ("MAX_PARAMETERS",)),
+        ("from_torch(a stride-0 20000x20000)", lambda: MLP.from_torch(stride_zero()),
+         ("MAX_PARAMETERS",)),
+    ]
+
+
+def _read_only(path: Path) -> Path:
+    path.write_text("kept")
+    path.chmod(0o444)
+    return path
+
+
+def _step_with(field: str, bad: object, make) -> None:
+    """An optimizer step after setting one parameter's ``field`` to ``bad``."""
+    from nn import MLP
+    m = MLP(2, [3, 1], seed=0)
+    m([0.1, 0.2])[0].backward()
+    setattr(m.parameters()[4], field, bad)
+    make(m.parameters()).step()
+
+
+def _draw(name: str, **kwargs) -> None:
+    """Draw one example of the strategy ``name`` called with ``kwargs``."""
+    from hypothesis import find
+
+    from engine.testing import strategies
+    from nn import strategies as nn_strategies
+    strategy = getattr(strategies, name, None) or getattr(nn_strategies, name)
+    find(strategy(**kwargs), lambda example: True)
 
 
 def _generator():
@@ -394,6 +512,60 @@ def reproducers(tmp: Path) -> list[tuple[str, object]]:
             f()
         return check
 
+    def step_after_create_graph(make):
+        def check():
+            m, twin = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=0)
+            out = m([0.5, -1.0])[0]
+            (out * out).backward(create_graph=True)
+            for p, q in zip(m.parameters(), twin.parameters(), strict=True):
+                q.grad = p.grad.data
+            opt, twin_opt = make(m.parameters()), make(twin.parameters())
+            for _ in range(2):
+                opt.step()
+                twin_opt.step()
+            data = [p.data for p in m.parameters()]
+            return None if data == [p.data for p in twin.parameters()] else "another step"
+        return check
+
+    def ctrl_c_in_fit():
+        class Stop(losses.BinaryCrossEntropyWithLogits):
+            calls = 0
+
+            def __call__(self, outputs, targets):
+                self.calls += 1
+                if self.calls == 4:
+                    raise KeyboardInterrupt
+                return super().__call__(outputs, targets)
+
+        m = MLP(2, [4, 1], seed=0)
+        X, y = data.xor(8, seed=0)
+        try:
+            train.fit(m, X, y, Stop(), epochs=10, batch_size=4, progress=False)
+        except KeyboardInterrupt as stop:
+            grads = {p.grad for p in m.parameters()}
+            history = getattr(stop, "history", None)
+            if history is not None and len(history.loss) == 1 and grads == {0.0}:
+                return None
+            return f"history {history}, grads {grads}"
+        return "the interrupt was swallowed"
+
+    def save_through_a_symlink():
+        target, link = tmp / "target.json", tmp / "link.json"
+        MLP(2, [1], seed=0).save(target)
+        link.symlink_to(target)
+        MLP(2, [3, 1], seed=0).save(link)
+        ok = link.is_symlink() and MLP.load(target).sizes == [2, 3, 1]
+        return None if ok else "the link was replaced by a file, the target left stale"
+
+    def save_leaves_the_umask_alone():
+        real, calls = os.umask, []
+        os.umask = lambda mask: calls.append(mask) or real(mask)
+        try:
+            MLP(2, [1], seed=0).save(tmp / "umask.json")
+        finally:
+            os.umask = real
+        return None if not calls else f"os.umask called with {calls}"
+
     return [
         ("pickle MLP(2, [3, 1])", pickle_mlp),
         ("pickle MLP relu", works(lambda: pickle.dumps(MLP(2, [3, 1], "relu")))),
@@ -414,6 +586,12 @@ def reproducers(tmp: Path) -> list[tuple[str, object]]:
         ("Value(-2.0) ** 2000.5", lambda: power_nan(lambda: Value(-2.0) ** 2000.5)),
         ("Value(-2.0) ** Value(2000.5)", lambda: power_nan(lambda: Value(-2.0) ** Value(2000.5))),
         ("Value(-1e200) ** 2.5", lambda: power_nan(lambda: Value(-1e200) ** 2.5)),
+        ("SGD step after create_graph", step_after_create_graph(
+            lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9))),
+        ("Adam steps after create_graph", step_after_create_graph(optim.Adam)),
+        ("Ctrl-C in fit keeps the History", ctrl_c_in_fit),
+        ("save through a symlink", save_through_a_symlink),
+        ("save leaves the umask alone", save_leaves_the_umask_alone),
     ]
 
 
