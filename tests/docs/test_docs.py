@@ -23,6 +23,7 @@ BUILD_SECONDS = 600  # the whole site, notebooks included; about 20 s on a 2-cor
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
+    """The built site; building it takes minutes, so the tests that read it are marked slow."""
     out = tmp_path_factory.mktemp("docs")
     start = time.monotonic()
     done = subprocess.run(
@@ -39,12 +40,14 @@ def page(site: Path, name: str) -> str:
     return (site / name).read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_the_site_builds_without_warnings(site):
     for name in ("index.html", "getting-started.html", "concepts.html", "lecture-to-code.html",
                  "conventions.html", "api.html", "notebooks.html"):
         assert (site / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_maths_is_rendered_by_a_local_mathjax(site):
     html = page(site, "lecture-to-code.html")
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
@@ -54,6 +57,7 @@ def test_maths_is_rendered_by_a_local_mathjax(site):
     assert r"\delta_\ell = \big(W_{\ell+1}^\top \delta_{\ell+1}\big)" in html
 
 
+@pytest.mark.slow
 def test_executed_pages_show_the_engine_output(site):
     concepts = page(site, "concepts.html")
     assert "d(a*a)/da = 6.0" in concepts  # printed by a cell run at build time
@@ -61,6 +65,7 @@ def test_executed_pages_show_the_engine_output(site):
     assert "C before" in lecture and "after one step" in lecture
 
 
+@pytest.mark.slow
 def test_the_trace_of_a_gradient_reads_the_second_derivative(site):
     """The visualization page once said create_graph was "not there yet"; it runs it: the
     adjoint trace of x.grad for y = x ** 3 at x = 3 ends with d2y/dx2 = 6x = 18."""
@@ -70,6 +75,7 @@ def test_the_trace_of_a_gradient_reads_the_second_derivative(site):
     assert f"{6 * 3.0} {6 * 3.0}" in html
 
 
+@pytest.mark.slow
 def test_api_reference_documents_engine_and_nn(site):
     api = page(site, "api.html")
     for name in ("engine.Value.backward", "engine.no_grad", "engine.testing.numeric_grad",
@@ -80,6 +86,7 @@ def test_api_reference_documents_engine_and_nn(site):
         assert f'id="{name}"' in api, name
 
 
+@pytest.mark.slow
 def test_pictures_open_at_full_size_with_local_files_only(site):
     html = page(site, "visualization.html")
     assert re.search(r'<script src="_static/full-size\.js[^"]*"', html)
@@ -89,6 +96,7 @@ def test_pictures_open_at_full_size_with_local_files_only(site):
     assert html.count("<img") >= 4  # the pictures the script links
 
 
+@pytest.mark.slow
 def test_the_readme_figure_is_made_again_by_the_build(site):
     """docs/make_readme_figure.py ran into the site: the committed picture can be regenerated."""
     made = page(site, "_static/readme-figure.svg")
@@ -97,6 +105,7 @@ def test_the_readme_figure_is_made_again_by_the_build(site):
         assert text in made and text in committed
 
 
+@pytest.mark.slow
 def test_the_lecture_page_quotes_the_code_it_explains(site):
     lecture = page(site, "lecture-to-code.html")
     assert "affine_local" in lecture  # included from engine/derivatives.py at build time
@@ -111,3 +120,22 @@ def test_every_test_the_docs_name_exists():
     for file, name in sorted(named):
         source = (ROOT / "tests" / file).read_text(encoding="utf-8")
         assert re.search(rf"^def {name}\(", source, re.M), f"tests/{file}::{name} does not exist"
+
+
+def test_every_function_of_nn_train_is_in_the_guide():
+    """A function no guide mentions is one nobody finds (train.predict was such a one)."""
+    from nn import train
+
+    guide = (DOCS / "nn.md").read_text(encoding="utf-8")
+    missing = [name for name in train.__all__ if f"train.{name}" not in guide]
+    assert not missing, f"docs/nn.md never mentions {missing}"
+
+
+def test_every_test_that_builds_the_site_is_marked_slow():
+    """The build takes minutes: one unmarked test would put it back into -m "not slow"."""
+    import inspect
+
+    tests = {name: f for name, f in globals().items() if name.startswith("test_")}
+    unmarked = [name for name, f in tests.items() if "site" in inspect.signature(f).parameters
+                and not any(mark.name == "slow" for mark in getattr(f, "pytestmark", []))]
+    assert not unmarked

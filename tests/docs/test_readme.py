@@ -40,3 +40,13 @@ def test_the_readmes_failure_message_is_what_gradcheck_says():
         culprit = gradcheck(Program(1, (Instruction("tanh", (0,)),), output=1), 1.0,
                             raise_exception=False).culprit
     assert " ".join(claim.split()) == str(culprit)
+
+
+def test_the_quick_subset_the_readme_names_leaves_out_the_site_build():
+    quick = re.search(r'`\.venv/bin/python -m pytest -m "(not slow)"`', README)
+    assert quick and re.search(r"takes 3 to 9\s+minutes", README)
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m",
+                           quick[1], "tests/docs"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert "test_readme.py::" in done.stdout, done.stdout + done.stderr
+    assert "test_the_site_builds_without_warnings" not in done.stdout  # minutes of sphinx
