@@ -78,8 +78,9 @@ class BatchProgram:
         arrays = []
         size = None
         for x, shape, name in zip(inputs, t.shapes, t.arg_names, strict=True):
-            a = np.asarray(x, dtype=float)
-            if a.shape[1:] != shape or a.ndim != len(shape) + 1:
+            a = x if type(x) is np.ndarray and x.dtype == np.float64 else \
+                np.asarray(x, dtype=float)
+            if a.ndim != len(shape) + 1 or a.shape[1:] != shape:
                 raise ValueError(f"input {name}: a batch of it must have the shape (B, "
                                  f"{', '.join(map(str, shape))}), got {a.shape}".replace(
                                      "(B, )", "(B,)"))
@@ -98,7 +99,8 @@ class BatchProgram:
                 raise ValueError(f"theta must hold the {own.shape[0]} parameters, got the "
                                  f"shape {theta.shape}")
             own[...] = theta
-        self.namespace["ones"] = np.ones(size)
+        if len(self.namespace["ones"]) != size:
+            self.namespace["ones"] = np.ones(size)
         return arrays
 
     def forward(self, inputs, theta):
@@ -124,6 +126,9 @@ class BatchProgram:
         import numpy as np
 
         if self.single:
+            if type(out) is np.ndarray and out.shape == (size,) and out.dtype == np.float64 \
+                    and self.trace.root not in self.trace.input_place:  # not the caller's array
+                return out
             return np.broadcast_to(np.asarray(out, dtype=float), (size,)).copy()
         return np.stack([np.broadcast_to(np.asarray(o, dtype=float), (size,)) for o in out],
                         axis=1)
@@ -501,7 +506,7 @@ class _Builder:
         fwd = f"def {FORWARD}({fsignature}):\n" + "".join(
             f"    {line}\n" for line in [*reads, *declare, *forward, f"return {outputs}"])
         namespace = {**numpy_functions(), **self.slow_functions(), **gathered,
-                     "theta": theta, "G": G}
+                     "theta": theta, "G": G, "ones": np.ones(0)}
         exec(builtins.compile(source, f"<engine.compile {PROGRAM}>", "exec"), namespace)
         exec(builtins.compile(fwd, f"<engine.compile {FORWARD}>", "exec"), namespace)
         if self.slow:

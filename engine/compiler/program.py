@@ -7,7 +7,10 @@ NumPy arrays runs the batch program. Both are written when first needed, from th
 from __future__ import annotations
 
 import numbers
+from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import attrgetter
 
 from engine.compiler.naming import Names
 from engine.compiler.one_sample import OneSampleProgram
@@ -68,7 +71,7 @@ class Compiled:
                             "sample); one sample reads the parameters' Values")
         args = self._sample(inputs)
         program = self.one_sample
-        out = program.forward(*args, [p.data for p in program.params])
+        out = program.forward(*args, list(map(_DATA, program.params)))
         return out if self.trace.single else list(out)
 
     def backward(self, *inputs: object) -> object:
@@ -77,16 +80,15 @@ class Compiled:
         does, and return the output(s) as ``__call__`` does."""
         if self._is_batch(inputs):
             outputs, grads = self.batch.run(inputs, self._theta())
-            for p, g in zip(self.params, grads.tolist(), strict=True):
-                p.grad += g
+            params = self.params
+            total = list(map(float.__add__, _float_grads(params), grads.tolist()))
+            deque(map(setattr, params, repeat("grad"), total), 0)  # p.grad += g, in C loops
             return outputs
         args = self._sample(inputs)
         program = self.one_sample
         params = program.params
-        out, grads = program.backward(*args, [p.data for p in params],
-                                      [_float_grad(p) for p in params])
-        for p, g in zip(params, grads, strict=True):
-            p.grad = g
+        out, grads = program.backward(*args, list(map(_DATA, params)), _float_grads(params))
+        deque(map(setattr, params, repeat("grad"), grads), 0)
         return out if self.trace.single else list(out)
 
     def gradients(self, *inputs: object, theta: object = None) -> tuple[object, object]:
@@ -115,7 +117,7 @@ class Compiled:
     def _theta(self):
         import numpy as np
 
-        return np.fromiter((p.data for p in self.params), dtype=float, count=len(self.params))
+        return np.array(list(map(_DATA, self.params)), dtype=float)
 
     # -- inputs -----------------------------------------------------------------------------
     def _is_batch(self, inputs: Sequence[object]) -> bool:
@@ -167,14 +169,23 @@ def _floats(x: object, shape: tuple[int, ...], where: str) -> object:
     return [_floats(v, shape[1:], f"{where}[{i}]") for i, v in enumerate(x)]  # type: ignore
 
 
-def _float_grad(p: Value) -> float:
-    g = p.grad
-    if type(g) is not float:
-        if isinstance(g, numbers.Real) and not isinstance(g, Value):
-            return float(g)
-        raise TypeError(f"the parameter {p.label or 'unlabelled'} has a gradient that is a "
-                        f"{type(g).__name__} (left by backward(create_graph=True)?): set it to "
-                        "0.0 (zero_grad) before step.backward")
-    return g
+_DATA, _GRAD = attrgetter("data"), attrgetter("grad")
+
+
+def _float_grads(params: list[Value]) -> list[float]:
+    """The parameters' gradients, floats (a gradient that is a Value or an int is refused or
+    converted, naming its parameter)."""
+    grads = list(map(_GRAD, params))
+    if set(map(type, grads)) <= {float}:
+        return grads
+    for p, g in zip(params, grads, strict=True):
+        if type(g) is not float:
+            if isinstance(g, numbers.Real) and not isinstance(g, Value):
+                p.grad = float(g)
+                continue
+            raise TypeError(f"the parameter {p.label or 'unlabelled'} has a gradient that is a "
+                            f"{type(g).__name__} (left by backward(create_graph=True)?): set it "
+                            "to 0.0 (zero_grad) before step.backward")
+    return list(map(_GRAD, params))
 
 

@@ -54,7 +54,8 @@ class Symbol:
     def __rmul__(self, o): return infix(o, "*", self, PRODUCT)
     def __truediv__(self, o): return call("div", self, o)  # IEEE: x/0 is inf, not an error
     def __rtruediv__(self, o): return call("div", o, self)
-    def __pow__(self, o): return call("power", self, o)
+    def __pow__(self, o):  # x ** 1.0 is x, bit for bit (IEEE pow): the rule of x ** 2 reads 2.0 * x
+        return self if type(o) is float and o == 1.0 else call("power", self, o)
     def __rpow__(self, o): return call("power", o, self)
     def __neg__(self): return Symbol("-" + operand(self, PREFIX, right=True), PREFIX)
     def __pos__(self): return self

@@ -38,7 +38,7 @@ import torch
 
 import engine
 from engine import Value
-from nn import MLP, data, optim
+from nn import MLP, data, losses, optim
 
 torch.set_num_threads(1)
 
@@ -177,10 +177,8 @@ def w1n(rounds: int) -> dict[str, float]:
 
 
 def softmax_cross_entropy(mlp: MLP):
-    def loss(x, y):  # log sum_k e^(a_k) - sum_k y_k a_k; y one-hot, an input
-        out = mlp(x)
-        return Value.sum([a.exp() for a in out]).log() - Value.sum(
-            [a * t for a, t in zip(out, y, strict=True)])
+    def loss(x, y):  # nn's own loss of one sample, its target the one-hot row (an input)
+        return losses.softmax_cross_entropy.sample(mlp(x), y)
     return loss
 
 
