@@ -88,14 +88,13 @@ def compile(f: Callable[..., Value | list[Value]], *example_inputs: object,
 
 
 def name_nodes(t: Trace, given: Mapping[Value, str]) -> Names:
-    """Names for the trace's parameters and computed nodes; the inputs are read where they are
-    (``x[0]``)."""
-    names = Names(RESERVED | set(float_functions()) | set(t.arg_names))
+    """Names for the trace's computed nodes; the inputs are read where they are (``x[0]``). The
+    parameters are named when the one-sample program is written (``Names.name_params``): the
+    batch program reads them in arrays, and a network may have a hundred thousand."""
+    names = Names(RESERVED | set(float_functions()) | set(t.arg_names), given)
     for leaf, text in t.input_text.items():
         names.fixed(leaf, text)
-    for i, p in enumerate(t.params):
-        names.give(p, given.get(p) or p.label or f"p{i}")
-    for node in t.nodes:
+    for node in t.interior:
         if t.computed(node) and node not in names.name:
             names.give(node, given.get(node) or node.label or None)
     return names

@@ -144,10 +144,12 @@ class _Builder:
     def __init__(self, t: Trace, names: Names, np) -> None:
         self.t, self.names, self.np = t, names, np
         self.param_at = {p: k for k, p in enumerate(t.params)}
-        self.users: dict[Value, list[Value]] = {}
-        for v in t.nodes:
-            for p in v.parents:
-                self.users.setdefault(p, []).append(v)
+        self.users: dict[Value, list[Value]] = {}  # of a node, the nodes that may map a block
+        self.parents: dict[Value, tuple] = {}  # read once: an affine node spells them out
+        for v in t.interior:
+            if v in t.mapped and v.op in ARRAY_OPS and v.op not in ("affine", "sum"):
+                self.parents[v] = parents = v.parents
+                self.users.setdefault(parents[0], []).append(v)
         self.taken = set(names.plain) | set(names.dicts) | set(names.reserved)
         self.unit_of: dict[Value, Unit] = {}
         self.row_of: dict[Value, int] = {}
@@ -157,6 +159,13 @@ class _Builder:
         self.layer_arrays: dict[tuple, LayerArrays] = {}
         self.slow: set[str] = set()
         self.writer = Writer(self.ref, t.constant)
+
+    def operands(self, v: Value) -> tuple:
+        """``v.parents``, read once (an affine node spells out its 2n + 1 operands each time)."""
+        found = self.parents.get(v)
+        if found is None:
+            found = self.parents[v] = v.parents
+        return found
 
     # -- names ------------------------------------------------------------------------------
     def fresh(self, wanted: str | None, fallback: str) -> str:
@@ -170,11 +179,12 @@ class _Builder:
 
     def shared_base(self, nodes: list[Value]) -> str | None:
         """``Z1`` for nodes named ``z1[1], z1[2], ...``: their names' base, capitalised."""
-        bases = {self.names.name.get(v, "").split("[")[0] for v in nodes}
-        if len(bases) == 1 and all("[" in self.names.name.get(v, "") for v in nodes):
-            base = bases.pop()
-            return base[:1].upper() + base[1:]
-        return None
+        known = self.names.name
+        first = known.get(nodes[0], "")
+        base = first.split("[")[0] + "["
+        if "[" not in first or not all(known.get(v, "").startswith(base) for v in nodes):
+            return None
+        return base[:1].upper() + base[1:-1]
 
     def ref(self, v: Value) -> str:
         if v in self.param_at:
@@ -215,15 +225,15 @@ class _Builder:
             self.block(Unit("input", leaves, name, arg=a))
         layers: dict[tuple, list[Value]] = {}
         groups = ARRAY_OPS["affine"].groups
-        for v in t.nodes:
+        for v in t.interior:
             if v.op == "affine" and v in t.mapped and v not in self.unit_of:
-                w, x, b = groups.split(v.parents)
+                w, x, b = groups.split(self.operands(v))
                 if all(p in self.param_at for p in (*w, b)) and all(p in t.mapped for p in x):
-                    layers.setdefault(groups.key(v.parents), []).append(v)
-        for v in t.nodes:
+                    layers.setdefault(groups.key(self.operands(v)), []).append(v)
+        for v in t.interior:
             if v in self.unit_of or not t.computed(v):
                 continue
-            members = layers.get(groups.key(v.parents)) if v.op == "affine" else None
+            members = layers.get(groups.key(self.operands(v))) if v.op == "affine" else None
             if members and v in members:
                 self.layer(members)
             else:
@@ -241,23 +251,23 @@ class _Builder:
     def layer(self, members: list[Value]) -> None:
         np = self.np
         groups = ARRAY_OPS["affine"].groups
-        _, x, _ = groups.split(members[0].parents)
+        _, x, _ = groups.split(self.operands(members[0]))
         source = self.blocks_by_rows.get(tuple(map(id, x)))
         if source is None or source.kind not in ("input", "layer", "map") or (
                 source.kind == "input" and self.t.shapes[source.arg] == ()):
             source = Unit("stack", list(x), self.fresh(None, "S"))
             self.units.append(source)
-        W_at = np.array([[self.param_at[p] for p in groups.split(z.parents)[0]]
+        W_at = np.array([[self.param_at[p] for p in groups.split(self.operands(z))[0]]
                          for z in members], dtype=np.intp)
-        b_at = np.array([[self.param_at[groups.split(z.parents)[2]]] for z in members],
+        b_at = np.array([[self.param_at[groups.split(self.operands(z))[2]]] for z in members],
                         dtype=np.intp)
         key = (W_at.tobytes(), W_at.shape, b_at.tobytes())
         arrays = self.layer_arrays.get(key)
         index = len(self.layer_arrays) + 1
         if arrays is None:
-            W = self.fresh(self.shared_base([w for z in members
-                                             for w in groups.split(z.parents)[0]]), f"W{index}")
-            b = self.fresh(self.shared_base([groups.split(z.parents)[2] for z in members]),
+            weights = [w for z in members for w in groups.split(self.operands(z))[0]]
+            W = self.fresh(self.shared_base(weights), f"W{index}")
+            b = self.fresh(self.shared_base([groups.split(self.operands(z))[2] for z in members]),
                            f"b{index}")
             arrays = self.layer_arrays[key] = LayerArrays(W, b, W_at, b_at)
         name = self.fresh(self.shared_base(members), f"Z{index}")
@@ -272,9 +282,8 @@ class _Builder:
         candidates: dict[tuple, list[Value]] = {}
         for i, row in enumerate(block.nodes):
             for v in self.users.get(row, ()):
-                parents = v.parents
-                if v in self.unit_of or not parents or parents[0] is not row or \
-                        v.op not in ARRAY_OPS or v.op in ("affine", "sum"):
+                parents = self.operands(v)
+                if v in self.unit_of or parents[0] is not row:
                     continue
                 rest = parents[1:]
                 if not all(t.constant(p) for p in rest):
@@ -302,7 +311,7 @@ class _Builder:
             reads = [u.operand] if u.kind in ("layer", "map") else []
             if u.kind in ("node", "stack"):
                 for v in u.nodes:
-                    for p in (v.parents if u.kind == "node" else [v]):
+                    for p in (self.operands(v) if u.kind == "node" else [v]):
                         owner = self.unit_of.get(p)
                         if owner is not None and owner is not u:
                             reads.append(owner)
@@ -344,7 +353,7 @@ class _Builder:
                                                                 arrays.b))
             elif u.kind == "map":
                 rest = [Symbol(repr(p.data)) if p.data == p.data and abs(p.data) != float("inf")
-                        else Symbol(self.ref(p)) for p in u.nodes[0].parents[1:]]
+                        else Symbol(self.ref(p)) for p in self.operands(u.nodes[0])[1:]]
                 expr = ARRAY_OPS[u.op].forward(Symbol(u.operand.name), *rest)
                 lines.append(f"{u.name} = {expr.text}")
             elif u.kind == "stack":
@@ -419,7 +428,7 @@ class _Builder:
         if v not in self.started:
             return  # no gradient reached it
         g = self.gref(v)
-        for operand, local in zip(v.parents, self.writer.locals(v), strict=True):
+        for operand, local in zip(self.operands(v), self.writer.locals(v), strict=True):
             if operand in self.t.active:
                 self.add(lines, operand, term(local, g), from_mapped=v in self.t.mapped)
 
@@ -438,7 +447,7 @@ class _Builder:
         first = u.nodes[0]
         saved = self.writer.ref, self.writer.constant
         self.writer.ref = lambda v: u.name if v is first else u.operand.name
-        self.writer.constant = lambda v: v is not first and v is not first.parents[0]
+        self.writer.constant = lambda v: v is not first and v is not self.operands(first)[0]
         try:
             local = self.writer.locals(first)[0]
         finally:
@@ -482,7 +491,7 @@ class _Builder:
                     arrays[name], arrays[f"g{name}"] = view, _view(np, G, at)
         described = [f"{a.W} {a.W_at.shape}, {a.b} {a.b_at.shape}"
                      for a in self.layer_arrays.values()]
-        dicts = sorted({self.names.name[v].split("[")[0] for v in t.nodes
+        dicts = sorted({self.names.name[v].split("[")[0] for v in t.interior
                         if "[" in self.names.name.get(v, "") and v in self.unit_of
                         and self.unit_of[v].kind == "node"})
         declare = [f"{', '.join(dicts)} = {', '.join('{}' for _ in dicts)}"] if dicts else []
@@ -556,7 +565,9 @@ def _view(np, base, at):
     row = int(at[1, 0] - at[0, 0]) if m > 1 else 0
     col = int(at[0, 1] - at[0, 0]) if n > 1 else 0
     expected = start + row * np.arange(m)[:, None] + col * np.arange(n)[None, :]
-    if row < 0 or col < 0 or not np.array_equal(expected, at) or len(np.unique(at)) != at.size:
+    distinct = (n == 1 or col > 0) and (m == 1 or row > 0) and (row >= n * col or
+                                                                  col >= m * row)
+    if row < 0 or col < 0 or not distinct or not np.array_equal(expected, at):
         return None
     item = base.itemsize
     return np.lib.stride_tricks.as_strided(base[start:], shape=(m, n),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from collections.abc import Mapping
 
 from engine.value import Value
 
@@ -23,7 +24,8 @@ class Names:
     """Names for the nodes of a trace: ``name[node]`` is a Python expression that can be
     assigned to; ``grad(node)`` the name of its gradient."""
 
-    def __init__(self, reserved: set[str]) -> None:
+    def __init__(self, reserved: set[str], given: Mapping[Value, str] | None = None) -> None:
+        self.given = given or {}
         self.reserved = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
         self.plain: set[str] = set()  # names used as variables
         self.dicts: set[str] = set()  # names used as dicts of indexed entries
@@ -33,9 +35,10 @@ class Names:
         self.count = 0
 
     def _free(self, base: str) -> bool:
-        return (base not in self.reserved and f"g{base}" not in self.reserved
-                and all(x not in self.plain and x not in self.dicts  # not a union per name
-                        for x in (base, f"g{base}", base[1:] if base.startswith("g") else None)))
+        """Whether ``base`` and ``g<base>`` are both unused (and ``base`` no other's gradient)."""
+        taken = (base, f"g{base}", base[1:] if base.startswith("g") else None)
+        return base not in self.reserved and f"g{base}" not in self.reserved and not any(
+            x in self.plain or x in self.dicts for x in taken)
 
     def give(self, node: Value, wanted: str | None) -> str:
         """Name ``node`` by ``wanted`` if Python can, else ``v<k>`` (``wanted`` then a comment)."""
@@ -73,6 +76,12 @@ class Names:
                 return None
             self.dicts.add(base)
         return full
+
+    def name_params(self, params: list[Value]) -> None:
+        """Name the parameters not named yet (``p<k>`` for the k-th without a name)."""
+        for i, p in enumerate(params):
+            if p not in self.name:
+                self.give(p, self.given.get(p) or p.label or f"p{i}")
 
     def fixed(self, node: Value, text: str) -> None:
         """``node`` is read as ``text`` (an input, ``x[0]``), which is not a variable."""

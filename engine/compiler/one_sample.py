@@ -34,10 +34,10 @@ class OneSampleProgram:
 
 def write(t: Trace, names: Names) -> OneSampleProgram:
     """The program of ``t``, its variables named by ``names``."""
-    writer = Writer(lambda v: names.name[v], t.constant)
-    used = [p for p in t.params if p in set(t.nodes)]
     node_set = set(t.nodes)
     used = [p for p in t.params if p in node_set]
+    names.name_params(used)
+    writer = Writer(lambda v: names.name[v], t.constant)
     args = ", ".join(t.arg_names)
     forward = [*_unpack(used, names, "P"), *_forward_lines(t, names, writer)]
     outputs = _outputs(t, names)
@@ -86,7 +86,7 @@ def _unpack(params: list, names: Names, sequence: str) -> list[str]:
 
 def _forward_lines(t: Trace, names: Names, writer: Writer) -> list[str]:
     lines = []
-    for node in t.nodes:
+    for node in t.interior:
         if not t.computed(node):
             continue
         target = names.name[node]

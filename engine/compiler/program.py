@@ -143,7 +143,7 @@ class Compiled:
 
     def __repr__(self) -> str:
         t = self.trace
-        inner = sum(1 for v in t.nodes if t.computed(v))
+        inner = sum(1 for v in t.interior if t.computed(v))
         return (f"<engine.compile of {getattr(self.f, '__qualname__', self.f)!r}: "
                 f"{inner} nodes, {len(self.params)} parameters>")
 

@@ -16,9 +16,12 @@ import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from engine.modes import ModeBlock, TracerWarning
 from engine.value import Value, ancestors
+
+_IS_LEAF = attrgetter("is_leaf")
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Trace:
     single: bool  # f returned a Value, not a list
     root: Value  # the output, or the sum of the outputs
     nodes: list[Value]  # the root and all it was computed from, in creation order
+    interior: list[Value] = field(default_factory=list)  # the nodes made by operations
     mapped: set[Value] = field(default_factory=set)  # depends on an input
     active: set[Value] = field(default_factory=set)  # depends on a parameter
     branches: list[str] = field(default_factory=list)  # data-dependent branches warned about
@@ -118,13 +122,17 @@ def trace(f: Callable, examples: Sequence[object], params: Sequence[Value],
                   outputs, single, root, nodes, branches=branches)
     _check_params(found)
     _warn_unlisted(found, start)
-    inputs, parameters = set(flat), set(found.params)
-    for node in nodes:  # creation order: operands first
+    in_graph = set(nodes)
+    found.mapped = set(flat) & in_graph
+    found.active = set(found.params) & in_graph
+    mapped, active = found.mapped, found.active
+    found.interior = [v for v in nodes if not v.is_leaf]
+    for node in found.interior:  # creation order: operands first
         operands = node.parents
-        if node in inputs or any(p in found.mapped for p in operands):
-            found.mapped.add(node)
-        if node in parameters or any(p in found.active for p in operands):
-            found.active.add(node)
+        if any(p in mapped for p in operands):
+            mapped.add(node)
+        if any(p in active for p in operands):
+            active.add(node)
     return found
 
 
@@ -136,6 +144,9 @@ def _outputs(result: object) -> list[Value]:
 
 
 def _check_params(t: Trace) -> None:
+    if set(map(type, t.params)) <= {Value} and all(map(_IS_LEAF, t.params)) and \
+            len(set(t.params)) == len(t.params):
+        return
     seen = set()
     for i, p in enumerate(t.params):
         if not isinstance(p, Value):
@@ -154,7 +165,8 @@ def _warn_unlisted(t: Trace, start: int) -> None:
     list: their numbers are fixed in the program (a forgotten parameter gets no gradient and
     keeps its old number when an optimizer changes it)."""
     listed = set(t.params) | set(t.inputs)
-    older = [v for v in t.nodes if v.is_leaf and v.created < start and v not in listed]
+    older = [v for v in set(t.nodes).difference(t.interior, listed) if v.created < start]
+    older.sort(key=lambda v: v.created)
     if older:
         shown = ", ".join(v.label or f"a Value of data {v.data!r}" for v in older[:3])
         more = f" and {len(older) - 3} more" if len(older) > 3 else ""
