@@ -155,7 +155,8 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
 def _step_checked(optimizer: Optimizer, objective: Value, parameters: list[Value],
                   where: str) -> None:
     """``optimizer.step()``, unless the loss or a gradient is not finite, or the step would
-    make a parameter so: then the parameters are put back and NonFiniteError raised."""
+    make a parameter so: then the parameters and the optimizer's state are put back and
+    NonFiniteError raised."""
     problem = None
     if not math.isfinite(objective.data):
         problem = f"the loss is {objective.data}"
@@ -164,7 +165,7 @@ def _step_checked(optimizer: Optimizer, objective: Value, parameters: list[Value
         if bad is not None:
             problem = f"the gradient of parameter {bad} is {parameters[bad].grad}"
     if problem is None:
-        before = [p.data for p in parameters]
+        before, state = [p.data for p in parameters], optimizer.array_state()
         optimizer.step()
         bad = next((i for i, p in enumerate(parameters) if not math.isfinite(p.data)), None)
         if bad is None:
@@ -172,6 +173,7 @@ def _step_checked(optimizer: Optimizer, objective: Value, parameters: list[Value
         problem = f"the step made parameter {bad} {parameters[bad].data}"
         for p, x in zip(parameters, before, strict=True):
             p.data = x
+        optimizer.load_state(state)  # Adam's moments and step count too: the step never was
     raise _nonfinite(where, problem)
 
 

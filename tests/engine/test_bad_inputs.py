@@ -383,6 +383,25 @@ def test_fit_stops_when_a_step_would_make_a_parameter_inf_and_puts_it_back():
     assert [p.data for p in mlp.parameters()] == before
 
 
+@pytest.mark.parametrize(("make", "w", "x", "target"), [
+    (lambda ps: optim.SGD(ps, lr=1e300, momentum=0.5), None, 1.0, 1e150),  # grad -2e150
+    (lambda ps: optim.Adam(ps, lr=1e308, eps=1e-320), 1e308, 1e-300, 1e9)],  # w moves by ~lr
+    ids=["SGD with momentum", "Adam"])
+def test_a_refused_step_leaves_the_optimizers_state_as_it_was_too(make, w, x, target):
+    mlp = MLP(1, [1], "linear", seed=0)
+    if w is not None:
+        mlp.layers[0].neurons[0].w[0].data, mlp.layers[0].neurons[0].b.data = w, 0.0
+    optimizer = make(mlp.parameters())
+
+    def state():
+        return {k: list(v) if isinstance(v, list) else v for k, v in vars(optimizer).items()}
+
+    before = state()
+    with pytest.raises(train.NonFiniteError, match=r"step made parameter 0 inf"):
+        train.fit(mlp, [[x]], [target], epochs=1, progress=False, optimizer=optimizer)
+    assert state() == before  # no velocity, moment or step count of the refused step
+
+
 def test_keep_going_trains_on_and_the_history_shows_nan():
     mlp, run = diverging("keep_going")
     history = run()
