@@ -150,7 +150,8 @@ class _Builder:
             if v in t.mapped and v.op in ARRAY_OPS and v.op not in ("affine", "sum"):
                 self.parents[v] = parents = v.parents
                 self.users.setdefault(parents[0], []).append(v)
-        self.taken = set(names.plain) | set(names.dicts) | set(names.reserved)
+        used = {names.name[v].split("[")[0] for v in t.interior if v in names.name}
+        self.taken = used | {f"g{u}" for u in used} | set(names.reserved)
         self.unit_of: dict[Value, Unit] = {}
         self.row_of: dict[Value, int] = {}
         self.units: list[Unit] = []
@@ -158,6 +159,7 @@ class _Builder:
         self.globals: dict[str, object] = {}
         self.layer_arrays: dict[tuple, LayerArrays] = {}
         self.slow: set[str] = set()
+        self._param_names: dict[Value, str] | None = None
         self.writer = Writer(self.ref, t.constant)
 
     def operands(self, v: Value) -> tuple:
@@ -177,14 +179,23 @@ class _Builder:
                 return candidate
         raise RuntimeError("no free name")  # pragma: no cover
 
-    def shared_base(self, nodes: list[Value]) -> str | None:
-        """``Z1`` for nodes named ``z1[1], z1[2], ...``: their names' base, capitalised."""
-        known = self.names.name
+    def shared_base(self, nodes: list[Value], capital: bool = True) -> str | None:
+        """``Z1`` for nodes named ``z1[1], z1[2], ...``: their names' base, capitalised (a
+        matrix of the lecture notes), or as it is (``W1``, ``b1``: already the lecture's)."""
+        known = self.names.name if capital else self.param_names()
         first = known.get(nodes[0], "")
         base = first.split("[")[0] + "["
         if "[" not in first or not all(known.get(v, "").startswith(base) for v in nodes):
             return None
-        return base[:1].upper() + base[1:-1]
+        return (base[:1].upper() if capital else base[:1]) + base[1:-1]
+
+    def param_names(self) -> dict[Value, str]:
+        """The parameters' wanted names (given, or labels), as the one-sample program reads
+        them; without naming them (a network may have a hundred thousand)."""
+        if self._param_names is None:
+            given = self.names.given
+            self._param_names = {p: given.get(p) or p.label for p in self.param_at}
+        return self._param_names
 
     def ref(self, v: Value) -> str:
         if v in self.param_at:
@@ -220,7 +231,7 @@ class _Builder:
             by_arg.setdefault(t.input_place[leaf][0], []).append(leaf)
         for a, leaves in by_arg.items():
             arg = t.arg_names[a]
-            wanted = f"{arg.upper()}T"
+            wanted = f"{arg}T"
             name = arg if t.shapes[a] == () else self.fresh(wanted, f"{arg}T")
             self.block(Unit("input", leaves, name, arg=a))
         layers: dict[tuple, list[Value]] = {}
@@ -266,9 +277,9 @@ class _Builder:
         index = len(self.layer_arrays) + 1
         if arrays is None:
             weights = [w for z in members for w in groups.split(self.operands(z))[0]]
-            W = self.fresh(self.shared_base(weights), f"W{index}")
-            b = self.fresh(self.shared_base([groups.split(self.operands(z))[2] for z in members]),
-                           f"b{index}")
+            W = self.fresh(self.shared_base(weights, capital=False), f"W{index}")
+            b = self.fresh(self.shared_base([groups.split(self.operands(z))[2] for z in members],
+                                            capital=False), f"b{index}")
             arrays = self.layer_arrays[key] = LayerArrays(W, b, W_at, b_at)
         name = self.fresh(self.shared_base(members), f"Z{index}")
         self.block(Unit("layer", list(members), name, operand=source, extra=[arrays]))
