@@ -216,6 +216,7 @@ def test_a_shared_link_carries_the_code(browser, playground, server):
     page = open_page(browser, link)
     try:
         assert page.input_value("#code") == code
+        assert page.get_attribute("#output", "data-runs") is None  # shown, not run
         assert run_in(page).strip() == "é 6.0"
     finally:
         page.close()
