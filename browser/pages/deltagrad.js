@@ -1,7 +1,5 @@
 // What every page shares: start Python (Pyodide) with deltagrad in it, show a cell's outputs,
 // render Markdown with its maths. Every file comes from this site: nothing from the network.
-import { loadPyodide } from "./vendor/pyodide/pyodide.mjs";
-import { instance as vizInstance } from "./vendor/viz.js";
 import { marked } from "./vendor/marked.esm.js";
 import katex from "./vendor/katex/katex.mjs";
 
@@ -11,42 +9,60 @@ export const LOCAL_INSTALL = [
   ".venv/bin/jupyter lab demos/",
 ];
 
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
-  return response;
-}
+const STOPPED = [{ type: "error", name: "Stopped",
+                   text: "Stopped: Python was started again, with nothing defined yet." }];
 
-// Python with deltagrad imported, and viz.js as globalThis.deltagradViz (engine's renderer in
-// the browser). Resolves to {run(code) -> outputs, reset(), seconds}.
+// Python with deltagrad, in a worker (python-worker.js). Resolves, once deltagrad is imported,
+// to {manifest, seconds, run(code, fresh) -> Promise of outputs, stop() -> Promise}: ``fresh``
+// runs in an empty namespace; stop() ends the running code by starting Python again.
 export async function start(report = () => {}) {
   const begin = performance.now();
   report("loading Python (Pyodide)…");
-  const manifest = await (await fetchOk("site.json")).json();
-  const wheels = manifest.wheels.map(
-    (name) => fetchOk(`wheels/${name}`).then((r) => r.arrayBuffer()));
-  const runner = fetchOk("run_cell.py").then((r) => r.text());
-  const viz = vizInstance();
-  const pyodide = await loadPyodide({ indexURL: new URL("vendor/pyodide/", document.baseURI).href });
-  performance.mark("deltagrad: Pyodide loaded");
-  report("installing deltagrad…");
-  const sitePackages = pyodide.runPython("import sysconfig; sysconfig.get_path('purelib')");
-  for (const buffer of await Promise.all(wheels)) {
-    pyodide.unpackArchive(buffer, "wheel", { extractDir: sitePackages });
+  const response = await fetch("site.json");
+  if (!response.ok) throw new Error(`site.json: ${response.status}`);
+  const manifest = await response.json();
+  const waiting = new Map(); // run id -> resolve
+  let worker = null;
+  let nextId = 1;
+
+  function boot() {
+    worker = new Worker(new URL("python-worker.js", import.meta.url), { type: "module" });
+    return new Promise((resolve, reject) => {
+      worker.onerror = (event) => reject(new Error(event.message || "the Python worker failed"));
+      worker.onmessage = ({ data }) => {
+        if (data.type === "status") report(data.text);
+        if (data.type === "failed") reject(new Error(data.message));
+        if (data.type === "ready") resolve(data.version);
+        if (data.type === "outputs") {
+          waiting.get(data.id)?.(data.outputs);
+          waiting.delete(data.id);
+        }
+      };
+      worker.postMessage({ type: "start", wheels: manifest.wheels });
+    });
   }
-  pyodide.FS.writeFile(`${sitePackages}/run_cell.py`, await runner);
-  globalThis.deltagradViz = await viz;
-  performance.mark("deltagrad: wheels unpacked, viz.js ready");
-  pyodide.runPython("import engine, nn, run_cell");
-  const cells = pyodide.pyimport("run_cell");
+
+  const version = await boot();
   const seconds = (performance.now() - begin) / 1000;
   globalThis.deltagradReady = seconds; // read by the tests and by the measuring script
-  report(`ready: Pyodide ${pyodide.version} and deltagrad loaded in ${seconds.toFixed(1)} s`);
+  report(`ready: Pyodide ${version} and deltagrad loaded in ${seconds.toFixed(1)} s`);
   return {
     manifest,
     seconds,
-    run: (code) => JSON.parse(cells.run(code)),
-    reset: () => cells.reset(),
+    run(code, fresh = false) {
+      const id = nextId++;
+      worker.postMessage({ type: "run", id, code, fresh });
+      return new Promise((resolve) => waiting.set(id, resolve));
+    },
+    async stop() {
+      worker.terminate();
+      for (const resolve of waiting.values()) resolve(STOPPED);
+      waiting.clear();
+      report("starting Python again…");
+      const again = performance.now();
+      await boot();
+      report(`ready again in ${((performance.now() - again) / 1000).toFixed(1)} s`);
+    },
   };
 }
 
@@ -107,9 +123,4 @@ export function showOutputs(outputs, into) {
       old.replaceWith(script);
     }
   }
-}
-
-// Let the page paint (a status line) before a long synchronous Python run.
-export function paint() {
-  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 }

@@ -1,6 +1,6 @@
 // A notebook in the page: its Markdown rendered, its code cells run in order with their outputs.
 // notebook.html?nb=01-values-and-graphs.ipynb (add &run=all to run every cell once loaded).
-import { markdown, paint, showOutputs, start } from "./deltagrad.js";
+import { markdown, showOutputs, start } from "./deltagrad.js";
 
 const params = new URLSearchParams(location.search);
 const file = params.get("nb") || "";
@@ -8,7 +8,11 @@ const cellsBox = document.getElementById("cells");
 const status = document.getElementById("status");
 const runAll = document.getElementById("run-all");
 
+const stopButton = document.getElementById("stop");
+
 let python = null;
+let running = false; // "Run all cells" is going through the cells
+let stopped = false;
 const codeCells = [];
 
 function sourceOf(cell) {
@@ -43,8 +47,9 @@ function addCodeCell(source) {
 async function runCell(cell) {
   if (!python) return "not run";
   cell.box.dataset.status = "running";
-  await paint();
-  const outputs = python.run(cell.editor.value);
+  stopButton.disabled = false;
+  const outputs = await python.run(cell.editor.value);
+  stopButton.disabled = !running;
   cell.outputs.replaceChildren();
   showOutputs(outputs, cell.outputs);
   const needs = outputs.some((o) => o.type === "needs");
@@ -57,9 +62,19 @@ async function runAllCells() {
   runAll.disabled = true;
   const begin = performance.now();
   const counts = { ok: 0, error: 0, needs: 0 };
+  running = true;
+  stopped = false;
   for (const [k, cell] of codeCells.entries()) {
     status.textContent = `running cell ${k + 1} of ${codeCells.length}…`;
     counts[await runCell(cell)] += 1;
+    if (stopped) break;
+  }
+  running = false;
+  stopButton.disabled = true;
+  if (stopped) {
+    status.textContent = "stopped: Python started again; run the cells from the top";
+    runAll.disabled = false;
+    return;
   }
   const seconds = (performance.now() - begin) / 1000;
   status.textContent = `${counts.ok} of ${codeCells.length} cells ran` +
@@ -101,5 +116,10 @@ try {
 }
 runAll.disabled = false;
 runAll.addEventListener("click", runAllCells);
+stopButton.addEventListener("click", async () => { // an endless cell: start Python again
+  stopped = true;
+  stopButton.disabled = true;
+  await python.stop();
+});
 document.body.dataset.ready = "true";
 if (params.get("run") === "all") runAllCells();

@@ -1,8 +1,9 @@
 // The playground: an editor, starter examples, Run, and a link that carries the code.
-import { paint, showOutputs, start } from "./deltagrad.js";
+import { showOutputs, start } from "./deltagrad.js";
 
 const code = document.getElementById("code");
 const runButton = document.getElementById("run");
+const stopButton = document.getElementById("stop");
 const output = document.getElementById("output");
 const status = document.getElementById("status");
 const picker = document.getElementById("example");
@@ -26,19 +27,31 @@ function codeFromLink() {
 let python = null;
 
 async function run() {
-  if (!python) return;
+  if (!python || runButton.disabled) return;
   runButton.disabled = true;
+  stopButton.disabled = false;
   status.textContent = "running…";
   output.replaceChildren();
-  await paint();
   const begin = performance.now();
-  python.reset();
-  const outputs = python.run(code.value);
+  const outputs = await python.run(code.value, true); // each run starts from nothing
   showOutputs(outputs, output);
   const failed = outputs.some((o) => o.type === "error" || o.type === "needs");
-  status.textContent = `${failed ? "stopped with an error" : "done"} in ` +
-    `${((performance.now() - begin) / 1000).toFixed(1)} s`;
+  if (!stopping) {
+    status.textContent = `${failed ? "stopped with an error" : "done"} in ` +
+      `${((performance.now() - begin) / 1000).toFixed(1)} s`;
+  }
   output.dataset.runs = String(Number(output.dataset.runs || 0) + 1); // for the tests
+  stopButton.disabled = true;
+  runButton.disabled = stopping;
+}
+
+// Stop a run that takes too long (an endless loop): Python starts again, in a few seconds.
+let stopping = false;
+async function stop() {
+  stopping = true;
+  stopButton.disabled = true;
+  await python.stop();
+  stopping = false;
   runButton.disabled = false;
 }
 
@@ -52,6 +65,7 @@ code.addEventListener("keydown", (e) => {
   }
 });
 runButton.addEventListener("click", run);
+stopButton.addEventListener("click", stop);
 document.getElementById("share").addEventListener("click", async () => {
   history.replaceState(null, "", `#code=${encode(code.value)}`);
   let copied = false;

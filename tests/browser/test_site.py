@@ -207,6 +207,20 @@ def test_png_in_the_browser_is_a_clear_error(playground):
     assert playground.locator("#output pre.error").count() == 1
 
 
+def test_an_endless_loop_leaves_the_page_responsive_and_stop_starts_python_again(playground):
+    runs = int(playground.get_attribute("#output", "data-runs") or 0)
+    playground.fill("#code", "n = 0\nwhile True:\n    n += 1")
+    playground.click("#run")
+    playground.wait_for_selector("#stop:not([disabled])")
+    assert playground.is_disabled("#run")
+    assert playground.evaluate("6 * 7") == 42  # Python runs in a worker: the page still answers
+    playground.click("#stop")
+    playground.wait_for_selector(f"#output[data-runs='{runs + 1}']")
+    assert "Stopped: Python was started again" in playground.inner_text("#output")
+    playground.wait_for_selector("#run:not([disabled])", timeout=LOAD_TIMEOUT)
+    assert run_in(playground, code="print(6 * 7)").strip() == "42"
+
+
 def test_a_shared_link_carries_the_code(browser, playground, server):
     code = "from engine import Value\nx = Value(3.0)\n(x * x).backward()\nprint('é', x.grad)"
     playground.fill("#code", code)
