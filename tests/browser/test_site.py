@@ -267,11 +267,31 @@ def test_every_cell_of_the_notebook_runs_in_the_page(browser, server, name):
             assert len(drawn) == 2 and all(c["svgs"] == 1 for c in drawn)
             assert sum(c["players"] for c in cells) == 2  # the neuron's and the diamond's
             assert "x1.grad = 5.5000   by hand 5.5000" in page.inner_text("#cells")
+            stop_an_endless_cell(page)
         else:
             assert "NumPy" in cells[-1]["output"] and "pip install" in cells[-1]["output"]
             assert "100 random graphs passed" in page.inner_text("#cells")
     finally:
         page.close()
+
+
+def stop_an_endless_cell(page) -> None:
+    """A cell edited into an endless loop: Stop starts Python again, and cells run again."""
+    first, second = page.locator(".cell.code").nth(0), page.locator(".cell.code").nth(1)
+    second.locator("textarea").fill("while True:\n    pass")
+    second.locator("button").click()
+    page.wait_for_selector("#stop:not([disabled])")
+    assert page.evaluate("6 * 7") == 42  # the page answers while the cell runs
+    page.click("#stop")
+    page.wait_for_function("() => document.querySelectorAll('.cell.code')[1].dataset.status"
+                           " === 'error'")
+    assert "Stopped" in second.locator(".outputs").inner_text()
+    page.wait_for_function("() => document.getElementById('status').textContent"
+                           ".startsWith('ready again')", timeout=LOAD_TIMEOUT)
+    first.locator("textarea").fill("from engine import Value\nprint((Value(2.0) * 3).data)")
+    first.locator("button").click()  # the new Python runs cells
+    page.wait_for_function("() => document.querySelector('.cell.code .outputs').innerText"
+                           ".trim() === '6.0'", timeout=RUN_TIMEOUT)
 
 
 def test_the_home_page_lists_what_runs_here_and_what_needs_an_install(browser, server):
