@@ -34,7 +34,7 @@ import torch
 
 from nn import MLP, data, losses, optim, train
 
-BATCH, LR, EXTRA_EPOCHS = 32, 0.1, 5
+BATCH, LR, EXTRA_EPOCHS = 32, 0.1, 20
 
 
 def fitted(X: list, y: list, epochs: int, compiled: bool) -> tuple[MLP, float]:
