@@ -10,6 +10,7 @@ parameters' gradients start from their ``.grad`` (the program is given them), be
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass
 
 from engine.compiler.arrays import CHUNK, float_functions
@@ -44,8 +45,8 @@ def write(t: Trace, names: Names) -> OneSampleProgram:
     backward = _backward_lines(t, names, writer, used)
     grads = "".join(f"{names.grad(p)}, " for p in used)
     dicts = sorted(names.dicts)
-    declare = ([f"    {', '.join(dicts)} = {', '.join('{}' for _ in dicts)}  # the indexed "
-                "names: dicts"] if dicts else [])
+    declare = ([f"    {', '.join(dicts)} = {', '.join('{}' for _ in dicts)}  # names with "
+                "an index (run as plain variables)"] if dicts else [])
     gdicts = sorted(d for d in (f"g{d}" for d in names.dicts))
     gdeclare = ([f"    {', '.join(gdicts)} = {', '.join('{}' for _ in gdicts)}"]
                 if gdicts else [])
@@ -66,9 +67,29 @@ def write(t: Trace, names: Names) -> OneSampleProgram:
     fwd_source = "\n".join([f"def {FORWARD}({args}, P):", *declare, *forward,
                             f"    return {outputs}"]) + "\n"
     namespace = {**float_functions(), **_rowless_functions(writer)}
-    exec(builtins.compile(source, f"<engine.compile {PROGRAM}>", "exec"), namespace)
-    exec(builtins.compile(fwd_source, f"<engine.compile {FORWARD}>", "exec"), namespace)
+    run, run_forward = _plain(source, names), _plain(fwd_source, names)
+    exec(builtins.compile(run, f"<engine.compile {PROGRAM}>", "exec"), namespace)
+    exec(builtins.compile(run_forward, f"<engine.compile {FORWARD}>", "exec"), namespace)
     return OneSampleProgram(source, namespace[FORWARD], namespace[PROGRAM], used)
+
+
+def _plain(source: str, names: Names) -> str:
+    """The source as it runs: each indexed name a plain variable (``W1[2,1]`` is ``W1__2_1``),
+    which Python reads and writes twice as fast as a dict's entry; the same operations on the
+    same numbers otherwise. Unchanged if a plain name would clash with one in use."""
+    bases = names.dicts | {f"g{d}" for d in names.dicts}
+    if not bases:
+        return source
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(bases, key=len, reverse=True)))
+                         + r")\[(-?\d+(?:,-?\d+)*)\]")
+
+    def plain(match: re.Match) -> str:
+        return f"{match.group(1)}__{match.group(2).replace(',', '_').replace('-', 'm')}"
+    run = pattern.sub(plain, source)
+    mangled = set(re.findall(r"\b\w+__[\dm_]+\b", run))
+    if mangled & (names.plain | names.reserved) or "__" in "".join(names.plain):
+        return source
+    return run
 
 
 def _unpack(params: list, names: Names, sequence: str) -> list[str]:

@@ -6,6 +6,7 @@ NumPy arrays runs the batch program. Both are written when first needed, from th
 
 from __future__ import annotations
 
+import html
 import numbers
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -17,6 +18,8 @@ from engine.compiler.one_sample import OneSampleProgram
 from engine.compiler.source import Source
 from engine.compiler.tracing import Trace
 from engine.value import Value
+
+SHOWN_PARAMETERS = 2_000
 
 
 class Compiled:
@@ -148,7 +151,11 @@ class Compiled:
                 f"{inner} nodes, {len(self.params)} parameters>")
 
     def _repr_html_(self) -> str:
-        return self.source._repr_html_()
+        """In Jupyter: the one-sample program, or for a large network (more than
+        ``SHOWN_PARAMETERS`` parameters: a line per weight) the batch program."""
+        large = len(self.params) > SHOWN_PARAMETERS
+        source = self.batch_source if large else self.source
+        return f"<p>{html.escape(repr(self))}</p>" + source._repr_html_()
 
 
 def _floats(x: object, shape: tuple[int, ...], where: str) -> object:

@@ -391,3 +391,24 @@ def test_a_value_f_reads_but_params_does_not_list_is_named_in_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         engine.compile(lambda x: w * x + Value(2.0), 1.0, params=[w])  # made by f: a constant
+
+
+def test_indexed_labels_are_the_programs_names_and_still_give_backwards_bits():
+    W = [[Value(0.5 * (j - k), f"W1[{j},{k}]") for k in (1, 2)] for j in (1, 2)]
+    b = [Value(0.1 * j, f"b1[{j}]") for j in (1, 2)]
+    params = [p for row, bj in zip(W, b, strict=True) for p in (*row, bj)]
+
+    def f(x):
+        z = [Value.affine(row, x, bj) for row, bj in zip(W, b, strict=True)]
+        for j, zj in enumerate(z, 1):
+            zj.label = f"z1[{j}]"
+        return Value.sum([zj.sigmoid() for zj in z])
+
+    step = engine.compile(f, [1.0, 2.0], params=params)
+    assert "z1[2] = b1[2] + W1[2,1] * x[0] + W1[2,2] * x[1]" in step.source
+    assert "gW1[2,1] += x[0] * gz1[2]" in step.source
+    assert "Z1 = W1 @ A0 + b1" in step.batch_source
+    for x in ([1.0, 2.0], [-0.3, 0.7]):
+        expected_out, expected = engine_step(f, params, x)
+        zero(params)
+        assert step.backward(x) == expected_out and grads(params) == expected

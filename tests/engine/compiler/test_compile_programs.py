@@ -1,6 +1,7 @@
 """engine.compile on random programs of every operation of the table (hypothesis): the one-sample
 program gives backward()'s bits, the batch program backward() summed over the samples to 1e-12
-relative (NumPy's exp, tanh, log may differ from libm in the last bit)."""
+relative to the gradients' scale (NumPy's exp, tanh, log may differ from libm in the last bit,
+and the batch adds the chain rule's terms in another order)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine import Value
+from engine.derivatives import local_derivatives
 from engine.modes import TracerWarning
 from engine.testing.strategies import graphs, points
 
@@ -29,11 +31,18 @@ def split(program, k):
 
 
 def backward_at(f, params, x):
+    """(output, gradients, scale): backward()'s, and for each gradient the sum over the chain
+    rule's paths of |the product of local derivatives|, which bounds how much a different order
+    of additions may change it (cancellation: 1 + t - 1 is 0 or t)."""
     for p in params:
         p.grad = 0.0
     out = f([Value(v) for v in x])
     out.backward()
-    return out.data, [p.grad for p in params]
+    size = {out: 1.0}
+    for node in engine.backward_order(out):
+        for operand, local in local_derivatives(node):
+            size[operand] = size.get(operand, 0.0) + abs(local) * size.get(node, 0.0)
+    return out.data, [p.grad for p in params], [size.get(p, 0.0) for p in params]
 
 
 def same(a: float, b: float) -> bool:
@@ -61,7 +70,7 @@ def test_the_one_sample_program_gives_the_bits_of_backward(drawn):
     program, k, samples = drawn
     f, params, step = compiled(program, k)
     for x in samples:
-        expected_out, expected = backward_at(f, params, x)
+        expected_out, expected, _ = backward_at(f, params, x)
         for p in params:
             p.grad = 0.0
         out = step.backward(list(x))
@@ -76,10 +85,10 @@ def test_the_batch_program_is_backward_summed_over_the_samples(drawn):
     f, params, step = compiled(program, k)
     outputs, total, scale = [], np.zeros(len(params)), np.zeros(len(params))
     for x in samples:
-        out, g = backward_at(f, params, x)
+        out, g, size = backward_at(f, params, x)
         outputs.append(out)
         total += g
-        scale += np.abs(g)
+        scale += size
     for p in params:
         p.grad = 0.0
     got = step.backward(np.array(samples))
