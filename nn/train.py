@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections.abc import Mapping, Sequence, Set
 from typing import Any, Literal, NamedTuple
@@ -239,6 +240,9 @@ def _check_samples(X: Any, y: Any, who: str) -> None:
             continue
         raise TypeError(f"{who}: {name} must be a sequence (one entry per sample: a list, a "
                         f"tuple or an array), not {type(xs).__name__}: {xs!r:.40}")
+    if len(X) and all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in X):
+        raise TypeError(f"{who}: X must be a list of samples (each a list of numbers), and "
+                        f"{X!r:.40} looks like one sample: write [x] for a batch of one")
 
 
 def _is_sequence(xs: Any) -> bool:

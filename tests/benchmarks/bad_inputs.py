@@ -304,6 +304,9 @@ def cases(tmp: Path) -> list[tuple[str, object, tuple[str, ...]]]:
             m, X, y, optimizer=optim.SGD(m2.parameters()), progress=False), ("another model",)),
         ("predict(X=3)", lambda: train.predict(m, 3), ("X", "int")),
         ("predict(rows of 3)", lambda: train.predict(m, [[1.0, 2.0, 3.0]]), ("3",)),
+        ("predict(one sample)", lambda: train.predict(m, [0.1, 0.2]), ("one sample", "[x]")),
+        ("fit(one sample)", lambda: train.fit(m, [0.1, 0.2], y, progress=False),
+         ("one sample", "[x]")),
         # -- modes -------------------------------------------------------------------------------
         ("@no_grad() on a generator", lambda: no_grad()(_generator), ("generator",)),
         # -- hypothesis strategies ---------------------------------------------------------------

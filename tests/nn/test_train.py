@@ -211,3 +211,14 @@ def test_the_progress_bar_does_not_flood_a_log(capsys, monkeypatch):
     err = capsys.readouterr().err  # captured: not a terminal, as a log file or CI
     drawn = err.count("training:")
     assert "60/60" in err and 2 <= drawn <= 20, err  # once a refresh per epoch: over 120
+
+
+def test_one_sample_given_where_a_list_of_samples_goes_is_named():
+    mlp = MLP(2, [1], seed=0)
+    calls = [lambda X: train.predict(mlp, X), lambda X: train.fit(mlp, X, [0, 1], progress=False),
+             lambda X: train.accuracy(mlp, X, [0, 1], losses.bce_with_logits)]
+    for who, call in zip(("predict", "fit", "accuracy"), calls, strict=True):
+        with pytest.raises(TypeError, match=rf"^{who}: X must be a list of samples .* \[0\.1, "
+                                            r"0\.2\] looks like one sample: write \[x\]"):
+            call([0.1, 0.2])
+    assert train.predict(mlp, [[0.1, 0.2]]) == [[mlp([0.1, 0.2])[0].data]]
