@@ -83,14 +83,13 @@ class Compiled:
         does, and return the output(s) as ``__call__`` does."""
         if self._is_batch(inputs):
             outputs, grads = self.batch.run(inputs, self._theta())
-            params = self.params
-            total = list(map(float.__add__, _float_grads(params), grads.tolist()))
-            deque(map(setattr, params, repeat("grad"), total), 0)  # p.grad += g, in C loops
+            for p, g in zip(self.params, grads.tolist(), strict=True):  # one pass: the cost
+                p.grad += g  # of this route is a Python step per parameter, and memory
             return outputs
         args = self._sample(inputs)
         program = self.one_sample
         params = program.params
-        out, grads = program.backward(*args, list(map(_DATA, params)), _float_grads(params))
+        out, grads = program.backward(*args, list(map(_DATA, params)), list(map(_GRAD, params)))
         deque(map(setattr, params, repeat("grad"), grads), 0)
         return out if self.trace.single else list(out)
 
@@ -120,7 +119,7 @@ class Compiled:
     def _theta(self):
         import numpy as np
 
-        return np.array(list(map(_DATA, self.params)), dtype=float)
+        return np.fromiter(map(_DATA, self.params), dtype=float, count=len(self.params))
 
     # -- inputs -----------------------------------------------------------------------------
     def _is_batch(self, inputs: Sequence[object]) -> bool:
@@ -176,23 +175,8 @@ def _floats(x: object, shape: tuple[int, ...], where: str) -> object:
     return [_floats(v, shape[1:], f"{where}[{i}]") for i, v in enumerate(x)]  # type: ignore
 
 
-_DATA, _GRAD = attrgetter("data"), attrgetter("grad")
+_DATA, _GRAD = attrgetter("data"), attrgetter("grad")  # a gradient adds as backward() adds to it
 
 
-def _float_grads(params: list[Value]) -> list[float]:
-    """The parameters' gradients, floats (a gradient that is a Value or an int is refused or
-    converted, naming its parameter)."""
-    grads = list(map(_GRAD, params))
-    if set(map(type, grads)) <= {float}:
-        return grads
-    for p, g in zip(params, grads, strict=True):
-        if type(g) is not float:
-            if isinstance(g, numbers.Real) and not isinstance(g, Value):
-                p.grad = float(g)
-                continue
-            raise TypeError(f"the parameter {p.label or 'unlabelled'} has a gradient that is a "
-                            f"{type(g).__name__} (left by backward(create_graph=True)?): set it "
-                            "to 0.0 (zero_grad) before step.backward")
-    return list(map(_GRAD, params))
 
 

@@ -157,81 +157,45 @@ def test_nan_and_inf_propagate_as_the_conventions_say():
 # -- the batch program --------------------------------------------------------------------------
 
 
-def mse_sample(mlp):
-    def loss(x, y):
-        out = mlp(x)
-        return Value.sum([(a - t) ** 2 for a, t in zip(out, y, strict=True)])
-    return loss
-
-
-def hinge_sample(mlp):
-    return lambda x, y: (1.0 - y * mlp(x)[0]).relu()
-
-
-def bce_sample(mlp):
-    def loss(x, y):  # log(1 + e^a) - y a, shifted by max(a, 0) = relu(a): no number from data
-        a = mlp(x)[0]
-        m = a.relu()
-        return m + ((-m).exp() + (a - m).exp()).log() - y * a
-    return loss
-
-
-def softmax_sample(mlp):
-    def loss(x, y):  # y one-hot
-        out = mlp(x)
-        lse = Value.sum([a.exp() for a in out]).log()
-        return lse - Value.sum([a * t for a, t in zip(out, y, strict=True)])
-    return loss
-
-
-LOSSES = {
-    "mse": (mse_sample, MeanSquaredError(reduction="sum"), 2),
-    "hinge": (hinge_sample, Hinge(reduction="sum"), 1),
-    "bce": (bce_sample, BinaryCrossEntropyWithLogits(reduction="sum"), 1),
-    "softmax": (softmax_sample, SoftmaxCrossEntropy(reduction="sum"), 3),
+LOSSES = {  # nn's own losses: a sample's cost reads its target as a row of numbers (inputs)
+    "mse": (MeanSquaredError, 2, lambda rng, n, nout: rng.normal(size=(n, nout)).tolist()),
+    "hinge": (Hinge, 1, lambda rng, n, nout: rng.choice([-1, 1], size=n).tolist()),
+    "bce": (BinaryCrossEntropyWithLogits, 1, lambda rng, n, nout: rng.uniform(0, 1, n).tolist()),
+    "softmax": (SoftmaxCrossEntropy, 3, lambda rng, n, nout: rng.integers(0, nout, n).tolist()),
 }
-
-
-def targets_for(name, rng, size, nout):
-    if name == "mse":
-        return rng.normal(size=(size, nout)), None
-    if name == "hinge":
-        y = rng.choice([-1.0, 1.0], size=size)
-        return y, y.astype(int).tolist()
-    if name == "bce":
-        y = rng.uniform(0, 1, size=size)
-        return y, y.tolist()
-    labels = rng.integers(0, nout, size=size)
-    return np.eye(nout)[labels], labels.tolist()
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "leaky_relu", "linear"])
 @pytest.mark.parametrize("loss_name", sorted(LOSSES))
 def test_the_grouped_mlp_program_is_the_lectures_matrix_backpropagation(activation, loss_name):
-    make, loss, nout = LOSSES[loss_name]
+    kind, nout, draw_targets = LOSSES[loss_name]
+    loss = kind(reduction="sum")
     mlp = nn.MLP(3, [5, 4, nout], activation=activation, seed=7)
     params = mlp.parameters()
     rng = np.random.default_rng(2)
     X = rng.normal(size=(6, 3))
-    Y, labels = targets_for(loss_name, rng, 6, nout)
-    example_y = Y[0].tolist() if Y.ndim == 2 else float(Y[0])
-    step = engine.compile(make(mlp), X[0].tolist(), example_y, params=params)
+    targets = draw_targets(rng, 6, nout)
+    rows = np.array([loss.row(t, nout) for t in targets])
+
+    def cost(x, row):
+        return loss.sample(mlp(x), row)
+
+    step = engine.compile(cost, X[0].tolist(), rows[0].tolist(), params=params,
+                          check_inputs=[(X[1].tolist(), rows[1].tolist())])
     source = step.batch_source
     assert "Z1 = W1 @ A0 + b1" in source and "gW1 += gZ1 @ A0.T" in source
     assert "gb1 += gZ1.sum(axis=1, keepdims=True)" in source
     if activation == "tanh":
         assert "gZ1 = gA1 * (1.0 - A1 * A1)" in source and "gA1 = W2.T @ gZ2" in source
     zero(params)
-    outputs = step.backward(X, Y)
-    expected = closed_form.backprop(mlp, X, labels if labels is not None else Y.tolist(), loss)
+    outputs = step.backward(X, rows)
+    expected = closed_form.backprop(mlp, X, targets, loss)
     assert outputs.sum() == pytest.approx(expected.loss, rel=1e-12)
-    k = 0
     for layer, dW, db in zip(mlp.layers, expected.dW, expected.db, strict=True):
         for j, neuron in enumerate(layer.neurons):
-            got = [w.grad for w in neuron.w]
-            assert got == pytest.approx(dW[j].tolist(), rel=1e-12, abs=1e-14)
+            assert [w.grad for w in neuron.w] == pytest.approx(dW[j].tolist(), rel=1e-12,
+                                                               abs=1e-14)
             assert neuron.b.grad == pytest.approx(db[j], rel=1e-12, abs=1e-14)
-            k += 1
 
 
 def test_the_batch_program_agrees_with_backward_summed_over_the_samples():
