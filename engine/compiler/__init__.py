@@ -29,10 +29,16 @@ API (what notebooks, ``nn`` and tests may rely on):
   ``names(output) -> dict`` is called on the traced output). ``check_inputs`` is a list of
   other examples (tuples of inputs): each is traced too, and compile refuses if the graph
   differs, naming the first node that does (a branch on data, a number read off the data).
-- ``Compiled``: ``__call__(*inputs)``, ``backward(*inputs)``, ``gradients(*inputs, theta=)``,
+- ``Compiled``: ``__call__(*inputs, theta=)``, ``backward(*inputs, exact=False)``
+  (``exact=True``: a batch through the one-sample program, sample after sample, the bits of
+  ``backward()`` on each in turn), ``gradients(*inputs, theta=)``,
   ``parameter_array()``, ``set_parameters(theta)``, ``params``, ``source`` (one-sample
   program), ``batch_source`` (batch program); both sources show highlighted in Jupyter.
-  A batch is recognised by NumPy arrays with one more axis than the example.
+  A batch is recognised by NumPy arrays with one more axis than the example. A compiled
+  step keeps its parameter and gradient arrays: one thread at a time per step.
+- Every op of ``engine.derivatives.OPS`` has a row in ``engine.compiler.arrays.ARRAY_OPS`` (how
+  its forward is written, its NumPy functions); a registered op without one still compiles,
+  through its float functions (``np.vectorize`` in the batch program, with a warning naming it).
 - While ``f`` is traced, a comparison or truth test of a Value (an ``if`` on data) warns
   (``engine.modes.TracerWarning``): the program keeps the branch this example took.
 

@@ -77,10 +77,16 @@ class Compiled:
         out = program.forward(*args, list(map(_DATA, program.params)))
         return out if self.trace.single else list(out)
 
-    def backward(self, *inputs: object) -> object:
+    def backward(self, *inputs: object, exact: bool = False) -> object:
         """Add d output / d p into ``p.grad`` for each parameter (of the outputs' sum if f
         returns a list; of the sum over the samples for a batch), as ``output.backward()``
-        does, and return the output(s) as ``__call__`` does."""
+        does, and return the output(s) as ``__call__`` does.
+
+        ``exact=True`` runs a batch through the one-sample program, sample after sample: the
+        same bits as ``backward()`` on each sample's graph in turn (slower than the batch
+        program, faster than the engine)."""
+        if exact and self._is_batch(inputs):
+            return self._each_sample(inputs)
         if self._is_batch(inputs):
             outputs, grads = self.batch.run(inputs, self._theta())
             for p, g in zip(self.params, grads.tolist(), strict=True):  # one pass: the cost
@@ -92,6 +98,28 @@ class Compiled:
         out, grads = program.backward(*args, list(map(_DATA, params)), list(map(_GRAD, params)))
         deque(map(setattr, params, repeat("grad"), grads), 0)
         return out if self.trace.single else list(out)
+
+    def _each_sample(self, inputs: Sequence[object]) -> object:
+        """``backward`` on each sample of a batch in turn, with the one-sample program: the
+        parameters are read once, the gradients carried from sample to sample as floats."""
+        import numpy as np
+
+        columns = [np.asarray(x, dtype=float) for x in inputs]
+        size = len(columns[0])
+        if any(len(c) != size or c.shape[1:] != s for c, s in
+               zip(columns, self.trace.shapes, strict=True)):
+            raise ValueError(f"a batch needs arrays of shapes (B, ...) with the example's "
+                             f"shapes {self.trace.shapes} after B, the same B for all")
+        program = self.one_sample
+        params = program.params
+        P, grads = list(map(_DATA, params)), list(map(_GRAD, params))
+        run = program.backward
+        outputs = []
+        for sample in zip(*[c.tolist() for c in columns], strict=True):
+            out, grads = run(*sample, P, grads)
+            outputs.append(out)
+        deque(map(setattr, params, repeat("grad"), grads), 0)
+        return np.array(outputs, dtype=float)
 
     def gradients(self, *inputs: object, theta: object = None) -> tuple[object, object]:
         """``(outputs, gradients)`` for a batch, without touching the Values: ``gradients[k]``

@@ -10,7 +10,7 @@ Run on demand (never in CI):
    interpreted (forward, backward, SGD, zero_grad), compiled through the Values
    (``step.backward(X, Y)``, ``optim.SGD``, ``zero_grad``), compiled on arrays
    (``step.gradients`` and ``theta -= lr * G``), the NumPy closed form, and the one-sample
-   program run on the 100 samples one by one.
+   program run on the 100 samples one after the other (``step.backward(X, Y, exact=True)``).
 2. MNIST-size (784-128-10, tanh, softmax cross-entropy on one-hot targets, batch 128, random
    data): one SGD step compiled (arrays; Values) against PyTorch float64 on one thread.
 3. Digits (``bench_torch.py``'s workload: MLP(64, [32, 10]) xavier, softmax cross-entropy, SGD
@@ -133,11 +133,8 @@ def w1n(rounds: int) -> dict[str, float]:
         _, G = step.gradients(X, Y, theta=theta)
         theta -= lr * G
 
-    samples = [(row.tolist(), float(y)) for row, y in zip(X, Y, strict=True)]
-
-    def one_sample_program():
-        for x, y in samples:
-            step.backward(x, y)
+    def one_sample_program():  # sample after sample, the same bits as backward() on each
+        step.backward(X, Y, exact=True)
         sgd_c.step()
         compiled.zero_grad()
 

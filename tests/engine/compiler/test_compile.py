@@ -376,3 +376,24 @@ def test_indexed_labels_are_the_programs_names_and_still_give_backwards_bits():
         expected_out, expected = engine_step(f, params, x)
         zero(params)
         assert step.backward(x) == expected_out and grads(params) == expected
+
+
+def test_exact_runs_a_batch_sample_by_sample_with_backwards_bits():
+    mlp = nn.MLP(2, [3, 1], activation="tanh", seed=2)
+    params = mlp.parameters()
+
+    def loss(x, y):
+        return (mlp(x)[0] - y) ** 2
+
+    step = engine.compile(loss, [0.0, 0.0], 0.0, params=params)
+    X, Y = np.array([[0.5, -1.0], [2.0, 0.25], [-0.3, 0.7]]), np.array([1.0, -1.0, 0.5])
+    zero(params)
+    outputs = [None] * 3
+    for i, (x, y) in enumerate(zip(X.tolist(), Y.tolist(), strict=True)):  # backward() in turn
+        root = loss([Value(v) for v in x], Value(y))
+        root.backward()
+        outputs[i] = root.data
+    expected = grads(params)
+    zero(params)
+    assert step.backward(X, Y, exact=True).tolist() == outputs
+    assert grads(params) == expected
