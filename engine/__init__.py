@@ -19,7 +19,14 @@ from engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from engine.pictures import draw, filmstrip, notation, render, trace
 from engine.pictures import explain as _explain
 from engine.pictures import gradient_names as _gradient_names
-from engine.value import Value, affine_rows, ancestors, apply, backward_order
+from engine.value import (
+    Value,
+    affine_rows,
+    ancestors,
+    apply,
+    backward_order,
+    chain_rule_steps,
+)
 
 # The paths of the pictures before 0.2 name the same modules: ``engine.draw`` is
 # ``engine.pictures.draw``. Set here, not in files of their own, so that importing
@@ -32,7 +39,7 @@ del _old, _module
 draw_graph, explain, film_strip = draw.draw_graph, _explain.explain, filmstrip.film_strip
 gradient_names, trace_table = _gradient_names.gradient_names, trace.trace_table
 
-__all__ = ["Value", "affine_rows", "ancestors", "apply", "backward_order", "compile",
-           "detect_anomaly",
+__all__ = ["Value", "affine_rows", "ancestors", "apply", "backward_order", "chain_rule_steps",
+           "compile", "detect_anomaly",
            "draw_graph", "enable_grad", "explain", "film_strip", "grad", "gradient_names",
            "hessian", "hvp", "is_grad_enabled", "jacobian", "jvp", "no_grad", "trace_table"]

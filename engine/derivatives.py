@@ -143,31 +143,19 @@ POSITIONS = tuple(tuple(range(n)) for n in range(65))
 ``range`` or ``zip``, so the affine loops (a layer's forward, affine's chain rule) index it."""
 
 
-def affine_chain_rule(z, g) -> None:
+def affine_chain_rule(z, g: float) -> None:
     """The chain rule through ``z = w . x + b``, written out for its stored form:
     ``w_i.grad += x_i * g``, ``x_i.grad += w_i * g``, ``b.grad += 1 * g``, in the order of the
-    operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple).
-
-    ``g`` is z's gradient, a float. With create_graph it is an ``engine.value.Upstream``: the
-    local derivatives are then the operand Values, and each product is added to a gradient's
-    sum as what ``local * g`` gives, the term ``(local, g.g)``, spelled out here.
-    """
+    operands (a neuron of 16 inputs has 33: read in place, not copied into a tuple). ``g`` is
+    z's gradient, a float (create_graph runs the rule, ``affine_local``, on Values instead)."""
     row, inputs = z._x, z._y
     n = len(inputs)
     positions = POSITIONS[n] if n < len(POSITIONS) else range(n)
-    if type(g) is float:
-        for i in positions:
-            row[i].grad += inputs[i].data * g
-        for i in positions:
-            inputs[i].grad += row[i].data * g
-        row[-1].grad += g
-        return
-    upstream = g.g
     for i in positions:
-        row[i].grad += (inputs[i], upstream)
+        row[i].grad += inputs[i].data * g
     for i in positions:
-        inputs[i].grad += (row[i], upstream)
-    row[-1].grad += (1.0, upstream)
+        inputs[i].grad += row[i].data * g
+    row[-1].grad += g
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -198,9 +186,9 @@ class Op:
       pass visits once): ``store(operands)`` gives the two groups, ``operands(x, y)`` spells
       them out; ``chain_rule(node, g)`` applies the chain rule to a node of the op whose
       gradient is the float ``g``, adding to its operands' grads exactly what the loop in
-      ``backward`` adds. With create_graph the loop runs instead, the rule on Values, unless
-      ``chain_rule_on_values``: then ``chain_rule`` runs with ``g`` an ``engine.value.Upstream``
-      and adds the terms ``(local, g.g)``, each local derivative a Value.
+      ``backward`` adds. Passes that keep gradients in a table of their own (``engine.grad``,
+      create_graph) run the rule. ``chain_rule_on_values`` is accepted and ignored (since 0.2,
+      create_graph always runs the rule on Values).
 
     Every node holds its entry (``node.op`` is the entry's name): to plant a bug in an operation
     for a test, change a field of its entry and put it back (``engine.testing.planted``).
@@ -220,7 +208,7 @@ class Op:
     store: Callable[[tuple], tuple] | None = None
     operands: Callable[[tuple], tuple] | None = None
     chain_rule: Callable[..., None] | None = None
-    chain_rule_on_values: bool = False
+    chain_rule_on_values: bool = False  # ignored: see above
     name: str = ""  # its key in OPS, set by the table and by register
 
     def derivatives(self, *inputs_and_out):
@@ -321,7 +309,7 @@ OPS: dict[str, Op] = {
     "affine":     Op(affine,       affine_local, None, commutative=True,
                      torch=_affine_torch,
                      store=affine_store, operands=affine_operands,
-                     chain_rule=affine_chain_rule, chain_rule_on_values=True),
+                     chain_rule=affine_chain_rule),
 }
 # fmt: on
 for _name, _op in OPS.items():

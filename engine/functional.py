@@ -13,11 +13,14 @@ they call ``f`` on fresh leaves, so Python control flow in ``f`` is followed at 
 from __future__ import annotations
 
 import numbers
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from engine import diagnosis
+from engine.create_graph import gradients_as_values
 from engine.derivatives import local_derivatives
-from engine.modes import enable_grad
-from engine.value import Value, ancestors, stored_operands
+from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, enable_grad, is_grad_enabled
+from engine.value import Value, ancestors, backward_order, chain_rule, seed_float
 
 Number = int | float
 Values = Value | Sequence[Value]
@@ -36,17 +39,38 @@ def grad(outputs: Values, inputs: Values, grad_outputs: Sequence[Number | Value]
     can differentiate again. Inputs may be interior nodes as well as leaves.
     """
     outputs, inputs = _as_values(outputs, "outputs"), _as_values(inputs, "inputs")
+    if not is_grad_enabled() and all(y.is_leaf and y not in inputs for y in outputs):
+        raise ValueError("grad's outputs are leaves computed inside no_grad(), which records "
+                         "no graph, so no input reaches them: compute them outside no_grad() "
+                         "(or in an enable_grad() block)")
     root, seed = _root(outputs, _seeds(grad_outputs, len(outputs)))
-    saved = _saved_grads((root, *inputs))  # and each set to 0.0: this pass's gradients only
-    try:
-        root.backward(seed, create_graph=create_graph)
-        found = tuple(x.grad for x in inputs)
-    finally:
-        for node, old in reversed(saved):
-            node.grad = old  # no .grad keeps a gradient graph alive (nor a cycle through it)
     if create_graph:
-        return tuple(g if type(g) is Value else Value(g) for g in found)
-    return found
+        sums = gradients_as_values(root, seed, write=False)
+        return tuple(sums.gradient(x) for x in inputs)
+    grads = _float_gradients(root, seed_float(seed))
+    return tuple(grads.get(x, 0.0) for x in inputs)
+
+
+def _float_gradients(root: Value, seed: float) -> dict[Value, float]:
+    """d root / d u for every u that root reaches, the backward pass's numbers, in a table of
+    this call's own (``chain_rule``): no ``.grad`` is read or written, so calls in several
+    threads on shared parameters never meet (``torch.autograd.grad`` leaves ``.grad`` alone)."""
+    grads: dict[Value, float] = defaultdict(float, {root: seed})
+    order = backward_order(root)
+    try:
+        if OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly:  # see OPEN_ANOMALY_BLOCKS
+            chain_rule(order, grads, lambda node: _checked(node, grads[node]))
+        else:
+            chain_rule(order, grads)
+    except (TypeError, ValueError, AttributeError) as error:
+        diagnosis.refuse_miscounting_rules(order, error)  # a rule gave too few or too many
+        raise
+    return grads
+
+
+def _checked(node: Value, g: float) -> float:
+    diagnosis.check_step(node, g)
+    return g
 
 
 def hessian(f: Callable[..., Value], *point: Number) -> list[list[float]]:
@@ -80,30 +104,11 @@ def hvp(f: Callable[..., Value], point: Sequence[Number],
 def _reverse_over_reverse(f: Callable[..., Value], xs: list[Value],
                           directions: list[list[float]]) -> list[list[float]]:
     """``H d`` for each direction d: the gradient of f at the fresh leaves xs as a graph, then
-    one float backward pass of ``gradient . d`` per direction.
-
-    Only f's graph has grads to put back (``engine.grad`` would also save and restore those of
-    the gradient's graph, which nobody else can reach): its grads are saved once, set to 0.0
-    before each pass (so no float gradient is added to a Value), and restored at the end.
-    """
-    with enable_grad():  # the gradient's graph is recorded even inside no_grad
+    one float backward pass of ``gradient . d`` per direction (no ``.grad`` changes)."""
+    with enable_grad():  # f's graph is recorded even inside no_grad
         (out,) = _call(f, xs)
-    saved = _saved_grads((out, *xs))
-    try:
-        with enable_grad():
-            out.backward(1.0, create_graph=True)
-        gradient = [x.grad if type(x.grad) is Value else Value(x.grad) for x in xs]
-        rows = []
-        for d in directions:
-            for node, _ in saved:
-                node.grad = 0.0
-            root, seed = _root(tuple(gradient), d)
-            root.backward(seed)
-            rows.append([x.grad for x in xs])
-        return rows
-    finally:
-        for node, old in reversed(saved):
-            node.grad = old
+    gradient = grad(out, xs, create_graph=True)
+    return [list(grad(gradient, xs, grad_outputs=d)) for d in directions]
 
 
 def jacobian(f: Callable[..., Values], *point: Number) -> list[list[float]]:
@@ -237,34 +242,3 @@ def _call(f: Callable[..., Values], xs: list[Value], several: bool = False) -> t
     wanted = "a Value or a non-empty sequence of Values" if several else "one Value"
     raise TypeError(f"f must return {wanted} built from the Values it is given, got "
                     f"{type(out).__name__}: {out!r:.80}")
-
-
-def _saved_grads(roots: tuple[Value, ...]) -> list[tuple[Value, object]]:
-    """``(node, grad)`` for every node the roots were computed from, each grad set to 0.0.
-
-    A walk of the stored operands that marks each node found by giving it a grad of its own (as
-    the backward pass's walk does), each group of operands that an ``affine`` node shares with
-    others (a layer's inputs) walked once: ``ancestors``, which also sorts the nodes and spells
-    out their operands, would cost a large share of a gradient.
-    """
-    found = _Found()
-    saved: list[tuple[Value, object]] = []
-    for root in roots:
-        if root.grad is not found:
-            saved.append((root, root.grad))
-            root.grad = found
-    groups_seen: set[int] = set()
-    for node, _ in saved:  # the list grows while we walk it
-        for operand in stored_operands(node, groups_seen):
-            if operand.grad is not found:
-                saved.append((operand, operand.grad))
-                operand.grad = found
-    for node, _ in saved:
-        node.grad = 0.0
-    return saved
-
-
-class _Found:
-    """The mark of a node found by ``_saved_grads``: a grad no node has otherwise."""
-
-    __slots__ = ()

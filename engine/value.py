@@ -1,11 +1,13 @@
 """``Value``: a scalar that remembers how it was computed, and the backward pass over its graph.
 
 Read top to bottom: the one function that makes a node (``_node``) and the operators built on
-it, the class with its backward pass (a walk that orders the graph, then the chain rule, written
-once), the walk, operations by name and a layer's nodes, what errors need, how
-``create_graph=True`` writes each gradient as one node, and pickling.
-Everything about an operation (its forward, its local derivatives, how it prints, any fast path)
-lives in its entry of the table, ``engine.derivatives.OPS``; this file names no operation.
+it; the class, with its backward pass (the walk that orders the graph, then the chain rule);
+the walk; the chain rule as steps on a table of the pass's own (``chain_rule_steps``), which
+``engine.grad``, create_graph, the film strip and the testing toolkit replay; operations by
+name and a layer's nodes. Everything about an operation (its forward, its local derivatives,
+how it prints, any fast path) lives in its entry of the table, ``engine.derivatives.OPS``: this
+file names no operation. ``create_graph=True`` is in ``engine.create_graph``, pickling in
+``engine.pickling``, what a bad rule or a nan reports in ``engine.diagnosis``.
 """
 
 from __future__ import annotations
@@ -14,18 +16,17 @@ import itertools
 import math
 import numbers
 import sys
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from operator import attrgetter
 
+from engine import diagnosis, pickling
 from engine.derivatives import OPS, POSITIONS, Op, local_derivatives
-from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING, ModeBlock, warn_traced_branch
+from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING, warn_traced_branch
 
 Number = int | float
 
-_new = object.__new__
 _next_seq = itertools.count().__next__  # creation order: operands are older than their results
-_seq_of = attrgetter("_seq")
+_new = object.__new__  # a bare node, its slots set by _node: a module-level name is found faster
+# than object.__new__ (an attribute of a builtin), and a node is made per operation
 
 
 # -- making nodes: one function, used by every operation ----------------------------------------
@@ -38,7 +39,7 @@ def _node(op: Op, data: float, x: object, y: object = None) -> Value:
     The recording mode is read here: under ``no_grad`` the node is a leaf; under
     ``detect_anomaly`` a nan or inf raises, naming the operation and its operands.
     """
-    out = _new(Value)
+    out = _new(Value)  # not Value(data): its checks are for user input, not computed floats
     out.data = data
     out.grad = 0.0
     out.label = ""
@@ -51,7 +52,8 @@ def _node(op: Op, data: float, x: object, y: object = None) -> Value:
         return out
     if mode.anomaly and not math.isfinite(data):
         out._op, out._x, out._y = op, x, y
-        raise FloatingPointError(f"{op.name} produced {data} from {_describe(out.parents)}")
+        raise FloatingPointError(f"{op.name} produced {data} from "
+                                 f"{diagnosis.describe(out.parents)}")
     out._op, out._x, out._y = (op, x, y) if mode.record else (None, None, None)
     return out
 
@@ -161,16 +163,13 @@ class Value:
         return x if spell_out is None else spell_out(x, y)
 
     def __getstate__(self) -> tuple:
-        return _state(self)
+        return pickling.state(self)
 
     def __setstate__(self, state: tuple) -> None:
         """Unpickled or copied nodes get a new creation number, in this process's count (the
         parents are restored first), so creation order stays a topological order; their
         operation is found again by name in this process's table."""
-        if type(state[-2]) is str:  # pickled before nodes had two slots: (..., op, parents)
-            state = (*state[:-1], *_slots_from_parents(state[-2], state[-1]))
-        self.data, self.grad, self.label, op, self._x, self._y = state[-6:]  # [0]: see _state
-        self._op = OPS[op] if op else None
+        self.data, self.grad, self.label, self._op, self._x, self._y = pickling.restore(state)
         self._seq = _next_seq()
 
     def __copy__(self) -> Value:
@@ -269,59 +268,42 @@ class Value:
     def backward(self, grad: Number | Value = 1.0, create_graph: bool = False) -> None:
         """Compute d(self)/d(u) into ``u.grad`` for every ancestor ``u`` of this node.
 
-        First a walk lists the interior nodes, each after every node that uses it, and sets their
-        grads to 0 (``_walk``). Then the chain rule runs node by node: each node's gradient is
-        complete when it is reached, and passes to each operand times the local derivative
+        The walk lists the interior nodes, each after every node that uses it, and sets their
+        grads to 0 (``_walk``). Then the chain rule, node by node: a node's gradient is complete
+        when it is reached, and passes to each operand times the local derivative
         d node / d operand from the table. No recursion: graphs of any depth work.
 
-        Leaf gradients accumulate across calls (call ``zero_grad`` between steps, as in PyTorch);
-        the nodes in between get this pass's gradient, so two calls give twice the leaf gradients.
-        ``.grad`` is a float; with ``create_graph=True`` it is a Value, a node of a graph built by
-        running each rule on Values, so ``x.grad.backward()`` gives second derivatives (as in
-        PyTorch, ``x.grad`` then refers to a graph that uses ``x``: prefer ``engine.grad``).
-        Then ``g`` is an ``Upstream``: ``local * g`` is the term ``(local, dy/dn)``, and each
-        node's terms become one node when the pass reaches it (``GradientSums``, below).
+        Leaf gradients accumulate across calls (call ``zero_grad`` between steps, as in
+        PyTorch); the nodes in between hold this pass's gradient. With ``create_graph=True``
+        each ``.grad`` is a Value, a graph of its own, so ``x.grad.backward()`` gives second
+        derivatives (``engine.create_graph``; ``engine.grad`` leaves ``.grad`` alone).
         """
         if type(self) is not Value:  # Value.backward(something_else)
             raise TypeError(f"backward is a method of a Value, not of a {type(self).__name__}")
-        if type(grad) is not float:
-            grad = _seed(grad, create_graph)
-        elif create_graph:
-            grad = Value(grad)
+        if create_graph or type(grad) is not float:
+            if create_graph:
+                create_graph_pass(self, grad, True)
+                return
+            grad = seed_float(grad)
         if self._op is None:  # a leaf
             self.grad += grad
             return
         order = _walk(self)
-        sums = GradientSums(order) if create_graph else None  # see GradientSums, below
         self.grad = grad
-        checked = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly  # under detect_anomaly
+        checked = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly  # see OPEN_ANOMALY_BLOCKS
         try:
             for node in order:  # each node after every node that uses it: its grad is complete
-                g = sums.upstream(node) if create_graph else node.grad
-                op = node._op
-                if op.chain_rule is not None and (not create_graph or op.chain_rule_on_values):
-                    op.chain_rule(node, g)  # the loop below, written out for how the op
-                else:  # stores its operands (a neuron's affine)
-                    for operand, local in local_derivatives(node, create_graph):
+                g = node.grad
+                if node._op.chain_rule is None:
+                    for operand, local in local_derivatives(node):
                         operand.grad += local * g  # the chain rule: local derivative x upstream
+                else:  # the same loop, written out in the table for how the op stores operands
+                    node._op.chain_rule(node, g)
                 if checked:
-                    _check_backward_step(node)
+                    diagnosis.check_step(node, g)
         except (TypeError, ValueError, AttributeError) as error:
-            _refuse_miscounting_rules(order, error)  # clearer if a rule gave too few or too many
-            if create_graph:
-                _refuse_rules_off_values(order, error)
+            diagnosis.refuse_miscounting_rules(order, error)  # a rule gave too few or too many
             raise
-        except FloatingPointError as error:  # detect_anomaly, in a rule run on Values: say where
-            if not create_graph:
-                raise
-            raise FloatingPointError(f"backward through {node.op} (output "
-                                     f"{node.label or 'unlabelled'} = {node.data!r}) with "
-                                     f"create_graph=True: {error}") from error
-        finally:
-            if create_graph:  # no .grad is left holding terms, even after an error
-                overflow = sums.settle(order)
-        if create_graph and overflow is not None:  # under detect_anomaly
-            raise overflow
 
     def zero_grad(self) -> None:
         """Set the gradient of this node and of all its ancestors to 0."""
@@ -330,6 +312,16 @@ class Value:
 
 
 Operand = Value | int | float  # a number operand becomes a constant leaf
+
+
+def _create_graph_not_loaded(root: Value, grad: object, write: bool) -> dict:
+    raise ImportError("backward(create_graph=True) needs engine.create_graph: import engine")
+
+
+create_graph_pass: Callable[[Value, object, bool], dict] = _create_graph_not_loaded  # see below
+"""``backward(create_graph=True)``'s pass. It lives in ``engine.create_graph``, which builds
+nodes and so imports this module: importing it (``import engine`` does) sets this name, and
+backward reaches it without importing it back."""
 
 
 # -- the walk: the order of the backward pass (iterative: a graph may be a million nodes deep) ----
@@ -349,15 +341,10 @@ def _walk(root: Value) -> list[Value]:
     """``backward_order(root)``, setting the grad of each node found to 0 on the way: interior
     nodes receive this pass's gradient only.
 
-    Breadth-first from the root: when no interior node is reached twice (a tree), the order
-    found is already each node after all its users. Otherwise the nodes are sorted newest
-    first: creation order is a topological order, because a node's operands exist before it.
-
-    Two tricks keep it fast. The 0 is an object made for this walk, so ``grad is zero`` says
-    that a node was found already: no set of nodes to fill and search (each node found is an
-    operand of a node the backward pass visits, so its first ``+=`` replaces the mark by a
-    plain float). A node that stores its operands in groups shared with other nodes (an
-    ``affine`` node: its layer's inputs) has each group walked once, by its id.
+    The 0 is a float made for this walk, so ``grad is zero`` tells the walk that it found a node
+    already, with no set of nodes to fill and search (``backward_order``'s way costs 16 % more
+    instructions on a small backward, W5, and 4 % on a training step, W1n). The grad is a float
+    0 all along, as it is once the pass starts; the first ``+=`` replaces it.
     """
     zero = _new_zero(0)  # a new object: this walk's zero
     order = [root]
@@ -366,7 +353,6 @@ def _walk(root: Value) -> list[Value]:
     for node in order:  # the list grows while we walk it: a queue without pops
         x, y = node._x, node._y
         if type(x) is not tuple:  # one or two operands (see Value): x, then y if there is one
-            # (written out here, not stored_operands: a call and a tuple per node cost backward)
             if x._op is not None:  # an interior node
                 if x.grad is zero:
                     shared = True
@@ -399,40 +385,55 @@ def _walk(root: Value) -> list[Value]:
                     operand.grad = zero
                     order.append(operand)
     if shared:
-        order.sort(key=_seq_of, reverse=True)
+        order.sort(key=_created, reverse=True)
     return order
 
 
 def backward_order(root: Value) -> list[Value]:
     """The non-leaf ancestors of ``root`` (itself included) in the order ``backward`` visits them:
     each node after all the nodes that use it, so its gradient is complete when it is reached.
+    Leaves are left out: they only receive gradients. No node is changed.
 
-    Leaves are left out: they only receive gradients. This runs the walk of ``backward`` itself,
-    then puts back the gradients that the walk sets to 0 (do not run it while another thread
-    runs ``backward`` on the same graph).
+    Breadth-first from the root: when no interior node is reached twice (a tree), the order
+    found is already each node after all its users. Otherwise the nodes are sorted newest
+    first: creation order is a topological order, because a node's operands exist before it.
+    A node that stores its operands in groups shared with other nodes (an ``affine`` node: its
+    layer's inputs) has each group walked once, by its id.
     """
     if root._op is None:
         return []
-    saved = [(node, node.grad) for node in ancestors(root) if node._op is not None]
-    try:
-        return _walk(root)
-    finally:
-        for node, grad in saved:
-            node.grad = grad
+    order = [root]
+    found = {root}
+    groups_walked: set[int] = set()
+    shared = False
+    for node in order:  # the list grows while we walk it: a queue without pops
+        x, y = node._x, node._y
+        if type(x) is not tuple:  # one or two operands (see Value): x, then y if there is one
+            operands = (x,) if y is None else (x, y)
+        elif node._op.operands is None:  # many operands, in one tuple
+            operands = x
+        else:  # two groups (Op.store), each walked once
+            operands = ()
+            for group in (x, y):
+                if id(group) in groups_walked:
+                    shared = True
+                else:
+                    groups_walked.add(id(group))
+                    operands = operands + group if operands else group
+        for operand in operands:
+            if operand._op is not None:  # an interior node
+                if operand in found:
+                    shared = True
+                else:
+                    found.add(operand)
+                    order.append(operand)
+    if shared:
+        order.sort(key=_created, reverse=True)
+    return order
 
 
-def stored_operands(node: Value, groups_seen: set[int]) -> Sequence[Value]:
-    """The operands ``node`` stores, as it stores them (see ``Value``): nothing for a leaf, its
-    x (and y), its tuple, or the members of its two shared groups (``Op.store``) whose ids are
-    not in ``groups_seen`` yet (it adds them). For walks that look at each operand once and need
-    no order; ``parents`` gives them in order."""
-    x, y = node._x, node._y
-    if type(x) is not tuple:
-        return () if x is None else (x,) if y is None else (x, y)
-    if node._op.operands is None:
-        return x
-    return [v for group in (x, y) if id(group) not in groups_seen
-            and not groups_seen.add(id(group)) for v in group]
+def _created(node: Value) -> int:
+    return node._seq
 
 
 def ancestors(root: Value, *more: Value) -> list[Value]:
@@ -445,7 +446,59 @@ def ancestors(root: Value, *more: Value) -> list[Value]:
             if parent not in seen:
                 seen.add(parent)
                 stack.append(parent)
-    return sorted(seen, key=_seq_of)
+    return sorted(seen, key=_created)
+
+
+# -- the chain rule on a table of the pass's own, and step by step ------------------------------
+
+
+def chain_rule(order: Sequence[Value], grads: dict, upstream: Callable | None = None,
+               on_values: bool = False) -> None:
+    """``backward``'s loop on a table instead of the nodes: ``grads[u]`` is u's gradient
+    (``grads[root]`` its seed; a missing entry reads as 0, as in a ``defaultdict(float)``), and
+    no ``.grad`` is read or written, so passes in several threads on shared parameters never
+    meet. ``upstream(node)``, if given, is a node's gradient as the pass multiplies it (see
+    ``engine.create_graph``); ``on_values`` runs the rules on Values."""
+    for node in order:  # each node after every node that uses it: its gradient is complete
+        g = grads[node] if upstream is None else upstream(node)
+        for operand, local in local_derivatives(node, on_values):
+            grads[operand] += local * g  # the chain rule, as in backward
+
+
+class _Steps(dict):
+    """The table of ``chain_rule_steps``: it writes down each step of the chain rule as the pass
+    takes it (the node comes from ``upstream``, the local derivative from the same rule)."""
+
+    def __init__(self, root: Value, grad: float) -> None:
+        super().__init__({root: grad})
+        self.steps: list[tuple] = []
+
+    def __missing__(self, node: Value) -> float:
+        return 0.0
+
+    def upstream(self, node: Value) -> float:
+        self.node, self.g, self.slot = node, self[node], 0
+        self.locals = local_derivatives(node)
+        return self.g
+
+    def __setitem__(self, operand: Value, after: float) -> None:
+        local = self.locals[self.slot][1]
+        self.steps.append((self.node, self.slot, operand, local, self.g, self[operand], after))
+        self.slot += 1
+        super().__setitem__(operand, after)
+
+
+def chain_rule_steps(root: Value, grad: float = 1.0) -> list[tuple]:
+    """The backward pass from ``root`` (seeded with ``grad``), step by step: for each node in
+    ``backward_order``, for each of its operands, ``(node, slot, operand, local, upstream,
+    before, after)``: operand number ``slot`` of ``node`` has its gradient go from ``before`` to
+    ``after = before + local * upstream``, ``local`` being d node / d operand and ``upstream``
+    node's gradient, complete. It runs ``chain_rule``, so the numbers are exactly those of
+    ``zero_grad()`` then ``backward(grad)``, and no ``.grad`` changes. The film strip, the trace
+    table and gradcheck's reference pass read the backward pass here."""
+    table = _Steps(root, grad)
+    chain_rule(backward_order(root), table, table.upstream)
+    return table.steps
 
 
 # -- operations by name, and a layer's affine nodes ----------------------------------------------
@@ -530,12 +583,9 @@ def _check_rows(rows: Sequence[tuple], inputs: tuple) -> None:
                                 "a Value")
 
 
-def _seed(grad: object, create_graph: bool) -> float | Value:
-    """backward's ``grad`` as the root's gradient: a float, or a Value to build on."""
-    if type(grad) is Value:
-        return grad if create_graph else grad.data
-    grad = _real(grad, "backward's grad")
-    return Value(grad) if create_graph else grad
+def seed_float(grad: object) -> float:
+    """backward's ``grad`` as the root's gradient: a float (a Value's number)."""
+    return grad.data if type(grad) is Value else _real(grad, "backward's grad")
 
 
 def _real(x: object, what: str = "Value data") -> float:
@@ -585,214 +635,3 @@ def _constant(x: object) -> Value:
 def _lifted(xs: Iterable[object], what: str) -> tuple[Value, ...]:
     """``xs`` as a tuple of Values, numbers made constant leaves (a TypeError names the rest)."""
     return tuple(x if type(x) is Value else _constant(_real(x, what)) for x in xs)
-
-
-# -- what detect_anomaly and a miscounting rule report --------------------------------------------
-
-
-def _describe(values: Iterable[Value]) -> str:
-    return ", ".join(f"{v.label or 'an unlabelled value'} = {v.data!r}" for v in values)
-
-
-def _check_backward_step(node: Value) -> None:
-    """Under detect_anomaly: raise if the step through ``node`` gave an operand nan or inf."""
-    g = node.grad if type(node.grad) is float else node.grad.data  # a Value with create_graph
-    for operand, local in local_derivatives(node):
-        if not math.isfinite(local * g):
-            raise FloatingPointError(
-                f"backward through {node.op} (output {node.label or 'unlabelled'} = {node.data!r}, "
-                f"grad {g!r}) gave the gradient {local * g!r} to {operand.label or 'an operand'} "
-                f"= {operand.data!r} (local derivative {local!r}); operands: "
-                f"{_describe(node.parents)}")
-
-
-def _refuse_miscounting_rules(nodes: list[Value], error: Exception) -> None:
-    """Raise an error naming the first node whose rule does not give a tuple of one local
-    derivative per operand (a user-registered rule, most likely), caused by ``error``; return
-    if every rule counts right, or one raises (``error`` is then the one to see)."""
-    for node in nodes:
-        parents = node.parents
-        try:
-            local = node._op.derivatives(*[p.data for p in parents], node.data)
-        except Exception:
-            return
-        at = (f"at the node {node.label or 'unlabelled'} = {node.data!r} with operands "
-              f"{_describe(parents)}")
-        if not isinstance(local, tuple | list):
-            raise TypeError(f"the local-derivative rule of {node.op!r} must return a tuple, one "
-                            f"derivative per operand, not {type(local).__name__} {local!r:.40}; "
-                            f"{at}") from error
-        if len(local) != len(parents):
-            raise ValueError(f"the local-derivative rule of {node.op!r} gave {len(local)} "
-                             f"derivatives for {len(parents)} operands, {at}") from error
-
-
-def _refuse_rules_off_values(nodes: list[Value], error: Exception) -> None:
-    """Under create_graph: raise a TypeError naming the first node whose rule cannot run on
-    Values, and how to write one that can, caused by ``error``."""
-    for node in nodes:
-        try:
-            local_derivatives(node, True)
-        except (TypeError, ValueError, AttributeError) as cause:
-            raise TypeError(
-                f"the local-derivative rule of {node.op!r} cannot run on Values, which "
-                f"backward(create_graph=True) needs ({cause}): write it with arithmetic "
-                "operators, Value methods (exp, tanh, ...) and the helpers of "
-                "engine.derivatives (div, power, log, sign), which work on floats and on Values "
-                "alike") from error
-
-
-# -- create_graph: each gradient written as one node --------------------------------------------
-#
-# The chain rule gives a node u the gradient dy/du = sum_n dn/du * dy/dn over the nodes n that
-# use it. Built one term at a time, that sum would be two nodes per term, a * and a +. Instead,
-# with create_graph, u.grad is a Terms list while the pass runs; the chain rule's local * g
-# (g an Upstream) is the pair (local, dy/dn) that += adds to it; and when the pass reaches u
-# (or ends, for a leaf) GradientSums.total writes the terms as one node: a weight used by 100
-# samples gets one node of 100 terms, not 200 nodes.
-
-
-class Upstream(Value):
-    """A node's gradient ``g`` as the chain rule's factor: ``local * Upstream(g)`` is the term
-    ``(local, g)``, kept for :meth:`GradientSums.total`, not multiplied. It subclasses Value
-    only so that ``value * upstream`` asks it first (Python tries a right operand of a subclass
-    first)."""
-
-    __slots__ = ("g",)
-
-    def __init__(self, g: Value) -> None:  # not Value.__init__: an Upstream is no node
-        self.g = g
-
-    def __rmul__(self, local: float | Value) -> tuple[float | Value, Value]:
-        return local, self.g
-
-
-class Terms(list):
-    """A gradient being added up: ``[start, local_1, g_1, local_2, g_2, ...]``, where ``start``
-    is what the grad held before (a leaf's gradients accumulate; None for nothing) and
-    ``terms += (local, g)`` adds a term."""
-
-    __slots__ = ()
-
-
-_NOTHING = (None,)
-
-
-class GradientSums:
-    """The sums of one ``backward(create_graph=True)`` pass: every node of ``order`` (the
-    walk's interior nodes) and every leaf they use gets an empty :class:`Terms`.
-
-    Many sums share their factors: the weights of a neuron all have that neuron's upstream
-    gradients, one per sample; the weights of one input all have that input's values. Each
-    sequence of factors is made a tuple once and shared (as a layer's inputs are in the first
-    graph), so the next backward pass walks it once; a sum with nothing before it gets the
-    pass's one constant 0 as its bias.
-    """
-
-    def __init__(self, order: list[Value]) -> None:
-        self.leaves: list[Value] = []
-        self.zero = Value(0.0)
-        self.factor = Upstream(self.zero)  # one for the pass: a term reads its g when made
-        self.shared: dict[tuple, tuple] = {}
-        groups_seen: set[int] = set()
-        for node in order:
-            node.grad = Terms(_NOTHING)
-            for v in stored_operands(node, groups_seen):
-                if v._op is None and type(v.grad) is not Terms:
-                    v.grad = Terms(_NOTHING if type(v.grad) is float and v.grad == 0.0
-                                   else (v.grad,))
-                    self.leaves.append(v)
-
-    def upstream(self, node: Value) -> Upstream:
-        """``node``'s gradient, complete when the pass reaches it, as one node and as a factor."""
-        g = node.grad
-        if type(g) is Terms:
-            g = node.grad = self.total(g)
-        self.factor.g = g
-        return self.factor
-
-    def settle(self, order: list[Value]) -> FloatingPointError | None:
-        """Write every sum left (the leaves', and the interior nodes' after an error) as a node,
-        so that no ``.grad`` holds terms once the pass is over. Under ``detect_anomaly`` a sum
-        that adds up to inf or nan is still written; the error naming it is returned."""
-        found = None
-        for node in (*self.leaves, *order):
-            if type(node.grad) is Terms:
-                try:
-                    node.grad = self.total(node.grad)
-                except FloatingPointError as error:
-                    with ModeBlock(anomaly=False):
-                        node.grad = self.total(node.grad)
-                    found = found or FloatingPointError(
-                        f"backward with create_graph=True: the gradient of "
-                        f"{node.label or 'an unlabelled value'} = {node.data!r} adds up to "
-                        f"{node.grad.data!r} ({error})")
-        return found
-
-    def total(self, terms: Terms) -> Value | float:
-        """The gradient the terms add up to, as one node: ``g`` itself for the one term
-        ``(1.0, g)``, a product for any other single term, a ``sum`` when every local derivative
-        is 1.0 (a bias's gradient), else an ``affine`` node ``start + sum_k local_k g_k``."""
-        start = terms[0]
-        if len(terms) == 3 and start is None:  # one term
-            _, local, g = terms
-            return g if type(local) is float and local == 1.0 else local * g
-        if len(terms) == 1:
-            return 0.0 if start is None else start
-        locals_, gs = terms[1::2], terms[2::2]
-        if type(locals_[0]) is float and all(type(x) is float and x == 1.0 for x in locals_):
-            return Value.sum(gs if start is None else [start, *gs])
-        if start is None:
-            start = self.zero
-        elif type(start) is not Value:
-            start = Value(start)
-        row = self._shared((*[x if type(x) is Value else Value(x) for x in locals_], start))
-        return affine_rows([row], self._shared(tuple(gs)))[0]
-
-    def _shared(self, factors: tuple) -> tuple:
-        return self.shared.setdefault(factors, factors)
-
-
-# -- pickling and deep copies of graphs of any depth ----------------------------------------------
-
-
-class _Flattening(threading.local):
-    covered: frozenset[int] = frozenset()  # ids of the nodes of the list being written
-
-
-_FLATTENING = _Flattening()
-
-
-def _slots_from_parents(op: str, parents: tuple) -> tuple[object, object]:
-    """``_x`` and ``_y`` for a node pickled with its operands in one tuple (before 2026-12),
-    as ``_node`` stores them now (see ``Value``), so that older pickles still load."""
-    entry = OPS[op] if op else None
-    if entry is None or entry.store is not None:  # a leaf (), or the groups of Op.store
-        return (None, None) if entry is None else tuple(parents)
-    if entry.arity in (1, 2):
-        return parents[0], parents[1] if len(parents) == 2 else None
-    return parents, None
-
-
-class _EndOfFlattening:
-    """Closes a list of ``_state``: when pickle or deepcopy reach it, the list is written."""
-
-    def __reduce__(self) -> tuple:
-        _FLATTENING.covered = frozenset()
-        return tuple, ()
-
-
-def _state(node: Value) -> tuple:
-    """A node's state for pickle and deepcopy: ``(data, grad, label, op, x, y)``, after,
-    for the first node of a graph written, its interior ancestors, oldest first. Written in that
-    order, each ancestor finds its operands written already: pickle and deepcopy recurse one node
-    deep, not as deep as the graph (they would raise RecursionError past a few hundred nodes)."""
-    state = node.data, node.grad, node.label, node.op, node._x, node._y
-    if node._op is None or id(node) in _FLATTENING.covered:
-        return state
-    older = [n for n in ancestors(node) if n._op is not None and n is not node]
-    if not older:
-        return state
-    _FLATTENING.covered = frozenset(map(id, older))
-    return ([*older, _EndOfFlattening()], *state)
-

@@ -257,13 +257,29 @@ def test_a_value_seed_is_part_of_the_gradient_graph():
     assert grad(x.grad, [x, s]) == (4.0, 3.0)  # d(2 s x)/dx = 2 s, d/ds = 2 x
 
 
-def test_create_graph_under_no_grad_records_no_gradient_graph():
+def test_create_graph_under_no_grad_still_records_the_gradient_graph():
+    """create_graph asks for the gradients' graph, so no_grad does not stop it: PyTorch 2.x gives
+    x.grad a grad_fn there too, and the second derivative d(1 - tanh^2)/dx = -2 tanh (1 - tanh^2)
+    (by hand). Before, x.grad was a bare number and its derivative silently 0."""
     x = Value(0.5)
     y = x.tanh()
     with no_grad():
         y.backward(create_graph=True)
-    assert type(x.grad) is Value and x.grad.parents == ()  # a number, as PyTorch gives
+    assert type(x.grad) is Value and x.grad.parents != ()
     assert close(x.grad.data, 1 - math.tanh(0.5) ** 2)
+    t = math.tanh(0.5)
+    assert close(grad(x.grad, [x])[0], -2 * t * (1 - t * t))
+
+
+def test_engine_grad_with_create_graph_inside_no_grad_differentiates_again():
+    """#20's reproducer: d(a^3)/da = 3a^2, whose derivative is 6a = 6 at a = 1 (PyTorch: 6)."""
+    a = Value(1.0)
+    y = a * a * a
+    with no_grad():
+        (g,) = grad(y, [a], create_graph=True)
+    assert g.data == 3.0 and grad(g, [a]) == (6.0,)
+    with no_grad(), pytest.raises(ValueError, match="leaves computed inside no_grad"):
+        grad(a * a * a, [a], create_graph=True)  # PyTorch: "does not require grad"
 
 
 def test_detect_anomaly_names_the_backward_step_of_a_create_graph_pass():
