@@ -17,11 +17,11 @@ from __future__ import annotations
 import builtins
 import heapq
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.compiler.arrays import ARRAY_OPS, numpy_functions
 from engine.compiler.naming import Names
-from engine.compiler.symbols import Symbol
+from engine.compiler.symbols import Symbol, literal
 from engine.compiler.tracing import Trace
 from engine.compiler.writing import Writer, term
 from engine.derivatives import OPS
@@ -40,7 +40,7 @@ class Unit:
     name: str = ""  # a block's matrix
     operand: Unit | None = None  # a layer's inputs block, a map's operand block
     op: str = ""
-    extra: list = field(default_factory=list)  # a map's constant operands; a layer's arrays
+    arrays: LayerArrays | None = None  # a layer's weights and biases
     arg: int = -1  # an input block's argument
 
     @property
@@ -156,7 +156,6 @@ class _Builder:
         self.row_of: dict[Value, int] = {}
         self.units: list[Unit] = []
         self.blocks_by_rows: dict[tuple[int, ...], Unit] = {}
-        self.globals: dict[str, object] = {}
         self.layer_arrays: dict[tuple, LayerArrays] = {}
         self.slow: set[str] = set()
         self._param_names: dict[Value, str] | None = None
@@ -282,7 +281,7 @@ class _Builder:
                                             capital=False), f"b{index}")
             arrays = self.layer_arrays[key] = LayerArrays(W, b, W_at, b_at)
         name = self.fresh(self.shared_base(members), f"Z{index}")
-        self.block(Unit("layer", list(members), name, operand=source, extra=[arrays]))
+        self.block(Unit("layer", list(members), name, operand=source, arrays=arrays))
 
     def maps_over(self, block: Unit) -> None:
         """A block of the nodes that apply one op to every row of ``block``, in order, with the
@@ -359,12 +358,11 @@ class _Builder:
                     lines.append(f"{u.name} = {arg}.reshape(len({arg}), -1).T"
                                  "  # a column per sample")
             elif u.kind == "layer":
-                arrays = u.extra[0]
+                arrays = u.arrays
                 lines.append(ARRAY_OPS["affine"].groups.forward(u.name, arrays.W, u.operand.name,
                                                                 arrays.b))
             elif u.kind == "map":
-                rest = [Symbol(repr(p.data)) if p.data == p.data and abs(p.data) != float("inf")
-                        else Symbol(self.ref(p)) for p in self.operands(u.nodes[0])[1:]]
+                rest = [literal(p.data) for p in self.operands(u.nodes[0])[1:]]  # constants
                 expr = ARRAY_OPS[u.op].forward(Symbol(u.operand.name), *rest)
                 lines.append(f"{u.name} = {expr.text}")
             elif u.kind == "stack":
@@ -471,7 +469,7 @@ class _Builder:
         g = f"g{u.name}"
         if g not in self.started:
             return
-        arrays: LayerArrays = u.extra[0]
+        arrays = u.arrays
         source = u.operand
         gA = None
         if source.kind != "input" and any(v in self.t.active for v in source.nodes):
