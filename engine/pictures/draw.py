@@ -343,10 +343,16 @@ class Graph:
                      style="rounded", color="#888888", labeljust="l")
             for v in _in_rank_order(box.own, look.rankdir):
                 self._draw_value(canvas, sub, v, look)
-            for child in box.children:
+                for slot in self._entries(v):
+                    canvas.node(sub, self._entry_id(v, slot), label="", shape="point",
+                                width="0.04", height="0.04")
+            # nested boxes in the order that keeps them first on top: Graphviz's crossing
+            # minimisation turns the column over when edges carry labels (a rank of their own)
+            children = box.children if look.edge_label else _in_rank_order(box.children,
+                                                                          look.rankdir)
+            for child in children:
                 self._draw_box(canvas, sub, child, look)
-            pairs = [(self.ids[a], self.ids[b]) for a, b in self._siblings(box)]
-            for first, second in pairs + self._parallel_summaries(box):
+            for first, second in self._siblings(box) + self._parallel_summaries(box):
                 # an invisible edge within one rank keeps their order: in LR the head of
                 # such an edge is drawn above its tail, in TB to the right of it
                 tail, head = (second, first) if look.rankdir == "LR" else (first, second)
@@ -368,16 +374,21 @@ class Graph:
                          for v in box.members() for _, p in self.inputs.get(v, ())
                          if p not in box.member_set)
 
-    def _siblings(self, box: _Box) -> list[tuple[Value, Value]]:
-        """Consecutive leaf operands of one operation that are both this box's own Values
-        (a neuron's ``w_1 .. w_n, b``; layer 1's ``x_1 .. x_n``), each pair once: they are
-        drawn in operand order, first on top (LR) or on the left (TB)."""
-        pairs: dict[tuple[Value, Value], None] = {}
+    def _siblings(self, box: _Box) -> list[tuple[str, str]]:
+        """The DOT ids of consecutive leaf operands of one operation that are both this box's
+        own Values (a neuron's ``w_1 .. w_n, b``; layer 1's ``x_1 .. x_n``), or the points where
+        its other operands enter the box (``_entries``), each pair once: they are drawn in
+        operand order, first on top (LR) or on the left (TB)."""
+        pairs: dict[tuple[str, str], None] = {}
         depth = self._depths()
-        for slots in self.inputs.values():
-            own = [p for _, p in slots if self.box_of.get(p) is box and p not in self.summary]
-            pairs.update(((a, b), None) for a, b in pairwise(own)
-                         if a is not b and depth[a] == depth[b])
+        for v, slots in self.inputs.items():
+            entries = self._entries(v) if self.box_of.get(v) is box else []
+            column = [(self._entry_id(v, slot), 0) if slot in entries else
+                      (self.ids[p], depth[p]) for slot, p in slots
+                      if slot in entries or (self.box_of.get(p) is box
+                                             and p not in self.summary)]
+            pairs.update(((a, b), None) for (a, da), (b, db) in pairwise(column)
+                         if a != b and da == db)
         return list(pairs)
 
     def _depths(self) -> dict[Value, int]:
@@ -407,6 +418,7 @@ class Graph:
         """Operand -> op ellipse -> result, oldest result first; edges into or out of a collapsed
         cluster end at its summary node, once per pair of ends."""
         seen = set()
+        between: dict[tuple[str, str], list[tuple[str, str, dict]]] = {}  # summary to summary
         for v in self.values:
             if not v.parents:
                 continue
@@ -422,23 +434,67 @@ class Graph:
                         continue
                     seen.add((tail, head))
                 attrs = self._operand_edge(v, slot, head_box, look)
-                if not head_box and self._enters_beside_own_leaves(v, p):
-                    attrs["minlen"] = "2"
+                if head_box and tail_box:  # drawn below, bundled when every pair is joined
+                    between.setdefault((self._parent_key(tail_box), self._parent_key(head_box)),
+                                       []).append((tail, head, attrs))
+                    continue
+                if not head_box and slot in self._entries(v):  # into the box, then to the op
+                    entry = self._entry_id(v, slot)
+                    colour = {k: attrs[k] for k in RED if k in attrs}
+                    canvas.edge(tail, entry, arrowhead="none", **colour)
+                    tail = entry
                 canvas.edge(tail, head, **attrs)
             if self.cut.get(v) and not head_box:
                 canvas.edge("more", head, style="dashed")
             if not head_box:
                 canvas.edge(self.ids[v] + "op", self.ids[v], **(RED if v in look.red_ops else {}))
+        for (tail_parent, head_parent), edges in between.items():
+            self._draw_between(canvas, tail_parent, head_parent, edges)
 
-    def _enters_beside_own_leaves(self, v: Value, p: Value) -> bool:
-        """Whether operand ``p`` comes into ``v``'s box from outside while ``v`` also reads
-        leaves of its own box (a neuron's weights): such an edge spans two ranks, so that the
-        box's leaves get a column of their own instead of sharing one with what comes in (which
-        would stack the boxes of consecutive layers above each other instead of side by side)."""
+    def _draw_between(self, canvas: _Canvas, tail_parent: str, head_parent: str,
+                      edges: list[tuple[str, str, dict]]) -> None:
+        """The edges between the summaries of two collapsed boxes' siblings (a layer's neurons
+        and the next layer's). When every one of ``m`` tails feeds every one of ``n`` heads,
+        ``m x n`` edges would merge into one black bar: they are drawn as one edge between the
+        two parent boxes saying how many it stands for (invisible edges keep the ranks)."""
+        tails = list(dict.fromkeys(t for t, _, _ in edges))
+        heads = list(dict.fromkeys(h for _, h, _ in edges))
+        complete = len(edges) == len(tails) * len(heads) and len(tails) > 1 and len(heads) > 1
+        if not complete or tail_parent == head_parent or not tail_parent or not head_parent:
+            for tail, head, attrs in edges:
+                canvas.edge(tail, head, **attrs)
+            return
+        middle_tail, middle_head = tails[len(tails) // 2], heads[len(heads) // 2]
+        for head in heads:
+            canvas.dot.edge(middle_tail, head, style="invis")
+        for tail in tails:
+            canvas.dot.edge(tail, middle_head, style="invis")
+        red = any(attrs.get("color") == HIGHLIGHT for _, _, attrs in edges)
+        canvas.dot.attr(compound="true")
+        canvas.edge(middle_tail, middle_head, ltail="cluster_" + tail_parent,
+                    lhead="cluster_" + head_parent, penwidth="2.5" if red else "1.5",
+                    color=HIGHLIGHT if red else "black", fontname=TEXT_FONT, fontsize="11",
+                    label=dot_text(f"{len(tails)} x {len(heads)} = {len(edges)} edges: each "
+                                   f"of the {len(tails)} feeds\neach of the {len(heads)}"))
+
+    def _parent_key(self, box: _Box) -> str:
+        """The DOT key of the box that holds ``box`` ("" at the top)."""
+        return "_".join(map(str, box.path[:-1]))
+
+    def _entries(self, v: Value) -> list[int]:
+        """The operand slots of ``v`` whose Value comes into ``v``'s box from outside while
+        ``v`` also reads leaves of its own box (a neuron's inputs, beside its weights). Each
+        such edge enters the box through a point in the column of the box's leaves: drawn
+        straight to the op, it would have to pass that column outside the box (Graphviz keeps
+        a box for its own nodes), looping around it and across its title."""
         box = self.box_of.get(v)
-        if box is None or self.box_of.get(p) is box:
-            return False
-        return any(not q.parents and self.box_of.get(q) is box for _, q in self.inputs[v])
+        if box is None or v in self.summary or not any(
+                not q.parents and self.box_of.get(q) is box for _, q in self.inputs.get(v, ())):
+            return []
+        return [slot for slot, p in self.inputs[v] if self.box_of.get(p) is not box]
+
+    def _entry_id(self, v: Value, slot: int) -> str:
+        return f"{self.ids[v]}in{slot}"
 
     def _operand_edge(self, v: Value, slot: int, head_box: _Box | None,
                       look: Look) -> dict[str, str]:

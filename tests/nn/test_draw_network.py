@@ -81,7 +81,14 @@ def test_a_2_16_16_1_mlp_collapses_to_one_node_per_neuron_or_per_layer():
     assert dot.fields("c1_4")[0] == "neuron 5 (19 values)"  # 16 weights, b, z, a
     a = neuron_passes(mlp, C)[mlp.layers[1].neurons[4]][0].a
     assert dot.fields("c1_4")[1:] == [f"data {a.data:.4f}", f"grad {a.grad:.4f}"]
-    assert dot.edge_count("c0_2", "c1_4") == 1  # a1[3] feeds neuron 5 of layer 2 once
+    # every neuron of layer 1 feeds every neuron of layer 2: 256 edges were one black bar;
+    # they are one edge between the layers, saying so (the 16 into layer 3 stay single)
+    between = [a for t, h, a in dot.edges if t.startswith("c0_") and h.startswith("c1_")]
+    assert len(between) == 1 and between[0]["ltail"] == "cluster_0"
+    assert between[0]["lhead"] == "cluster_1"
+    pairs = len(mlp.layers[0].neurons) * len(mlp.layers[1].neurons)
+    assert between[0]["label"].startswith(f"16 x 16 = {pairs} edges")
+    assert len([1 for t, h, _ in dot.edges if t.startswith("c1_") and h == "c2_0"]) == 16
     assert svg_counts(neurons.svg()) == (neurons.nodes, neurons.edges)
 
 

@@ -4,6 +4,7 @@ closed form's, and a 16x16 network diagram stays readable."""
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -241,3 +242,75 @@ def test_focus_must_name_a_neuron():
         draw_network(mlp, x, y, focus=(2, 17))
     with pytest.raises(TypeError, match="focus must be"):
         draw_network(mlp, x, y, focus=2)
+
+
+def _svg_clusters(svg: str) -> dict[str, tuple[tuple[float, ...], tuple[float, ...], str]]:
+    """Each cluster's box and its title's box (x0, y0, x1, y1) and text, from a rendered SVG."""
+    found = {}
+    for name, body in re.findall(r'<g id="clust\d+" class="cluster">\s*<title>(\w+)</title>'
+                                 r"(.*?)</g>", svg, flags=re.S):
+        xy = [tuple(map(float, p.split(","))) for p in re.findall(r"-?[\d.]+,-?[\d.]+", body)]
+        text = re.search(r'<text[^>]* x="([-\d.]+)" y="([-\d.]+)"[^>]*>([^<]*)</text>', body)
+        x, y, title = float(text[1]), float(text[2]), text[3]
+        width = len(title) * 6.7
+        found[name] = ((min(p[0] for p in xy), min(p[1] for p in xy), max(p[0] for p in xy),
+                        max(p[1] for p in xy)), (x - width / 2, y - 11, x + width / 2, y + 2),
+                       title)
+    return found
+
+
+def _inside(point, box, margin=0.0) -> bool:
+    return (box[0] + margin < point[0] < box[2] - margin
+            and box[1] + margin < point[1] < box[3] - margin)
+
+
+def test_the_inputs_edges_enter_each_neuron_from_the_left_crossing_no_title():
+    """Edges from x once looped through the neuron boxes and across their titles, because an
+    edge into a box cannot pass the column of the box's weights outside it: they now enter
+    through a point in that column, and no point of theirs is in another neuron's box or in
+    any box's title."""
+    mlp = nn.MLP(2, [3, 1], seed=1)
+    C = mse([mlp([0.5, -1.0])], [1.0])
+    C.backward()
+    drawing = nn.draw_graph(C, mlp)
+    dot = parse(drawing.source)
+    ids = by_name(dot)
+    xs = {ids["x[1]"], ids["x[2]"]}
+    into = [(t, h) for t, h, _ in dot.edges if t in xs]
+    assert len(into) == 2 * 3 and all(h.endswith(("in2", "in3")) for _, h in into)
+    svg = drawing.svg()
+    clusters = _svg_clusters(svg)
+    neurons = {n: c for n, c in clusters.items() if c[2].startswith("layer 1 / neuron")}
+    assert len(neurons) == 3
+    checked = 0
+    for title, path in re.findall(r'<g id="edge\d+" class="edge">\s*<title>(.*?)</title>\s*'
+                                  r'<path[^>]* d="([^"]+)"', svg):
+        tail, head = html.unescape(title).split("->")
+        if tail not in xs:
+            continue
+        own = next(n for n in neurons if head in
+                   [m for m, c in dot.cluster_of.items() if n in c])
+        points = [tuple(map(float, p.split(","))) for p in re.findall(r"-?[\d.]+,-?[\d.]+", path)]
+        for point in points[1:-1]:  # the ends touch the boxes they join
+            for name, (box, title_box, _) in clusters.items():
+                assert not _inside(point, title_box), (tail, head, name)
+                if name in neurons and name != own:
+                    assert not _inside(point, box, margin=2), (tail, head, name)
+        checked += 1
+    assert checked == 6
+
+
+@pytest.mark.parametrize("sizes", [[3, 1], [4, 1], [3, 2, 1]])
+def test_the_film_strip_and_explain_keep_the_neurons_in_lecture_order(sizes):
+    """With local derivatives on the edges the column of neuron boxes once came out upside
+    down: neuron 1 is on top in the frames and in explain's drawing too."""
+    mlp = nn.MLP(2, sizes, seed=1)
+    C = mse([mlp([0.5, -1.0])], [[1.0] * sizes[-1]] if sizes[-1] > 1 else [1.0])
+    C.backward()
+    for drawing in (nn.film_strip(C, mlp).drawing(3),
+                    nn.explain(C, mlp.layers[0].neurons[0].w[0], mlp).drawing()):
+        dot = parse(drawing.source)
+        at = svg_places(drawing.svg())
+        ids = by_name(dot)
+        heights = [at[ids[f"z1[{j}]"]][1] for j in range(1, sizes[0] + 1)]
+        assert heights == sorted(heights)  # y grows downwards: z1[1] first
