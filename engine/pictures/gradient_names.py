@@ -21,8 +21,9 @@ def gradient_names(output: Value, names: dict[Value, str] | None = None) -> dict
     the seed, which ``+`` passes on unchanged), ``dn/du`` for the local derivative that
     multiplies ``dy/dn`` in it, ``part of dn/du`` for the nodes of a rule run on Values.
 
-    The nodes of ``output``'s own graph are named by ``names``, else by their labels, numbers,
-    short expressions such as ``a * b``, else ``#k`` (k: their place in creation order).
+    The nodes of ``output``'s own graph are named by ``names``, else by their labels, their
+    numbers (constants: ``Value.constant``), short expressions such as ``a * b``, else ``v<k>``
+    (k: their place in creation order).
     """
     if type(output) is not Value:
         raise TypeError(f"gradient_names needs the Value that backward was called on, not "
@@ -80,9 +81,9 @@ def _forward_names(nodes: list[Value], names: dict[Value, str]) -> dict[Value, s
     for k, v in enumerate(nodes):  # oldest first: operands are named before their users
         if v.label or v in names:
             known[v] = v.label or names[v]
-        elif not v.parents:
-            known[v] = f"{v.data:g}"
+        elif not v.parents:  # a number given to an op by its number, any other leaf v<k>
+            known[v] = f"{v.data:g}" if v.constant else f"v{k}"
         else:
             text = written(v.op, [known[p] for p in v.parents])
-            known[v] = text if len(text) <= 16 else f"#{k}"
+            known[v] = text if len(text) <= 16 else f"v{k}"
     return known

@@ -570,3 +570,13 @@ def test_a_registered_float_chain_rule_does_not_change_second_derivatives():
                                       chain_rule=lambda node: None))
     finally:
         unregister("mul_with_kernel")
+
+
+def test_an_unlabelled_weight_in_a_gradients_graph_is_v_k_not_its_value():
+    w, x = Value(-0.489862), Value(1.5)
+    y = w * x * x * 2  # micrograd-style: nothing labelled; the 2 is a constant
+    y.backward(create_graph=True)
+    names = engine.gradient_names(y)
+    assert names[w] == "v0" and names[x] == "v1" and names[y.parents[1]] == "2"
+    assert names[w.grad] == f"d{names[y]}/dv0" and "-0.489862" not in " ".join(names.values())
+    assert not any(name.startswith("#") for name in names.values())
