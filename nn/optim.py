@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from engine import Value
@@ -54,9 +55,9 @@ class Optimizer:
         """Update every parameter's ``data`` from its ``grad``, all of them or, on an error, none.
 
         The number of a Value grad is used (see the module's docstring); subclasses define the
-        rule in ``updates``.
+        rule in ``array_updates``.
         """
-        new_data, new_state = self.updates(self._numbers())
+        new_data, new_state = self._updated(*self._arrays())
         with interrupts_deferred():
             for p, x in zip(self.parameters, new_data, strict=True):
                 p.data = x
@@ -68,10 +69,26 @@ class Optimizer:
         attributes, from each parameter's ``(data, grad)``; changes nothing itself."""
         import numpy as np
         x, g = np.array(pairs, dtype=float).reshape(len(pairs), 2).T
+        return self._updated(x, g)
+
+    def _updated(self, x: Any, g: Any) -> tuple[list[float], dict]:
+        """``updates`` from the arrays of the numbers and gradients, as lists."""
+        import numpy as np
         with np.errstate(all="ignore"):  # inf and nan are IEEE's, as on floats: no warnings
             new, state = self.array_updates(x, g, self.array_state())
         return new.tolist(), {name: value.tolist() if isinstance(value, np.ndarray) else value
                               for name, value in state.items()}
+
+    def _arrays(self) -> tuple[Any, Any]:
+        """Every parameter's data and grad as float arrays, read in C loops; a grad that is a
+        Value counts as its number, anything else not a float goes through ``_numbers``'
+        checks (a TypeError naming the parameter)."""
+        import numpy as np
+        xs, gs = list(map(_DATA, self.parameters)), list(map(_GRAD, self.parameters))
+        if {*map(type, xs), *map(type, gs)} != {float}:
+            pairs = self._numbers()
+            xs, gs = [x for x, _ in pairs], [g for _, g in pairs]
+        return np.array(xs, dtype=float), np.array(gs, dtype=float)
 
     def array_updates(self, x: Any, g: Any, state: dict) -> tuple[Any, dict]:
         """The rule: the new numbers of the parameters whose numbers are ``x`` and gradients
@@ -188,6 +205,9 @@ class Adam(Optimizer):
     def __repr__(self) -> str:
         return (f"Adam(lr={self.lr!r}, betas={self.betas!r}, eps={self.eps!r}, "
                 f"weight_decay={self.weight_decay!r}, {len(self.parameters)} parameters)")
+
+
+_DATA, _GRAD = attrgetter("data"), attrgetter("grad")
 
 
 def _real(x: object, i: int, what: str) -> float:

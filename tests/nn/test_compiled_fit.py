@@ -174,3 +174,15 @@ def test_mlp_compile_reads_as_the_lecture_and_gives_backwards_gradients():
     assert close(compiled, [p.grad for p in mlp.parameters()])
     with pytest.raises(TypeError, match=r"compile needs an nn\.losses loss"):
         mlp.compile("mse")
+
+
+def test_the_compiled_network_takes_theta_for_a_batch_and_refuses_it_for_one_sample():
+    from nn.compiled import compile_outputs
+    mlp = MLP(2, [3, 2], seed=0)
+    outputs = compile_outputs(mlp, named=False)
+    X = np.array([[0.5, -1.0], [1.0, 2.0]])
+    theta = outputs.parameter_array()
+    assert close(outputs(X, theta=theta), train.predict(mlp, X.tolist()))
+    assert not close(outputs(X, theta=2.0 * theta), outputs(X))  # theta, not the Values
+    with pytest.raises(TypeError, match="theta= is for a batch"):
+        outputs([0.5, -1.0], theta=theta)
