@@ -42,14 +42,16 @@ export async function start(report = () => {}) {
     });
   }
 
-  const version = await boot();
+  let booted = boot(); // runs wait for it: Stop may be starting Python again
+  const version = await booted;
   const seconds = (performance.now() - begin) / 1000;
   globalThis.deltagradReady = seconds; // read by the tests and by the measuring script
   report(`ready: Pyodide ${version} and deltagrad loaded in ${seconds.toFixed(1)} s`);
   return {
     manifest,
     seconds,
-    run(code, fresh = false) {
+    async run(code, fresh = false) {
+      await booted;
       const id = nextId++;
       worker.postMessage({ type: "run", id, code, fresh });
       return new Promise((resolve) => waiting.set(id, resolve));
@@ -60,7 +62,8 @@ export async function start(report = () => {}) {
       waiting.clear();
       report("starting Python again…");
       const again = performance.now();
-      await boot();
+      booted = boot();
+      await booted;
       report(`ready again in ${((performance.now() - again) / 1000).toFixed(1)} s`);
     },
   };

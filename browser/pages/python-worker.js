@@ -41,7 +41,14 @@ self.onmessage = async ({ data }) => {
       postMessage({ type: "failed", message: String(error) });
     }
   } else if (data.type === "run") {
-    if (data.fresh) cells.reset();
-    postMessage({ type: "outputs", id: data.id, outputs: JSON.parse(cells.run(data.code)) });
+    let outputs;
+    try {
+      if (data.fresh) cells.reset();
+      outputs = JSON.parse(cells.run(data.code));
+    } catch (error) { // Pyodide itself failed (run_cell catches every Python error)
+      outputs = [{ type: "error", name: "Fatal",
+                   text: `Python stopped working: ${error}\nPress Stop to start it again.` }];
+    }
+    postMessage({ type: "outputs", id: data.id, outputs });
   }
 };
