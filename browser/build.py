@@ -44,7 +44,8 @@ WHEELS = ["graphviz==0.21", "tqdm==4.70.1", "hypothesis==6.170.27", "sortedconta
 
 IN_THE_BROWSER = ("01", "04")  # the notebooks (by number) that need nothing but the engine
 NEEDS = {"02": "NumPy", "03": "matplotlib", "05": "NumPy and matplotlib",
-         "06": "PyTorch, scikit-learn and matplotlib"}  # the others: what they import
+         "06": "PyTorch, scikit-learn and matplotlib",
+         "07": "NumPy and scikit-learn"}  # the others: what they import
 NEEDS_DEFAULT = "NumPy or other packages with no browser build"
 
 
