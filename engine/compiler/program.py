@@ -185,6 +185,14 @@ class Compiled:
         return f"<p>{html.escape(repr(self))}</p>" + source._repr_html_()
 
 
+def _depth(x: object) -> int:
+    """How deeply ``x`` nests lists (0 for a number), along its first entries."""
+    depth = 0
+    while isinstance(x, list | tuple) and x:
+        x, depth = x[0], depth + 1
+    return depth
+
+
 def _floats(x: object, shape: tuple[int, ...], where: str) -> object:
     if not shape:
         if isinstance(x, float):
@@ -199,7 +207,9 @@ def _floats(x: object, shape: tuple[int, ...], where: str) -> object:
         raise TypeError(f"input {where} must be a list of {shape[0]} here (as in the example), "
                         f"not {type(x).__name__}") from None
     if n != shape[0]:
-        raise ValueError(f"input {where} has {n} entries; the example had {shape[0]}")
+        hint = (" (a batch is a NumPy array whose first axis is the sample)"
+                if n and _depth(x) > len(shape) else "")
+        raise ValueError(f"input {where} has {n} entries; the example had {shape[0]}{hint}")
     return [_floats(v, shape[1:], f"{where}[{i}]") for i, v in enumerate(x)]  # type: ignore
 
 

@@ -236,6 +236,12 @@ def test_optimizers_step_on_the_gradients_it_leaves_and_arrays_route_agrees():
     assert [p.data for p in params] == pytest.approx((theta - 0.1 * G).tolist(), rel=1e-15)
     step.set_parameters(theta)
     assert [p.data for p in params] == theta.tolist()
+    adam = nn.optim.Adam(params, lr=0.01, eps=1e-8)  # a first step: lr g / (|g| + eps)
+    zero(params)
+    step.backward(X, Y)
+    adam.step()
+    assert [p.data for p in params] == pytest.approx(
+        (theta - 0.01 * G / (np.abs(G) + 1e-8)).tolist(), rel=1e-12)
 
 
 # -- guards ---------------------------------------------------------------------------------
@@ -287,8 +293,10 @@ def test_a_number_read_off_the_data_is_refused_by_check_inputs():
 def test_inputs_of_the_wrong_shape_are_refused_with_the_inputs_name():
     w = Value(1.0)
     step = engine.compile(lambda x, y: w * x[0] + y, [1.0, 2.0], 3.0, params=[w])
-    with pytest.raises(ValueError, match="input x has 3 entries; the example had 2"):
+    with pytest.raises(ValueError, match=r"input x has 3 entries; the example had 2$"):
         step([1.0, 2.0, 3.0], 1.0)
+    with pytest.raises(ValueError, match="a batch is a NumPy array"):
+        step([[1.0, 2.0]] * 3, [1.0] * 3)
     with pytest.raises(TypeError, match="takes 2 inputs"):
         step([1.0, 2.0])
     with pytest.raises(ValueError, match=r"shape \(B, 2\)"):
