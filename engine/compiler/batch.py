@@ -56,6 +56,7 @@ class LayerArrays:
     b: str
     W_at: object  # index arrays into theta, (m, n) and (m, 1)
     b_at: object
+    passes: int = 0  # the layers (units) that read them
 
 
 class BatchProgram:
@@ -273,14 +274,17 @@ class _Builder:
                         dtype=np.intp)
         key = (W_at.tobytes(), W_at.shape, b_at.tobytes())
         arrays = self.layer_arrays.get(key)
-        index = len(self.layer_arrays) + 1
         if arrays is None:
+            index = len(self.layer_arrays) + 1
             weights = [w for z in members for w in groups.split(self.operands(z))[0]]
             W = self.fresh(self.shared_base(weights, capital=False), f"W{index}")
             b = self.fresh(self.shared_base([groups.split(self.operands(z))[2] for z in members],
                                             capital=False), f"b{index}")
             arrays = self.layer_arrays[key] = LayerArrays(W, b, W_at, b_at)
-        name = self.fresh(self.shared_base(members), f"Z{index}")
+        arrays.passes += 1  # the same layer again (a network run twice): Z1_2, A1_2
+        index = list(self.layer_arrays).index(key) + 1
+        suffix = "" if arrays.passes == 1 else f"_{arrays.passes}"
+        name = self.fresh(self.shared_base(members), f"Z{index}{suffix}")
         self.block(Unit("layer", list(members), name, operand=source, arrays=arrays))
 
     def maps_over(self, block: Unit) -> None:
@@ -305,8 +309,8 @@ class _Builder:
         for (op, _), members in candidates.items():
             if len(members) == len(block.nodes) and not any(m in self.unit_of for m in members):
                 wanted = self.shared_base(members)
-                index = block.name[1:] if block.kind == "layer" and block.name[1:].isdigit() \
-                    else ""
+                index = block.name[1:] if block.kind == "layer" and \
+                    block.name[1:].replace("_", "").isdigit() else ""
                 name = self.fresh(wanted or (f"A{index}" if index else None), "M")
                 self.block(Unit("map", members, name, operand=block, op=op))
 

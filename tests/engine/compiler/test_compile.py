@@ -405,3 +405,30 @@ def test_exact_runs_a_batch_sample_by_sample_with_backwards_bits():
     zero(params)
     assert step.backward(X, Y, exact=True).tolist() == outputs
     assert grads(params) == expected
+
+
+def test_a_layer_used_twice_and_a_weight_read_alone_add_up_in_the_batch_program():
+    mlp = nn.MLP(2, [3, 2], seed=4)
+    params = mlp.parameters()
+    w = mlp.layers[0].neurons[1].w[0]
+
+    def f(x, y):  # the same network on two inputs, and one weight read on its own
+        a, b = mlp(x[:2]), mlp(x[2:])
+        return Value.sum([(p - q) ** 2 for p, q in zip(a, b, strict=True)]) + w * w * y
+
+    step = engine.compile(f, [0.1, 0.2, 0.3, 0.4], 1.0, params=params)
+    source = step.batch_source  # one pair of arrays, two passes: Z1 and Z1_2, both into gW1
+    assert "Z1 = W1 @ S + b1" in source and "Z1_2 = W1 @ S1 + b1" in source
+    assert source.count("gW1 += ") == 2 and "A1_2 = tanh(Z1_2)" in source
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(5, 4)), rng.normal(size=5)
+    zero(params)
+    outputs = step.backward(X, Y)
+    got = np.array(grads(params))
+    expected, costs = np.zeros(len(params)), []
+    for x, y in zip(X, Y, strict=True):
+        out, g = engine_step(f, params, x, y)
+        expected += g
+        costs.append(out)
+    assert np.allclose(outputs, costs, rtol=1e-12, atol=0)
+    assert np.allclose(got, expected, rtol=1e-12, atol=1e-14)
