@@ -153,6 +153,8 @@ class ArrayTraining:
     def _problem(self, objective: float, G: Any, new: Any) -> str | None:
         """What is not finite, as the interpreted ``fit`` says it, or None."""
         import numpy as np
+        if math.isfinite(objective) and np.isfinite(G).all() and np.isfinite(new).all():
+            return None  # the usual case, in three calls
         if not math.isfinite(objective):
             return f"the loss is {objective}"
         bad = np.flatnonzero(~np.isfinite(G))
@@ -196,10 +198,12 @@ class _Network:
         import numpy as np
         if self.compiled is not None:
             return self.compiled(X, theta=theta).reshape(len(X), -1).T
-        A = X.T
+        A = X  # a row per sample here: A W^T + b, the transpose of W A + b
         with np.errstate(all="ignore"):
             for start, stop, width, s in self.layers:
                 rows = theta[start:stop].reshape(-1, width)
-                Z = rows[:, :-1] @ A + rows[:, -1:]
-                A = Z if s is None else s(Z)
-        return A
+                A = A @ rows[:, :-1].T
+                A += rows[:, -1]
+                if s is not None:
+                    A = s(A)
+        return A.T
