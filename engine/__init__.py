@@ -13,20 +13,14 @@ reverse topological order and applies the chain rule with the local derivatives 
 
 import sys
 
+from engine.chain_rule import chain_rule_steps
 from engine.compiler import compile
 from engine.functional import grad, hessian, hvp, jacobian, jvp
 from engine.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from engine.pictures import draw, filmstrip, notation, render, trace
 from engine.pictures import explain as _explain
 from engine.pictures import gradient_names as _gradient_names
-from engine.value import (
-    Value,
-    affine_rows,
-    ancestors,
-    apply,
-    backward_order,
-    chain_rule_steps,
-)
+from engine.value import Value, affine_rows, ancestors, apply, backward_order
 
 # The paths of the pictures before 0.2 name the same modules: ``engine.draw`` is
 # ``engine.pictures.draw``. Set here, not in files of their own, so that importing

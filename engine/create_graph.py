@@ -15,8 +15,10 @@ from __future__ import annotations
 import threading
 
 from engine import diagnosis, value
+from engine.chain_rule import chain_rule
+from engine.graph_order import backward_order
 from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, ModeBlock
-from engine.value import Value, affine_rows, backward_order, chain_rule
+from engine.value import Value, affine_rows
 
 _LEAVES = threading.Lock()
 """Held while a backward pass adds its sums to leaves' ``.grad``: passes in several threads on
@@ -186,4 +188,9 @@ def _write(root: Value, order: list[Value], sums: GradientSums) -> FloatingPoint
     return found
 
 
-value.create_graph_pass = gradients_as_values  # backward(create_graph=True) runs it
+def backward(root: Value, grad: object) -> None:
+    """``root.backward(grad, create_graph=True)``: every ``.grad`` a Value."""
+    gradients_as_values(root, grad, write=True)
+
+
+value.create_graph_pass = backward  # Value.backward reaches create_graph through this name

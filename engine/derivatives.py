@@ -318,6 +318,14 @@ for _name, _op in OPS.items():
 BUILT_IN = frozenset(OPS)
 
 
+def one_operand_op(name: str, what: str) -> Op:
+    """The entry of a one-operand operation, by name (``"tanh"``); a ValueError names ``what``."""
+    entry = OPS.get(name)
+    if entry is None or entry.arity != 1:
+        raise ValueError(f"{what} must name a one-operand operation, got {name!r}")
+    return entry
+
+
 def register(name: str, op: Op) -> None:
     """Add a user-defined operation to the table; ``engine.apply(name, ...)`` builds its nodes."""
     if not name or not isinstance(name, str):

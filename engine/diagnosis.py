@@ -1,15 +1,15 @@
-"""What the backward pass reports when something goes wrong: a nan or inf under
-``detect_anomaly``, a local-derivative rule that gives too few or too many derivatives, and a
-rule that cannot run on Values (``create_graph=True``). The passes call these only once an
-error happened (or in anomaly mode), so the passes themselves stay the lecture's loop.
+"""What the engine reports when something goes wrong: a nan or inf under ``detect_anomaly``, a
+local-derivative rule that gives too few or too many derivatives or cannot run on Values
+(``create_graph=True``), an operation or a layer given the wrong operands. The backward pass
+calls these only once an error happened (or in anomaly mode), so it stays the lecture's loop.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from engine.derivatives import local_derivatives
+from engine.derivatives import OPS, Op, local_derivatives
 
 
 def describe(values: Iterable) -> str:
@@ -63,3 +63,44 @@ def refuse_rules_off_values(nodes: Iterable, error: Exception) -> None:
                 "engine.derivatives' exp, div, power, log, sign, sin, cos (or Value methods), "
                 f"not math. create_graph=True and gradgradcheck run it on Values; it raised "
                 f"{type(cause).__name__}: {said}") from error
+
+
+def check_rows(rows: Sequence[tuple], inputs: tuple, value: type) -> None:
+    """Raise a TypeError naming what is wrong with ``affine_rows``' arguments (``value``: the
+    class Value, which this module, imported by it, does not import)."""
+    for i, x in enumerate(inputs):
+        if type(x) is not value:
+            raise TypeError(f"affine_rows: input {i} is a {type(x).__name__}, not a Value")
+    for j, row in enumerate(rows):
+        if len(row) != len(inputs) + 1:
+            raise TypeError(f"affine_rows: row {j} must hold {len(inputs)} weights and a bias, "
+                            f"got {len(row)} Values")
+        for i, w in enumerate(row):
+            if type(w) is not value:
+                raise TypeError(f"affine_rows: row {j}, entry {i} is a {type(w).__name__}, not "
+                                "a Value")
+
+
+def check_layer(weights: Sequence, biases: Sequence) -> None:
+    """``affine_layer``'s rows and biases: as many of each."""
+    if len(weights) != len(biases):
+        raise ValueError(f"affine_layer needs one bias per row, got {len(weights)} rows and "
+                         f"{len(biases)} biases")
+
+
+def check_widths(rows: Sequence[tuple], inputs: tuple) -> None:
+    """Each row of an affine layer: a weight per input, and a bias."""
+    for row in rows:
+        if len(row) != len(inputs) + 1:
+            raise ValueError(f"affine needs as many weights as inputs, got {len(row) - 1} "
+                             f"weights and {len(inputs)} inputs")
+
+
+def checked_entry(op: str, operands: tuple) -> Op:
+    """``apply``'s operation: its entry of the table, if it exists and takes that many operands."""
+    entry = OPS.get(op)
+    if entry is None:
+        raise ValueError(f"unknown operation {op!r}; known: {', '.join(OPS)}")
+    if entry.arity is not None and len(operands) != entry.arity:
+        raise TypeError(f"{op} takes {entry.arity} operands, got {len(operands)}")
+    return entry

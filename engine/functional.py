@@ -17,10 +17,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from engine import diagnosis
+from engine.chain_rule import chain_rule
 from engine.create_graph import gradients_as_values
 from engine.derivatives import local_derivatives
+from engine.graph_order import ancestors, backward_order
 from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, enable_grad, is_grad_enabled
-from engine.value import Value, ancestors, backward_order, chain_rule, seed_float
+from engine.value import Value, seed_float
 
 Number = int | float
 Values = Value | Sequence[Value]

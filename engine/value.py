@@ -1,13 +1,11 @@
 """``Value``: a scalar that remembers how it was computed, and the backward pass over its graph.
 
 Read top to bottom: the one function that makes a node (``_node``) and the operators built on
-it; the class, with its backward pass (the walk that orders the graph, then the chain rule);
-the walk; the chain rule as steps on a table of the pass's own (``chain_rule_steps``), which
-``engine.grad``, create_graph, the film strip and the testing toolkit replay; operations by
-name and a layer's nodes. Everything about an operation (its forward, its local derivatives,
-how it prints, any fast path) lives in its entry of the table, ``engine.derivatives.OPS``: this
-file names no operation. ``create_graph=True`` is in ``engine.create_graph``, pickling in
-``engine.pickling``, what a bad rule or a nan reports in ``engine.diagnosis``.
+it, then the class, with its backward pass: a walk that orders the graph, then the chain rule.
+Everything about an operation (its forward, its local derivatives, how it prints, any fast path)
+lives in its entry of the table, ``engine.derivatives.OPS``: this file names no operation.
+Around it: ``graph_order`` (the walks), ``chain_rule`` (the pass on a table of its own),
+``create_graph``, ``pickling``, ``diagnosis`` (what a bad rule or a nan reports).
 """
 
 from __future__ import annotations
@@ -15,11 +13,12 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-import sys
 from collections.abc import Callable, Iterable, Sequence
 
 from engine import diagnosis, pickling
-from engine.derivatives import OPS, POSITIONS, Op, local_derivatives
+from engine.conversions import not_converted, real
+from engine.derivatives import OPS, POSITIONS, Op, local_derivatives, one_operand_op
+from engine.graph_order import ancestors, backward_order, walk  # noqa: F401 (backward_order's old place)
 from engine.modes import MODE, OPEN_ANOMALY_BLOCKS, RECORDING, warn_traced_branch
 
 Number = int | float
@@ -34,11 +33,8 @@ _new = object.__new__  # a bare node, its slots set by _node: a module-level nam
 
 def _node(op: Op, data: float, x: object, y: object = None) -> Value:
     """The one way to make a node: ``data``, computed by the operation ``op`` (its table entry)
-    from the operands that it stores in ``x`` and ``y`` (how, ``Value`` says).
-
-    The recording mode is read here: under ``no_grad`` the node is a leaf; under
-    ``detect_anomaly`` a nan or inf raises, naming the operation and its operands.
-    """
+    from the operands that it stores in ``x`` and ``y`` (how, ``Value`` says). Under ``no_grad``
+    the node is a leaf; under ``detect_anomaly`` a nan or inf raises, naming the operands."""
     out = _new(Value)  # not Value(data): its checks are for user input, not computed floats
     out.data = data
     out.grad = 0.0
@@ -107,9 +103,9 @@ class Value:
     __array_ufunc__ = None  # NumPy scalars return NotImplemented, so Value's reflected op runs
 
     def __init__(self, data: Number, label: str = "") -> None:
-        if type(label) is not str and not isinstance(label, str):
+        if type(label) is not str and not isinstance(label, str):  # type(): a str is quick
             raise TypeError(f"Value label must be a str, not {type(label).__name__}")
-        self.data = data if type(data) is float else _real(data)  # a float is kept as it is
+        self.data = data if type(data) is float else real(data)  # a float is kept as it is
         self.grad = 0.0
         self.label = label
         self._op: Op | None = None  # a leaf: made by no operation
@@ -179,11 +175,11 @@ class Value:
 
     # -- conversions: the number is v.data; a float conversion would silently leave the graph
     def __format__(self, spec: str) -> str: return format(self.data, spec) if spec else str(self)
-    def __float__(self) -> float: raise _not_converted("float(v)", "v.data")
-    def __int__(self) -> int: raise _not_converted("int(v)", "int(v.data)")
-    def __complex__(self) -> complex: raise _not_converted("complex(v)", "v.data")
+    def __float__(self) -> float: raise not_converted("float(v)", "v.data")
+    def __int__(self) -> int: raise not_converted("int(v)", "int(v.data)")
+    def __complex__(self) -> complex: raise not_converted("complex(v)", "v.data")
     def __round__(self, ndigits: int | None = None) -> float:
-        raise _not_converted("round(v)", "round(v.data)")
+        raise not_converted("round(v)", "round(v.data)")
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -216,7 +212,7 @@ class Value:
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope * x; the slope is a constant (its derivative is slope at 0)."""
-        return self._leaky_relu(_real(slope, "leaky_relu's slope"))
+        return self._leaky_relu(real(slope, "leaky_relu's slope"))
 
     # -- comparisons and truth compare data, as for numbers; == stays identity (Values are hashed)
     def __lt__(self, other: Operand) -> bool: return _decided(self) < _data(other)
@@ -252,16 +248,11 @@ class Value:
         (``"tanh"``, ``"sigmoid"``, ``"relu"``, ...), each ``z`` is followed by its node
         ``a = s(z)`` and the ``a`` are returned (``z`` is ``a.parents[0]``).
         """
-        if len(weights) != len(biases):
-            raise ValueError(f"affine_layer needs one bias per row, got {len(weights)} rows and "
-                             f"{len(biases)} biases")
+        diagnosis.check_layer(weights, biases)
         inputs = _lifted(inputs, "an input of affine_layer")
         rows = [_lifted((*row, b), "a weight or bias of affine_layer")
                 for row, b in zip(weights, biases, strict=True)]
-        for row in rows:
-            if len(row) != len(inputs) + 1:
-                raise ValueError(f"affine needs as many weights as inputs, got {len(row) - 1} "
-                                 f"weights and {len(inputs)} inputs")
+        diagnosis.check_widths(rows, inputs)
         return affine_rows(rows, inputs, activation)
 
     # -- the backward pass ------------------------------------------------------------------------
@@ -269,28 +260,23 @@ class Value:
         """Compute d(self)/d(u) into ``u.grad`` for every ancestor ``u`` of this node.
 
         The walk lists the interior nodes, each after every node that uses it, and sets their
-        grads to 0 (``_walk``). Then the chain rule, node by node: a node's gradient is complete
-        when it is reached, and passes to each operand times the local derivative
-        d node / d operand from the table. No recursion: graphs of any depth work.
-
-        Leaf gradients accumulate across calls (call ``zero_grad`` between steps, as in
-        PyTorch); the nodes in between hold this pass's gradient. With ``create_graph=True``
-        each ``.grad`` is a Value, a graph of its own, so ``x.grad.backward()`` gives second
-        derivatives (``engine.create_graph``; ``engine.grad`` leaves ``.grad`` alone).
+        grads to 0. Then the chain rule, node by node: a node's gradient is complete when it is
+        reached, and passes to each operand times the local derivative d node / d operand from
+        the table. Leaf gradients accumulate across calls (``zero_grad`` between steps, as in
+        PyTorch). With ``create_graph=True`` each ``.grad`` is a Value, a graph of its own, so
+        ``x.grad.backward()`` gives second derivatives (``engine.create_graph``).
         """
         if type(self) is not Value:  # Value.backward(something_else)
             raise TypeError(f"backward is a method of a Value, not of a {type(self).__name__}")
-        if create_graph or type(grad) is not float:
-            if create_graph:
-                create_graph_pass(self, grad, True)
-                return
-            grad = seed_float(grad)
+        if create_graph:
+            return create_graph_pass(self, grad)
+        grad = grad if type(grad) is float else seed_float(grad)
         if self._op is None:  # a leaf
             self.grad += grad
             return
-        order = _walk(self)
+        order = walk(self)
         self.grad = grad
-        checked = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly  # see OPEN_ANOMALY_BLOCKS
+        checked = OPEN_ANOMALY_BLOCKS[0] and MODE.get().anomaly  # OPEN_ANOMALY_BLOCKS: 2 % of W5
         try:
             for node in order:  # each node after every node that uses it: its grad is complete
                 g = node.grad
@@ -314,191 +300,10 @@ class Value:
 Operand = Value | int | float  # a number operand becomes a constant leaf
 
 
-def _create_graph_not_loaded(root: Value, grad: object, write: bool) -> dict:
+def create_graph_pass(root: Value, grad: object) -> None:
+    """``backward(create_graph=True)``. ``engine.create_graph``, which builds on Value, replaces
+    this when it is imported (``import engine`` does): backward reaches it with no import back."""
     raise ImportError("backward(create_graph=True) needs engine.create_graph: import engine")
-
-
-create_graph_pass: Callable[[Value, object, bool], dict] = _create_graph_not_loaded  # see below
-"""``backward(create_graph=True)``'s pass. It lives in ``engine.create_graph``, which builds
-nodes and so imports this module: importing it (``import engine`` does) sets this name, and
-backward reaches it without importing it back."""
-
-
-# -- the walk: the order of the backward pass (iterative: a graph may be a million nodes deep) ----
-
-
-class _PassZero(float):
-    """A float 0 that is always a new object, even where ``is`` compares floats by value
-    (PyPy). On CPython ``float(0)`` is one already, and cheaper to make."""
-
-    __slots__ = ()
-
-
-_new_zero = float if sys.implementation.name == "cpython" else _PassZero
-
-
-def _walk(root: Value) -> list[Value]:
-    """``backward_order(root)``, setting the grad of each node found to 0 on the way: interior
-    nodes receive this pass's gradient only.
-
-    The 0 is a float made for this walk, so ``grad is zero`` tells the walk that it found a node
-    already, with no set of nodes to fill and search (``backward_order``'s way costs 16 % more
-    instructions on a small backward, W5, and 4 % on a training step, W1n). The grad is a float
-    0 all along, as it is once the pass starts; the first ``+=`` replaces it.
-    """
-    zero = _new_zero(0)  # a new object: this walk's zero
-    order = [root]
-    groups_walked = None  # the ids of the groups walked (a set, made at the first group)
-    shared = False
-    for node in order:  # the list grows while we walk it: a queue without pops
-        x, y = node._x, node._y
-        if type(x) is not tuple:  # one or two operands (see Value): x, then y if there is one
-            if x._op is not None:  # an interior node
-                if x.grad is zero:
-                    shared = True
-                else:
-                    x.grad = zero
-                    order.append(x)
-            if y is not None and y._op is not None:
-                if y.grad is zero:
-                    shared = True
-                else:
-                    y.grad = zero
-                    order.append(y)
-            continue
-        operands = x  # more operands: a tuple, or two groups (Op.store) each walked once
-        if node._op.operands is not None:
-            if groups_walked is None:
-                groups_walked = set()
-            operands = ()
-            for group in (x, y):
-                if id(group) in groups_walked:
-                    shared = True
-                else:
-                    groups_walked.add(id(group))
-                    operands = operands + group if operands else group
-        for operand in operands:  # as for x and y above
-            if operand._op is not None:
-                if operand.grad is zero:
-                    shared = True
-                else:
-                    operand.grad = zero
-                    order.append(operand)
-    if shared:
-        order.sort(key=_created, reverse=True)
-    return order
-
-
-def backward_order(root: Value) -> list[Value]:
-    """The non-leaf ancestors of ``root`` (itself included) in the order ``backward`` visits them:
-    each node after all the nodes that use it, so its gradient is complete when it is reached.
-    Leaves are left out: they only receive gradients. No node is changed.
-
-    Breadth-first from the root: when no interior node is reached twice (a tree), the order
-    found is already each node after all its users. Otherwise the nodes are sorted newest
-    first: creation order is a topological order, because a node's operands exist before it.
-    A node that stores its operands in groups shared with other nodes (an ``affine`` node: its
-    layer's inputs) has each group walked once, by its id.
-    """
-    if root._op is None:
-        return []
-    order = [root]
-    found = {root}
-    groups_walked: set[int] = set()
-    shared = False
-    for node in order:  # the list grows while we walk it: a queue without pops
-        x, y = node._x, node._y
-        if type(x) is not tuple:  # one or two operands (see Value): x, then y if there is one
-            operands = (x,) if y is None else (x, y)
-        elif node._op.operands is None:  # many operands, in one tuple
-            operands = x
-        else:  # two groups (Op.store), each walked once
-            operands = ()
-            for group in (x, y):
-                if id(group) in groups_walked:
-                    shared = True
-                else:
-                    groups_walked.add(id(group))
-                    operands = operands + group if operands else group
-        for operand in operands:
-            if operand._op is not None:  # an interior node
-                if operand in found:
-                    shared = True
-                else:
-                    found.add(operand)
-                    order.append(operand)
-    if shared:
-        order.sort(key=_created, reverse=True)
-    return order
-
-
-def _created(node: Value) -> int:
-    return node._seq
-
-
-def ancestors(root: Value, *more: Value) -> list[Value]:
-    """``root`` (and ``more`` roots) and every Value they were computed from, oldest first (a
-    topological order), each once."""
-    seen = {root, *more}
-    stack = list(seen)
-    while stack:
-        for parent in stack.pop().parents:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return sorted(seen, key=_created)
-
-
-# -- the chain rule on a table of the pass's own, and step by step ------------------------------
-
-
-def chain_rule(order: Sequence[Value], grads: dict, upstream: Callable | None = None,
-               on_values: bool = False) -> None:
-    """``backward``'s loop on a table instead of the nodes: ``grads[u]`` is u's gradient
-    (``grads[root]`` its seed; a missing entry reads as 0, as in a ``defaultdict(float)``), and
-    no ``.grad`` is read or written, so passes in several threads on shared parameters never
-    meet. ``upstream(node)``, if given, is a node's gradient as the pass multiplies it (see
-    ``engine.create_graph``); ``on_values`` runs the rules on Values."""
-    for node in order:  # each node after every node that uses it: its gradient is complete
-        g = grads[node] if upstream is None else upstream(node)
-        for operand, local in local_derivatives(node, on_values):
-            grads[operand] += local * g  # the chain rule, as in backward
-
-
-class _Steps(dict):
-    """The table of ``chain_rule_steps``: it writes down each step of the chain rule as the pass
-    takes it (the node comes from ``upstream``, the local derivative from the same rule)."""
-
-    def __init__(self, root: Value, grad: float) -> None:
-        super().__init__({root: grad})
-        self.steps: list[tuple] = []
-
-    def __missing__(self, node: Value) -> float:
-        return 0.0
-
-    def upstream(self, node: Value) -> float:
-        self.node, self.g, self.slot = node, self[node], 0
-        self.locals = local_derivatives(node)
-        return self.g
-
-    def __setitem__(self, operand: Value, after: float) -> None:
-        local = self.locals[self.slot][1]
-        self.steps.append((self.node, self.slot, operand, local, self.g, self[operand], after))
-        self.slot += 1
-        super().__setitem__(operand, after)
-
-
-def chain_rule_steps(root: Value, grad: float = 1.0) -> list[tuple]:
-    """The backward pass from ``root`` (seeded with ``grad``), step by step: for each node in
-    ``backward_order``, for each of its operands, ``(node, slot, operand, local, upstream,
-    before, after)``: operand number ``slot`` of ``node`` has its gradient go from ``before`` to
-    ``after = before + local * upstream``, ``local`` being d node / d operand and ``upstream``
-    node's gradient, complete. It runs ``chain_rule``, so the numbers are exactly those of
-    ``zero_grad()`` then ``backward(grad)``, and no ``.grad`` changes. The film strip, the trace
-    table and gradcheck's reference pass read the backward pass here."""
-    table = _Steps(root, grad)
-    chain_rule(backward_order(root), table, table.upstream)
-    return table.steps
 
 
 # -- operations by name, and a layer's affine nodes ----------------------------------------------
@@ -510,11 +315,7 @@ def apply(op: str, *operands: Operand) -> Value:
     Numbers among the operands become constant leaves. User-registered operations
     (``engine.derivatives.register``) are built this way.
     """
-    entry = OPS.get(op)
-    if entry is None:
-        raise ValueError(f"unknown operation {op!r}; known: {', '.join(OPS)}")
-    if entry.arity is not None and len(operands) != entry.arity:
-        raise TypeError(f"{op} takes {entry.arity} operands, got {len(operands)}")
+    entry = diagnosis.checked_entry(op, operands)
     if not operands:
         return Value(entry.forward())  # e.g. the empty sum, 0.0
     operands = _lifted(operands, f"an operand of {op}")
@@ -542,13 +343,15 @@ def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
         x = [v.data for v in inputs]
         positions = POSITIONS[len(x)] if len(x) < len(POSITIONS) else range(len(x))
         width = len(x) + 1
-        s = None if activation is None else _activation(activation)
+        s = None
+        if activation is not None:
+            s = one_operand_op(activation, "an affine layer's activation")
         out = []
         for row in rows:
             if type(row) is not tuple:
                 row = tuple(row)
             if len(row) != width:
-                raise TypeError
+                raise TypeError  # not said here: the handler below finds and names the row
             total = row[-1].data  # z = b + w_1 x_1 + ... + w_n x_n, added in this order
             for i in positions:
                 total += row[i].data * x[i]
@@ -556,55 +359,13 @@ def affine_rows(rows: Sequence[tuple[Value, ...]], inputs: Sequence[Value],
             out.append(z if s is None else _node(s, s.forward(total), z))
         return out
     except (AttributeError, TypeError):
-        _check_rows(rows, inputs)
+        diagnosis.check_rows(rows, inputs, Value)
         raise
-
-
-def _activation(name: str) -> Op:
-    entry = OPS.get(name)
-    if entry is None or entry.arity != 1:
-        raise ValueError(f"an affine layer's activation must name a one-operand operation, "
-                         f"got {name!r}")
-    return entry
-
-
-def _check_rows(rows: Sequence[tuple], inputs: tuple) -> None:
-    """Raise a TypeError naming what is wrong with ``affine_rows``' arguments."""
-    for i, x in enumerate(inputs):
-        if type(x) is not Value:
-            raise TypeError(f"affine_rows: input {i} is a {type(x).__name__}, not a Value")
-    for j, row in enumerate(rows):
-        if len(row) != len(inputs) + 1:
-            raise TypeError(f"affine_rows: row {j} must hold {len(inputs)} weights and a bias, "
-                            f"got {len(row)} Values")
-        for i, w in enumerate(row):
-            if type(w) is not Value:
-                raise TypeError(f"affine_rows: row {j}, entry {i} is a {type(w).__name__}, not "
-                                "a Value")
 
 
 def seed_float(grad: object) -> float:
     """backward's ``grad`` as the root's gradient: a float (a Value's number)."""
-    return grad.data if type(grad) is Value else _real(grad, "backward's grad")
-
-
-def _real(x: object, what: str = "Value data") -> float:
-    if type(x) is float:
-        return x
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
-        try:
-            return float(x)
-        except OverflowError:  # an int beyond the float range rounds to +-inf, as in IEEE
-            return math.inf if x > 0 else -math.inf
-    raise TypeError(f"{what} must be a real number (int, float, bool or a NumPy real scalar), "
-                    f"not {type(x).__name__}: {x!r:.80}")
-
-
-def _not_converted(call: str, instead: str) -> TypeError:
-    return TypeError(f"{call}: a Value is not converted to a number implicitly, which would "
-                     f"leave the graph without a word. Use {instead} for its number (a float, "
-                     "off the graph: no gradient flows through it), or the Value method to stay "
-                     "on the graph: v.exp(), v.log(), v.sqrt(), v.tanh(), v ** 2, ...")
+    return grad.data if type(grad) is Value else real(grad, "backward's grad")
 
 
 def _decided(v: Value) -> float:
@@ -616,7 +377,7 @@ def _decided(v: Value) -> float:
 
 
 def _data(x: Operand) -> float:
-    return x.data if type(x) is Value else _real(x, "what a Value is compared with")
+    return x.data if type(x) is Value else real(x, "what a Value is compared with")
 
 
 LIFTED = True  # a leaf's _y: made from a number operand (Value.constant); a singleton in pickles
@@ -634,4 +395,4 @@ def _constant(x: object) -> Value:
 
 def _lifted(xs: Iterable[object], what: str) -> tuple[Value, ...]:
     """``xs`` as a tuple of Values, numbers made constant leaves (a TypeError names the rest)."""
-    return tuple(x if type(x) is Value else _constant(_real(x, what)) for x in xs)
+    return tuple(x if type(x) is Value else _constant(real(x, what)) for x in xs)

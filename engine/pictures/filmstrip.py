@@ -3,10 +3,10 @@
 Frame 0 seeds the output's gradient. In frame k the backward pass reaches one node: its gradient
 is complete, and it passes it on to each operand with the chain rule,
 ``operand.grad += local * node.grad``, where ``local`` is the node's local derivative
-``d node / d operand`` from ``engine.derivatives``. The replay takes the order from the engine
-(``engine.backward_order``) and the local derivatives from the same table, computes on
-recorded numbers (the graph is not modified) and therefore ends with exactly the numbers of
-``zero_grad()`` then ``backward()``.
+``d node / d operand`` from ``engine.derivatives``. The frames are the engine's own steps of the
+chain rule (``engine.chain_rule_steps``, in ``engine.backward_order``), taken on a table of
+their own (the graph is not modified): exactly the numbers of ``zero_grad()`` then
+``backward()``.
 
 ``film_strip(root)`` returns a :class:`FilmStrip`: frames as drawings (SVG, PNG), a
 self-contained HTML player (slider, play/pause, step, keys: arrows, space, Home/End; full size or
@@ -26,7 +26,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from engine.derivatives import local_derivatives
+from engine.chain_rule import chain_rule_steps
 from engine.pictures.draw import TEXT_FONT, Cluster, Drawing, Graph, caption_label, fallback_bundle
 from engine.pictures.notation import derivative, grouped, number, printable
 from engine.pictures.render import render
@@ -77,15 +77,16 @@ def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
     for node in order:
         for p in node.parents:
             uses[p] = uses.get(p, 0) + 1
+    taken: dict[Value, list[tuple]] = {}  # the engine's steps of the chain rule, by node
+    for step in chain_rule_steps(root, grad, order):
+        taken.setdefault(step[0], []).append(step)
     grads = {root: grad}
     done = {root}
     frames = [Frame(0, None, (), (root,), dict(grads), frozenset(done))]
     for node in order:
-        g = grads[node]
         steps, completed = [], []
-        for slot, (p, d) in enumerate(local_derivatives(node)):
-            before = grads.get(p, 0.0)
-            grads[p] = after = before + d * g  # exactly backward's arithmetic
+        for _, slot, p, d, g, before, after in taken.get(node, ()):
+            grads[p] = after
             uses[p] -= 1
             if uses[p] == 0:
                 done.add(p)

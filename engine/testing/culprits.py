@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from engine.chain_rule import chain_rule_steps
 from engine.derivatives import OPS, local_derivatives
 from engine.testing.nodes import expression, graph_order, is_constant, node_names
 from engine.testing.numeric import check_options, derivative, step
@@ -150,16 +151,14 @@ def _reference_grads(root: Value, order: list[Value], seed: float
                      ) -> tuple[dict[Value, float], dict[Value, list[tuple[Value, float]]]]:
     """d root / d node for every node by a plain reverse pass, and each use's contribution.
 
-    It takes the local derivatives from ``local_derivatives`` (the rules are check_local's
-    business) and checks only the engine's walk and accumulation.
+    It runs the engine's chain rule (``engine.chain_rule_steps``: the rules are check_local's
+    business) in an order found by a walk of its own, so it checks the engine's walk and
+    accumulation.
     """
     grads: dict[Value, float] = {root: seed}
     contributions: dict[Value, list[tuple[Value, float]]] = {}
-    for node in reversed(order):
-        if not node.parents:
-            continue
-        g = grads.get(node, 0.0)
-        for parent, d in local_derivatives(node):
-            grads[parent] = grads.get(parent, 0.0) + d * g
-            contributions.setdefault(parent, []).append((node, d * g))
+    interior = [node for node in reversed(order) if node.parents]  # its own order, not backward's
+    for node, _, parent, d, g, _, after in chain_rule_steps(root, seed, interior):
+        grads[parent] = after
+        contributions.setdefault(parent, []).append((node, d * g))
     return grads, contributions

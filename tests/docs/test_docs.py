@@ -111,6 +111,19 @@ def test_the_lecture_page_quotes_the_code_it_explains(site):
     assert "affine_local" in lecture  # included from engine/derivatives.py at build time
 
 
+def test_the_concepts_page_includes_the_backward_pass_from_the_source():
+    """The lecture's loop is quoted from the code at build time (literalinclude), never copied:
+    the names it includes must exist, and the loop must be there."""
+    import inspect
+
+    from engine import chain_rule, value
+
+    page_text = (DOCS / "concepts.md").read_text(encoding="utf-8")
+    assert ":pyobject: Value.backward" in page_text and ":pyobject: chain_rule" in page_text
+    assert "operand.grad += local * g" in inspect.getsource(value.Value.backward)
+    assert "grads[operand] += local * g" in inspect.getsource(chain_rule.chain_rule)
+
+
 def test_every_test_the_docs_name_exists():
     """The pages name the tests that check each claim; a renamed test must not leave a dead name."""
     named = set()

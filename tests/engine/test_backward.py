@@ -331,7 +331,7 @@ def test_backward_order_has_no_side_effects_and_puts_users_first():
 
 
 def test_backward_order_puts_the_gradients_back_even_when_interrupted(monkeypatch):
-    import engine.value as value_module
+    import engine.graph_order as graph_order
     from engine import backward_order
 
     a = Value(1.0)
@@ -343,7 +343,7 @@ def test_backward_order_puts_the_gradients_back_even_when_interrupted(monkeypatc
     def interrupted(node):  # the walk is cut short where it sorts (b is used twice)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(value_module, "_created", interrupted)
+    monkeypatch.setattr(graph_order, "created", interrupted)
     with pytest.raises(KeyboardInterrupt):
         backward_order(c)
     assert [v.grad for v in (a, b, c)] == grads
@@ -352,7 +352,7 @@ def test_backward_order_puts_the_gradients_back_even_when_interrupted(monkeypatc
 def test_a_walk_tells_its_own_zero_from_any_other_zero():
     """backward marks the nodes it finds by giving them its own 0: nodes whose grad is 0.0
     already (new nodes, or zeroed ones) must still be found."""
-    from engine.value import _new_zero, _PassZero
+    from engine.graph_order import _new_zero, _PassZero
 
     assert _new_zero(0) is not _new_zero(0) and _new_zero(0) == 0.0  # this interpreter's
     assert _PassZero() is not _PassZero() and _PassZero() == 0.0  # what PyPy would use

@@ -100,12 +100,12 @@ class BreadthFirst(Mutation):
 
 
 class StaleInteriorGrads(Mutation):
-    looks_for = ("the walk of the backward pass, `_walk(self)`, which resets interior gradients "
+    looks_for = ("the walk of the backward pass, `walk(self)`, which resets interior gradients "
                  "(the mutant calls backward_order, which puts them back)")
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id == "_walk":
+        if isinstance(node.func, ast.Name) and node.func.id == "walk":
             self.sites += 1
             node.func = ast.copy_location(ast.Name("backward_order", ast.Load()), node.func)
         return node
@@ -113,6 +113,9 @@ class StaleInteriorGrads(Mutation):
 
 MUTATIONS = {"overwrite": Overwrite, "no_upstream": NoUpstream, "breadth_first": BreadthFirst,
              "stale_interior_grads": StaleInteriorGrads}
+
+
+PASS_MODULES = {value_module.__name__, "engine.graph_order"}  # backward, and the walk it runs
 
 
 def _backward_pass_functions():
@@ -124,7 +127,7 @@ def _backward_pass_functions():
     while names:
         name = names.pop()
         obj = vars(value_module).get(name)
-        if name in seen or not inspect.isfunction(obj) or obj.__module__ != value_module.__name__:
+        if name in seen or not inspect.isfunction(obj) or obj.__module__ not in PASS_MODULES:
             continue
         seen.add(name)
         found.append((value_module, name, obj))
