@@ -432,3 +432,16 @@ def test_a_layer_used_twice_and_a_weight_read_alone_add_up_in_the_batch_program(
         costs.append(out)
     assert np.allclose(outputs, costs, rtol=1e-12, atol=0)
     assert np.allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_without_pygments_the_source_is_shown_escaped(monkeypatch):
+    w = Value(1.0, "w")
+
+    def f(x):
+        z = w * x
+        z.label = "<i>&"
+        return z
+
+    monkeypatch.setitem(sys.modules, "pygments", None)  # import pygments now fails
+    html = engine.compile(f, 1.0, params=[w]).source._repr_html_()
+    assert html.startswith("<pre>") and "# &lt;i&gt;&amp;" in html and "<i>" not in html
