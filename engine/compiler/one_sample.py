@@ -151,8 +151,8 @@ def _backward_lines(t: Trace, names: Names, writer: Writer, params: list) -> lis
         if params else []
     if t.root not in t.active:
         return lines
-    assigned = set(params)
-    lines.append(f"    {names.grad(t.root)} = 1.0")
+    assigned = set(params)  # a parameter's gradient starts from its .grad, the root's too
+    lines.append(f"    {names.grad(t.root)} {'+=' if t.root in assigned else '='} 1.0")
     for node in backward_order(t.root):
         if node not in t.active:
             continue

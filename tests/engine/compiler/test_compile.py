@@ -445,3 +445,23 @@ def test_without_pygments_the_source_is_shown_escaped(monkeypatch):
     monkeypatch.setitem(sys.modules, "pygments", None)  # import pygments now fails
     html = engine.compile(f, 1.0, params=[w]).source._repr_html_()
     assert html.startswith("<pre>") and "# &lt;i&gt;&amp;" in html and "<i>" not in html
+
+
+@pytest.mark.parametrize("name", ["a parameter", "an input", "no input", "a constant too",
+                                  "twice"])
+def test_outputs_of_every_kind_give_backwards_gradients_one_sample_and_batched(name):
+    w = Value(2.0, "w")
+    f = {"a parameter": lambda x: w, "an input": lambda x: x[0],
+         "no input": lambda x: w * 3.0, "a constant too": lambda x: [w * x[0], Value(5.0)],
+         "twice": lambda x: [w * x[0]] * 2}[name]
+    step = engine.compile(f, [1.0], params=[w])
+    X = np.array([[1.0], [2.0], [3.0]])
+    outputs, expected = [], 0.0
+    for x in X.tolist():
+        out, (g,) = engine_step(f, [w], x)
+        outputs.append(out)
+        expected += g
+    w.grad = 0.0
+    assert [step.backward(x) for x in X.tolist()] == outputs and w.grad == expected
+    w.grad = 0.0
+    assert step.backward(X).tolist() == outputs and w.grad == expected
