@@ -186,3 +186,29 @@ def test_the_network_guard_sees_a_page_that_loads_from_the_network(browser, tmp_
     assert browser.network() == ["https://example.invalid/x.png"] * 2  # refused, and seen
     browser.refused.clear()
     browser.requests.clear()
+
+
+def test_a_label_holding_template_words_and_html_stays_text_in_the_browser(browser, tmp_path):
+    """The player was filled by chained str.replace: a label holding SIZERS or CAPTION0 spliced
+    the player's own HTML into captions and SVG text. Filled in one pass and escaped, such a
+    label is text in the page: one player, no script of its, every frame reachable."""
+    hostile = 'SIZERS CAPTION0 FRAMES UID ${uid} <script>window.hit=1</script> & "\\N'
+    x = Value(0.5, hostile)
+    y = (x * 2).tanh()
+    y.label = hostile
+    strip = film_strip(y)
+    page = browser.context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(strip.save_html(tmp_path / "hostile.html").as_uri())
+    assert page.evaluate("document.querySelectorAll('.dg-film').length") == 1
+    assert page.evaluate("document.querySelectorAll('.dg-frame').length") == len(strip)
+    assert page.evaluate("window.hit") is None and errors == []
+    page.keyboard.press("End")
+    caption = page.evaluate("document.querySelector('.dg-caption').textContent")
+    assert caption == strip.caption(len(strip) - 1) and hostile in caption
+    svg_text = page.evaluate("[...document.querySelectorAll('.dg-frame:not([hidden]) text')]"
+                             ".map(t => t.textContent).join(' ')")
+    assert hostile.replace("  ", " ") in svg_text
+    page.close()
+    assert browser.network() == []
