@@ -595,7 +595,66 @@ def reproducers(tmp: Path) -> list[tuple[str, object]]:
         ("Ctrl-C in fit keeps the History", ctrl_c_in_fit),
         ("save through a symlink", save_through_a_symlink),
         ("save leaves the umask alone", save_leaves_the_umask_alone),
+        ("unlabelled leaves show their grad", unlabelled_grads_shown),
+        ("a lone surrogate in a label", lambda: renders(lambda: _draw_graph("x\ud800"))),
+        ("a 20,000-character label", lambda: renders(lambda: _draw_graph("x" * 20_000))),
+        ("\\N in a label is drawn as written", backslash_n_as_written),
+        ("a NUL in draw_network's loss name", lambda: renders(nul_loss_network)),
+        ("SIZERS in a film-strip label", one_player),
     ]
+
+
+# -- pictures that must draw ---------------------------------------------------------------------
+
+
+def _draw_graph(label: str, title: bool = True):
+    from engine import Value, draw_graph
+
+    x = Value(0.5, label)
+    return draw_graph((x * 2).tanh(), title=label if title else "")
+
+
+def renders(make) -> str | None:
+    """None if the picture renders to SVG, else what went wrong."""
+    try:
+        make().svg()
+    except Exception as error:  # what went wrong is the answer
+        return f"{type(error).__name__}: {str(error)[:120]}"
+    return None
+
+
+def unlabelled_grads_shown() -> str | None:
+    """The issue's ``(a * b).tanh() + a`` labels nothing: a.grad must be on the picture."""
+    from engine import Value, draw_graph
+
+    a, b = Value(0.3), Value(0.4)  # the issue's 3 and 4 scaled, so that no other grad is a's
+    c = (a * b).tanh() + a
+    c.backward()
+    return None if f"grad {a.grad:.4f}" in draw_graph(c).source else "a.grad is not shown"
+
+
+def backslash_n_as_written() -> str | None:
+    svg = _draw_graph("w\\N", title=False).svg()
+    return None if "w\\N" in svg else "the label's \\N was read as the node's name"
+
+
+def nul_loss_network():
+    from nn import MLP, draw_network, losses
+
+    loss = copy.copy(losses.mse)
+    loss.name = "ms\x00e"
+    return draw_network(MLP(2, [3, 1], seed=1), [0.5, -1.0], [1.0], loss=loss)
+
+
+def one_player() -> str | None:
+    from engine import Value, film_strip
+
+    x = Value(0.5, "SIZERS CAPTION0")
+    strip = film_strip((x * 2).tanh())
+    page = strip.html()
+    sizers = page.count('<pre class="dg-sizer"')
+    wanted = len(set(map(strip.caption, range(len(strip)))))
+    return None if sizers == wanted else f"{sizers} caption sizers for {wanted} captions"
 
 
 # -- running -----------------------------------------------------------------------------------
