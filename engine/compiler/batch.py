@@ -492,24 +492,10 @@ class _Builder:
         backward = self.backward_lines(order)
         theta = np.zeros(len(t.params))
         G = np.zeros(len(t.params))
-        arrays, gathered, header, back = {}, {}, [], []
-        for layer in self.layer_arrays.values():
-            for name, at in ((layer.W, layer.W_at), (layer.b, layer.b_at)):
-                view = _view(np, theta, at)
-                if view is None:  # not evenly spaced in theta: gathered, scattered back
-                    gathered[f"{name}_at"] = at
-                    header += [f"{name} = theta[{name}_at]", f"g{name} = np.zeros({name}.shape)"]
-                    back.append(f"np.add.at(G, {name}_at, g{name})")
-                else:
-                    arrays[name], arrays[f"g{name}"] = view, _view(np, G, at)
+        arrays, gathered, header, back = self.parameter_arrays(theta, G)
         described = [f"{a.W} {a.W_at.shape}, {a.b} {a.b_at.shape}"
                      for a in self.layer_arrays.values()]
-        dicts = sorted({self.names.name[v].split("[")[0] for v in t.interior
-                        if "[" in self.names.name.get(v, "") and v in self.unit_of
-                        and self.unit_of[v].kind == "node"})
-        declare = [f"{', '.join(dicts)} = {', '.join('{}' for _ in dicts)}"] if dicts else []
-        gdicts = [f"g{d}" for d in dicts]
-        gdeclare = [f"{', '.join(gdicts)} = {', '.join('{}' for _ in gdicts)}"] if gdicts else []
+        declare, gdeclare = self.dict_declarations()
         outputs = self.outputs_text()
         names = [n for n in arrays if not n.startswith("g")]
         args = ", ".join(t.arg_names)
@@ -517,8 +503,8 @@ class _Builder:
         intro = ['"""The outputs of a batch (one sample per row of each input); adds the '
                  'gradients of their sum to G."""']
         if described:
-            intro.append("# the layers' weights and biases, views of theta (their gradients, "
-                         "g...: of G): " + "; ".join(described))
+            intro.append("# the layers' weights and biases, views of theta or gathered from it "
+                         "(their gradients, g...: of G): " + "; ".join(described))
         body = [*intro, *header, *declare, "# forward, every sample at once", *forward,
                 "# reverse: g<name> = d(sum of the outputs)/d<name>, per sample",
                 *gdeclare, *backward, *back, f"return {outputs}"]
@@ -540,6 +526,33 @@ class _Builder:
         program.arrays = arrays
         program.forward_arrays = {n: arrays[n] for n in names}
         return program
+
+    def parameter_arrays(self, theta, G) -> tuple[dict, dict, list[str], list[str]]:
+        """Each layer's ``W`` and ``b`` (and ``gW``, ``gb``) as views of ``theta`` (and ``G``):
+        ``(views by name, index arrays by name, lines that gather, lines that scatter back)``.
+        Parameters that are not evenly spaced in ``theta`` are gathered and scattered."""
+        np = self.np
+        views, gathered, header, back = {}, {}, [], []
+        for layer in self.layer_arrays.values():
+            for name, at in ((layer.W, layer.W_at), (layer.b, layer.b_at)):
+                view = _view(np, theta, at)
+                if view is None:
+                    gathered[f"{name}_at"] = at
+                    header += [f"{name} = theta[{name}_at]", f"g{name} = np.zeros({name}.shape)"]
+                    back.append(f"np.add.at(G, {name}_at, g{name})")
+                else:
+                    views[name], views[f"g{name}"] = view, _view(np, G, at)
+        return views, gathered, header, back
+
+    def dict_declarations(self) -> tuple[list[str], list[str]]:
+        """``e = {}`` (and ``ge = {}``) for the indexed names of the nodes written one by one."""
+        known, t = self.names.name, self.t
+        dicts = sorted({known[v].split("[")[0] for v in t.interior if "[" in known.get(v, "")
+                        and v in self.unit_of and self.unit_of[v].kind == "node"})
+        if not dicts:
+            return [], []
+        return ([f"{', '.join(dicts)} = {', '.join('{}' for _ in dicts)}"],
+                [f"{', '.join('g' + d for d in dicts)} = {', '.join('{}' for _ in dicts)}"])
 
     def outputs_text(self) -> str:
         t = self.t

@@ -465,3 +465,21 @@ def test_outputs_of_every_kind_give_backwards_gradients_one_sample_and_batched(n
     assert [step.backward(x) for x in X.tolist()] == outputs and w.grad == expected
     w.grad = 0.0
     assert step.backward(X).tolist() == outputs and w.grad == expected
+
+
+def test_parameters_listed_in_any_order_are_gathered_into_the_layers_arrays():
+    mlp = nn.MLP(2, [3, 1], seed=1)
+    params = mlp.parameters()[::-1]  # not evenly spaced rows of theta: gathered, scattered back
+
+    def loss(x, y):
+        return (mlp(x)[0] - y) ** 2
+
+    step = engine.compile(loss, [0.0, 0.0], 0.0, params=params)
+    assert "W1 = theta[W1_at]" in step.batch_source and "Z1 = W1 @ A0 + b1" in step.batch_source
+    X, Y = np.random.default_rng(0).normal(size=(4, 2)), np.ones(4)
+    expected = np.zeros(len(params))
+    for x, y in zip(X, Y, strict=True):
+        expected += engine_step(loss, params, x, y)[1]
+    zero(params)
+    step.backward(X, Y)
+    assert np.allclose(grads(params), expected, rtol=1e-12, atol=1e-15)
