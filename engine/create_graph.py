@@ -2,7 +2,7 @@
 
 The chain rule gives a node u the gradient dy/du = sum_n dn/du * dy/dn over the nodes n that
 use it. Built one term at a time, that sum would be two nodes per term, a ``*`` and a ``+``.
-Instead the pass is ``engine.value.chain_rule`` (backward's loop) on a table of its own,
+Instead the pass is ``engine.chain_rule.chain_rule`` (backward's loop) on a table of its own,
 :class:`GradientSums`: there ``local * g`` is the pair ``(local, dy/dn)`` (``g`` an
 :class:`Upstream`), ``+=`` adds it to u's :class:`Terms`, and when the pass reaches u (or ends,
 for a leaf) :meth:`GradientSums.total` writes the terms as one node: a weight used by 100
