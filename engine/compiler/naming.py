@@ -44,8 +44,8 @@ class Names:
         """Name ``node`` by ``wanted`` if Python can, else ``v<k>`` (``wanted`` then a comment)."""
         name = self._usable(wanted) if wanted else None
         if name is None:
-            if wanted:
-                self.comment[node] = wanted
+            if wanted:  # a comment is one line of source: a line break or a NUL is escaped
+                self.comment[node] = wanted if wanted.isprintable() else repr(wanted)[1:-1]
             while True:
                 self.count += 1
                 candidate = f"v{self.count}"

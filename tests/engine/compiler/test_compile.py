@@ -447,6 +447,26 @@ def test_without_pygments_the_source_is_shown_escaped(monkeypatch):
     assert html.startswith("<pre>") and "# &lt;i&gt;&amp;" in html and "<i>" not in html
 
 
+@pytest.mark.parametrize("label", ["b\nc", "b\rc", "b\x00c", "b\ud800c", "b\u2028c"])
+def test_a_label_that_is_no_line_of_source_is_an_escaped_comment_in_both_programs(label):
+    w = Value(0.5, "w")
+
+    def f(x):
+        z = (w * x).tanh()
+        z.label = label  # no Python name: the node is v<k>, its label a comment
+        return z * x
+
+    step = engine.compile(f, 0.3, params=[w])
+    for source in (step.source, step.batch_source):
+        assert "# " + repr(label)[1:-1] in source  # escaped as repr writes it: one line
+    out, expected = engine_step(f, [w], 0.3)
+    w.grad = 0.0
+    assert step.backward(0.3) == out and w.grad == expected[0]
+    w.grad = 0.0
+    assert step.backward(np.array([0.3, 0.3])).tolist() == pytest.approx([out, out], rel=1e-12)
+    assert w.grad == pytest.approx(2 * expected[0], rel=1e-12)  # NumPy's tanh: last bit
+
+
 @pytest.mark.parametrize("name", ["a parameter", "an input", "no input", "a constant too",
                                   "twice"])
 def test_outputs_of_every_kind_give_backwards_gradients_one_sample_and_batched(name):
