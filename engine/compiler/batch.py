@@ -289,7 +289,8 @@ class _Builder:
 
     def maps_over(self, block: Unit) -> None:
         """A block of the nodes that apply one op to every row of ``block``, in order, with the
-        same constant operands (``A1 = tanh(Z1)``), and blocks over that one in turn."""
+        same other operands, constants or one node of a sample each (``A1 = tanh(Z1)``,
+        ``M = Z2 - v7``: NumPy broadcasts ``v7`` over the rows), and blocks over that one."""
         if block.kind == "input" and self.t.shapes[block.arg] == ():
             return
         t = self.t
@@ -299,19 +300,23 @@ class _Builder:
                 parents = self.operands(v)
                 if v in self.unit_of or parents[0] is not row:
                     continue
-                rest = parents[1:]
-                if not all(t.constant(p) for p in rest):
-                    continue
-                key = (v.op, tuple(p.data for p in rest))
+                key = (v.op, tuple(p.data if t.constant(p) else id(p) for p in parents[1:]))
                 found = candidates.setdefault(key, [])
                 if len(found) == i:
                     found.append(v)
         for (op, _), members in candidates.items():
-            if len(members) == len(block.nodes) and not any(m in self.unit_of for m in members):
+            if len(members) != len(block.nodes):
+                continue
+            oldest = min(m.created for m in members)  # what they share is computed before them
+            shared = [p for p in self.operands(members[0])[1:] if not t.constant(p)]
+            rows = set(block.nodes) if len(block.nodes) > 1 else set()  # Z * Z[0]: not a map
+            if not any(m in self.unit_of for m in members) and \
+                    all(p.created < oldest and p not in rows for p in shared):
                 wanted = self.shared_base(members)
                 index = block.name[1:] if block.kind == "layer" and \
                     block.name[1:].replace("_", "").isdigit() else ""
-                name = self.fresh(wanted or (f"A{index}" if index else None), "M")
+                activation = index and len(self.operands(members[0])) == 1  # A1 = tanh(Z1)
+                name = self.fresh(wanted or (f"A{index}" if activation else None), "M")
                 self.block(Unit("map", members, name, operand=block, op=op))
 
     # -- order ------------------------------------------------------------------------------
@@ -323,6 +328,8 @@ class _Builder:
         for k, u in enumerate(self.units):
             found = set()
             reads = [u.operand] if u.kind in ("layer", "map") else []
+            if u.kind == "map":  # and the operands its rows share
+                reads += [self.unit_of.get(p) for p in self.operands(u.nodes[0])[1:]]
             if u.kind in ("node", "stack"):
                 for v in u.nodes:
                     for p in (self.operands(v) if u.kind == "node" else [v]):
@@ -366,7 +373,8 @@ class _Builder:
                 lines.append(ARRAY_OPS["affine"].groups.forward(u.name, arrays.W, u.operand.name,
                                                                 arrays.b))
             elif u.kind == "map":
-                rest = [literal(p.data) for p in self.operands(u.nodes[0])[1:]]  # constants
+                rest = [literal(p.data) if self.t.constant(p) else Symbol(self.ref(p))
+                        for p in self.operands(u.nodes[0])[1:]]
                 expr = ARRAY_OPS[u.op].forward(Symbol(u.operand.name), *rest)
                 lines.append(f"{u.name} = {expr.text}")
             elif u.kind == "stack":
@@ -446,28 +454,38 @@ class _Builder:
                 self.add(lines, operand, term(local, g), from_mapped=v in self.t.mapped)
 
     def whole(self, lines: list[str], block: Unit, text: str) -> None:
+        """Add ``text`` to a block's gradient (a new array: rows may be added to it in place)."""
         g = f"g{block.name}"
         if g in self.started:
             lines.append(f"{g} = {g} + {text}")
         else:
             self.started.add(g)
-            lines.append(f"{g} = {text}")
+            lines.append(f"{g} = {text}.copy()" if text.isidentifier() else f"{g} = {text}")
 
     def map_backward(self, lines: list[str], u: Unit) -> None:
+        """``gZ = gM * local`` for the block the map reads; a shared operand gets its terms
+        summed over the rows, ``(gM * local).sum(axis=0)``."""
         g = f"g{u.name}"
         if g not in self.started or u.operand is None:
             return
         first = u.nodes[0]
+        operands = self.operands(first)
         saved = self.writer.ref, self.writer.constant
-        self.writer.ref = lambda v: u.name if v is first else u.operand.name
-        self.writer.constant = lambda v: v is not first and v is not self.operands(first)[0]
+        self.writer.ref = lambda v: (u.name if v is first else u.operand.name if v is operands[0]
+                                     else saved[0](v))
         try:
-            local = self.writer.locals(first)[0]
+            locals_ = self.writer.locals(first)
         finally:
             self.writer.ref, self.writer.constant = saved
-        text = f"{g}.copy()" if local.text == "1.0" else f"{g} * {_factor(local)}"
-        if u.operand.kind != "input":
-            self.whole(lines, u.operand, text)
+        local = locals_[0]
+        if u.operand.kind != "input" and operands[0] in self.t.active:
+            self.whole(lines, u.operand, g if local.text == "1.0" else f"{g} * {_factor(local)}")
+        for p, local in zip(operands[1:], locals_[1:], strict=True):
+            if p is operands[0] and p in self.t.active:  # the row itself again: e * e
+                self.whole(lines, u.operand, f"{g} * {_factor(local)}")
+            elif p in self.t.active:
+                self.add(lines, p, {"1.0": f"{g}.sum(axis=0)", "-1.0": f"-{g}.sum(axis=0)"}.get(
+                    local.text, f"({g} * {_factor(local)}).sum(axis=0)"))
 
     def layer_backward(self, lines: list[str], u: Unit) -> None:
         g = f"g{u.name}"

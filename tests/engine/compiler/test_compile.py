@@ -503,3 +503,28 @@ def test_parameters_listed_in_any_order_are_gathered_into_the_layers_arrays():
     zero(params)
     step.backward(X, Y)
     assert np.allclose(grads(params), expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("shared", ["a node of the sample", "a parameter", "a row of the layer",
+                                    "the row itself"])
+def test_an_op_over_every_row_of_a_layer_with_an_operand_they_share(shared):
+    mlp = nn.MLP(2, [3, 3], activation="linear", seed=6)
+    params = mlp.parameters()
+    scale = Value(0.7, "scale")
+
+    def f(x):
+        z = mlp(x)
+        other = {"a node of the sample": (x[0] * x[1]).tanh(), "a parameter": scale,
+                 "a row of the layer": z[1]}.get(shared)
+        return Value.sum([(zj - (zj if other is None else other)) * zj for zj in z])
+
+    step = engine.compile(f, [0.1, 0.2], params=[*params, scale])
+    if shared == "a node of the sample":
+        assert "M = Z2 - v" in step.batch_source  # one line: broadcast over the rows
+    X = np.random.default_rng(5).normal(size=(4, 2))
+    expected = np.zeros(len(params) + 1)
+    for x in X:
+        expected += engine_step(f, [*params, scale], x)[1]
+    zero([*params, scale])
+    step.backward(X)
+    assert np.allclose(grads([*params, scale]), expected, rtol=1e-12, atol=1e-14)
