@@ -11,8 +11,9 @@ the node.
 A rule takes the operands' values and the output's value (``*inputs, out``) and returns one local
 derivative per operand; an operation whose local derivatives are constants (``+``, ``-``, ``neg``)
 gives them as a tuple instead. Rules are plain arithmetic on their arguments, so they work on
-floats (the backward pass) and on Values alike; the helpers below (``div``, ``power``, ``log``,
-``sign``) pick the IEEE float function or the Value method.
+floats (the backward pass) and on Values alike; the helpers below (``div``, ``reciprocal``,
+``power``, ``exp``, ``log``, ``sqrt``, ``sin``, ``cos``, ``tanh``, ``sigmoid``, ``sign``) pick
+the IEEE float function or the Value method: a rule written with them works to second order.
 
 The subgradients at kinks follow PyTorch: ``relu'(0) = 0``, ``abs'(0) = 0``,
 ``leaky_relu'(0) = slope``, ``d(x ** 0)/dx = 0`` even at 0.
@@ -35,12 +36,51 @@ def div(x, y):
     return ieee.div(x, y) if type(x) is float and type(y) is float else x / y
 
 
+class _Over(float):
+    """``1 / y`` where it overflows (a subnormal y): as a local derivative, its product with the
+    upstream gradient g is ``g / y``, as PyTorch computes it, not ``inf * g``."""
+
+    def __mul__(self, g):
+        return ieee.div(g, self.y) if type(g) is float else float(self) * g
+
+    __rmul__ = __mul__
+
+
+def reciprocal(y):
+    """``1 / y`` (``div(1.0, y)``), on floats a local derivative that never overflows in the
+    chain rule: d(x / y)/dx and d(log x)/dx times g give ``g / y`` where ``1 / y`` is inf."""
+    if type(y) is not float:
+        return div(1.0, y)
+    r = ieee.div(1.0, y)
+    if r - r == 0.0 or y == 0.0 or y != y:  # finite, or truly infinite (1 / 0), or nan
+        return r
+    over = _Over(r)
+    over.y = y
+    return over
+
+
 def power(x, y):
     return ieee.power(x, y) if type(x) is float and type(y) is float else x**y
 
 
 def log(x):
     return ieee.log(x) if type(x) is float else x.log()
+
+
+def exp(x):
+    return ieee.exp(x) if type(x) is float else x.exp()
+
+
+def sqrt(x):
+    return ieee.sqrt(x) if type(x) is float else x.sqrt()
+
+
+def tanh(x):
+    return ieee.tanh(x) if type(x) is float else x.tanh()
+
+
+def sigmoid(x):
+    return ieee.sigmoid(x) if type(x) is float else x.sigmoid()
 
 
 def sign(x):
@@ -277,7 +317,7 @@ OPS: dict[str, Op] = {
     "-":   Op(sub, (1.0, -1.0), 2, symbol="-", precedence=SUM, torch=lambda t, x, y: x - y),
     "*":   Op(mul, lambda x, y, out: (y, x), 2, symbol="*", precedence=PRODUCT,
               commutative=True, torch=lambda t, x, y: x * y),
-    "/":   Op(ieee.div, lambda x, y, out: (div(1.0, y), div(-out, y)), 2, (REAL, NONZERO),
+    "/":   Op(ieee.div, lambda x, y, out: (reciprocal(y), div(-out, y)), 2, (REAL, NONZERO),
               symbol="/", precedence=PRODUCT, torch=lambda t, x, y: x / y),
     "**":  Op(ieee.power, power_local, 2,
               (POSITIVE,), constants=(1,), symbol="**", precedence=POWER,
@@ -288,7 +328,7 @@ OPS: dict[str, Op] = {
     "abs":        Op(abs,          lambda x, out: (sign(x),), 1, kinks=(0.0,),
                      torch=lambda t, x: t.abs(x)),
     "exp":        Op(ieee.exp,     lambda x, out: (out,), 1, torch=lambda t, x: t.exp(x)),
-    "log":        Op(ieee.log,     lambda x, out: (div(1.0, x),), 1, (POSITIVE,),
+    "log":        Op(ieee.log,     lambda x, out: (reciprocal(x),), 1, (POSITIVE,),
                      torch=lambda t, x: t.log(x)),
     "sqrt":       Op(ieee.sqrt,    lambda x, out: (div(0.5, out),), 1, (POSITIVE,),
                      torch=lambda t, x: t.sqrt(x)),

@@ -60,7 +60,7 @@ def refuse_rules_off_values(nodes: Iterable, error: Exception) -> None:
             said = str(cause).split(":")[0][:60]
             raise TypeError(
                 f"the rule of {node.op!r} cannot run on Values: write it with "
-                "engine.derivatives' exp, div, power, log, sign, sin, cos (or Value methods), "
+                "engine.derivatives' exp, div, power, log, sign, tanh, ... (or Value methods), "
                 f"not math. create_graph=True and gradgradcheck run it on Values; it raised "
                 f"{type(cause).__name__}: {said}") from error
 

@@ -140,12 +140,13 @@ def jvp(f: Callable[..., Values], point: Sequence[Number],
     tangents = dict(zip(xs, dx, strict=True))
     for node in ancestors(*result):
         if node.parents:
-            t = 0.0
-            for operand, d in local_derivatives(node):
-                dt = tangents.get(operand, 0.0)
-                if dt:  # 0 * inf would make a nan of an unused, infinite local derivative
-                    t += d * dt
-            tangents[node] = t
+            terms = [d * tangents[operand] for operand, d in local_derivatives(node)
+                     if operand in tangents]  # an operand no input reaches has no tangent
+            if terms:  # J @ t in full: a 0 tangent times an inf derivative is nan, as in torch
+                t = terms[0]
+                for term in terms[1:]:
+                    t += term
+                tangents[node] = t
     values = [y.data for y in result]
     derivatives = [tangents.get(y, 0.0) for y in result]
     if isinstance(result, _One):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import math
+from pathlib import Path
 
 import pytest
 from dot_structure import VALUE, parse
@@ -580,3 +581,71 @@ def test_an_unlabelled_weight_in_a_gradients_graph_is_v_k_not_its_value():
     assert names[w] == "v0" and names[x] == "v1" and names[y.parents[1]] == "2"
     assert names[w.grad] == f"d{names[y]}/dv0" and "-0.489862" not in " ".join(names.values())
     assert not any(name.startswith("#") for name in names.values())
+
+
+# -- #20: forward mode keeps nan, division by a subnormal, rules that work on Values -------------
+
+
+def test_jvp_multiplies_a_zero_tangent_by_an_infinite_derivative_as_j_at_t_does():
+    """(x - x) has the tangent 0 and sqrt'(0) is inf: J @ t is inf * 0 = nan, as PyTorch's
+    torch.func.jvp and our own reverse mode give; skipping the term gave a clean 0.0."""
+    value, tangent = jvp(lambda x: (x - x).sqrt(), [1.0], [1.0])
+    assert value == 0.0 and math.isnan(tangent)
+    x = Value(1.0)
+    assert math.isnan(grad((x - x).sqrt(), [x])[0])  # reverse mode agrees
+    # a constant operand has no tangent at all: its infinite derivative adds nothing
+    assert jvp(lambda x: x * 3.0 + Value(0.0).sqrt(), [2.0], [1.0]) == (6.0, 3.0)
+
+
+def test_the_gradient_through_a_division_by_a_subnormal_is_g_over_y():
+    """d(x / y)/dx * g = g / y = 1e-20 / 1e-310 = 1e290 (PyTorch: 1.000000000000003e+290), not
+    (1 / y) * g, which overflows to inf; the same for log at a subnormal."""
+    x, y = Value(1e-300), Value(1e-310)
+    (x / y).backward(1e-20)
+    assert x.grad == 1e-20 / 1e-310 and math.isfinite(x.grad)
+    assert y.grad == -math.inf  # -(x / y) / y overflows here in PyTorch too
+    z = Value(1e-310)
+    z.log().backward(1e-20)
+    assert z.grad == 1e-20 / 1e-310
+    assert grad(Value(1e-300) / y, [y], grad_outputs=[1.0]) == (-math.inf,)
+    a = Value(1e-300)
+    assert grad(a / Value(1e-310), [a], grad_outputs=[1e-20]) == (1e-20 / 1e-310,)
+    assert jvp(lambda v: v.log(), [1e-310], [1e-20])[1] == 1e-20 / 1e-310
+    b = Value(3.0)
+    (Value(1.0) / b).backward()  # and an ordinary divisor still gives 1/y exactly
+    assert b.grad == -1.0 / 9.0
+
+
+def docs_softplus() -> Op:
+    """docs/testing.md's softplus: a forward that never overflows, a rule with the helpers."""
+    from engine.derivatives import exp
+
+    return Op(forward=lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
+              local=lambda x, out: (exp(x - out),), arity=1)
+
+
+def test_the_docs_softplus_works_to_second_order_and_at_800():
+    source = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
+    assert "local=lambda x, out: (exp(x - out),)" in source  # the example tested here
+    with registered("softplus", docs_softplus()):
+        assert gradgradcheck(lambda x, y: apply("softplus", x * y) + y.tanh(), 0.5, -1.5).ok
+        x = Value(800.0)
+        y = apply("softplus", x)
+        (g,) = grad(y, [x], create_graph=True)
+        assert y.data == 800.0 and g.data == 1.0  # sigmoid(800) = 1
+        s = 1 / (1 + math.exp(-0.3))  # softplus'' = sigmoid (1 - sigmoid), by hand
+        x = Value(0.3)
+        (g,) = grad(apply("softplus", x), [x], create_graph=True)
+        assert close(grad(g, [x])[0], s * (1 - s))
+
+
+def test_a_rule_that_cannot_run_on_values_gets_a_short_error_with_the_fix_first():
+    softplus = Op(lambda x: math.log1p(math.exp(x)),
+                  lambda x, out: (1 / (1 + math.exp(-x)),), 1)
+    with registered("softplus", softplus):
+        x = Value(0.3)
+        with pytest.raises(TypeError) as caught:
+            apply("softplus", x).backward(create_graph=True)
+    message = str(caught.value)
+    assert len(message) < 300, message
+    assert message.index("write it with engine.derivatives' exp") < message.index("raised")
