@@ -41,8 +41,16 @@ def compile_loss(model: MLP, loss: Loss, named: bool = True) -> Compiled:
         return loss.sample(model(x), row)
 
     cost.__qualname__ = f"{loss.name} of {model!r}"
-    return engine.compile(cost, [0.0] * model.nin, [0.0] * nout, params=model.parameters(),
-                          names=(lambda out: graph_names(model, out)) if named else None)
+    try:
+        return engine.compile(cost, [0.0] * model.nin, [0.0] * nout, params=model.parameters(),
+                              names=(lambda out: graph_names(model, out)) if named else None)
+    except (TypeError, ValueError, IndexError, KeyError) as error:
+        if type(loss).sample is not Loss.sample and hasattr(error, "add_note"):  # 3.11+
+            error.add_note(f"the compiled program traces {type(loss).__name__}.sample on a "
+                           f"target row of Values (loss.row(label, {nout})), one graph for "
+                           "every label; a sample that picks outputs by the label cannot be "
+                           "traced: define cost(output, row) instead (see nn.losses)")
+        raise
 
 
 def compile_outputs(model: MLP, named: bool = True) -> Compiled:
@@ -90,8 +98,8 @@ class ArrayTraining:
         nout = model.layers[-1].nout
         self.loss, self.optimizer, self.penalty = loss, optimizer, penalty
         self.X = inputs_array(X, model.nin, "fit")
-        self.Y = loss.targets_matrix(y, nout)
         self.program = compile_loss(model, loss, named=False)
+        self.Y = loss.targets_matrix(y, nout)
         classifies = loss.predict([0.0] * nout) is not None
         self.labels = np.asarray(list(y)) if classifies else None
         self.network = _Network(model) if classifies else None

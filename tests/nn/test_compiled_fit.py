@@ -186,3 +186,18 @@ def test_the_compiled_network_takes_theta_for_a_batch_and_refuses_it_for_one_sam
     assert not close(outputs(X, theta=2.0 * theta), outputs(X))  # theta, not the Values
     with pytest.raises(TypeError, match="theta= is for a batch"):
         outputs([0.5, -1.0], theta=theta)
+
+
+@pytest.mark.skipif(not hasattr(Exception, "add_note"), reason="notes are Python 3.11+")
+def test_a_loss_whose_sample_picks_by_the_label_says_why_it_cannot_be_traced():
+    class PickedSquare(losses.Loss):
+        name = "picked_square"
+
+        def sample(self, output, target):  # the graph depends on the label: not traceable
+            return (output[target] - 1.0) ** 2
+
+    mlp = MLP(2, [3, 2], seed=0)
+    with pytest.raises(TypeError) as caught:
+        train.fit(mlp, [[0.0, 1.0]], [1], PickedSquare(), progress=False, compiled=True)
+    assert "PickedSquare.sample on a target row of Values" in "".join(caught.value.__notes__)
+    train.fit(mlp, [[0.0, 1.0]], [1], PickedSquare(), progress=False, epochs=1)  # interpreted
