@@ -64,15 +64,10 @@ class Optimizer:
             for name, value in new_state.items():
                 setattr(self, name, value)
 
-    def updates(self, pairs: list[tuple[float, float]]) -> tuple[list[float], dict]:
-        """The new ``data`` of every parameter and the new values of the optimizer's state
-        attributes, from each parameter's ``(data, grad)``; changes nothing itself."""
-        import numpy as np
-        x, g = np.array(pairs, dtype=float).reshape(len(pairs), 2).T
-        return self._updated(x, g)
-
     def _updated(self, x: Any, g: Any) -> tuple[list[float], dict]:
-        """``updates`` from the arrays of the numbers and gradients, as lists."""
+        """The new ``data`` of every parameter and the new values of the optimizer's state
+        attributes, as lists, from the arrays of their numbers ``x`` and gradients ``g``;
+        changes nothing itself."""
         import numpy as np
         with np.errstate(all="ignore"):  # inf and nan are IEEE's, as on floats: no warnings
             new, state = self.array_updates(x, g, self.array_state())
