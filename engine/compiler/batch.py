@@ -589,7 +589,10 @@ class _Builder:
             found[name] = np.vectorize(entry.forward, otypes=[float])
 
             def rule(*args, entry=entry):
-                count = len(args) - 1
+                count = len(args) - 1  # the operands; the last argument is the output
+                if count == 1:  # np.vectorize gives one array, not a tuple, for one output
+                    one = np.vectorize(lambda *a: float(entry.derivatives(*a)[0]), otypes=[float])
+                    return (one(*args),)
                 return np.vectorize(lambda *a: tuple(float(x) for x in entry.derivatives(*a)),
                                     otypes=[float] * count)(*args)
             found["d_" + name] = rule

@@ -333,6 +333,29 @@ def test_a_registered_op_without_an_array_form_compiles_slowly_and_says_which():
         unregister("fmod")
 
 
+@pytest.mark.parametrize("arity", [1, 2])
+def test_a_registered_rule_without_an_array_form_gives_the_batch_its_gradients(arity):
+    # a rule, not constants: the batch program maps it over the samples (one derivative or two)
+    cube = Op(lambda x: x * x * x, lambda x, out: (3.0 * x * x,), 1)
+    times = Op(lambda x, y: x * y, lambda x, y, out: (y, x), 2)
+    register("my_op", cube if arity == 1 else times)
+    try:
+        w = Value(0.7, "w")
+
+        def f(x):
+            return engine.apply("my_op", w * x) if arity == 1 else engine.apply("my_op", w, x)
+
+        step = engine.compile(f, 0.5, params=[w])
+        X = [0.5, -2.0, 3.0]
+        by_hand = [3 * (0.7 * x) ** 2 * x if arity == 1 else x for x in X]  # d f / d w
+        with pytest.warns(RuntimeWarning, match="'my_op'.*np.vectorize"):
+            zero([w])
+            step.backward(np.array(X))
+        assert w.grad == pytest.approx(sum(by_hand), rel=1e-12)
+    finally:
+        unregister("my_op")
+
+
 def test_importing_engine_does_not_import_numpy():
     code = "import sys, engine; print('numpy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
