@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from engine.value import Value
 
+FUNCTION_PREFIXES = ("op_", "d_op_")  # the names of the functions of ops with no array form
 _INDEXED = re.compile(r"\s*([A-Za-z_]\w*)\s*\[\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*\]\s*")
 
 
@@ -37,6 +38,8 @@ class Names:
     def _free(self, base: str) -> bool:
         """Whether ``base`` and ``g<base>`` are both unused (and ``base`` no other's gradient)."""
         taken = (base, f"g{base}", base[1:] if base.startswith("g") else None)
+        if base.startswith(FUNCTION_PREFIXES):  # a registered op's functions (writing.py)
+            return False
         return base not in self.reserved and f"g{base}" not in self.reserved and not any(
             x in self.plain or x in self.dicts for x in taken)
 

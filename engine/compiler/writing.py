@@ -19,7 +19,8 @@ from engine.value import Value
 
 
 def function_name(op: str) -> str:
-    """The name a program calls a rowless op's forward by (its rule: ``d_`` before it)."""
+    """The name a program calls a rowless op's forward by (its rule: ``d_`` before it); no
+    node is named so (``Names`` keeps ``op_`` and ``d_op_`` for these)."""
     return "op_" + re.sub(r"\W", "_", op)
 
 
@@ -69,8 +70,12 @@ class Writer:
         return tuple(Symbol(f"{whole}[{i}]") for i in range(len(args)))
 
     def _rowless(self, op: str) -> str:
-        if op not in self.rowless:
-            self.rowless[op] = function_name(op)
+        if op not in self.rowless:  # "a-b" and "a_b" both read op_a_b: the second is numbered
+            name, k = function_name(op), 1
+            while name in self.rowless.values():
+                k += 1
+                name = f"{function_name(op)}_{k}"
+            self.rowless[op] = name
         return self.rowless[op]
 
 

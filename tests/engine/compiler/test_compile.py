@@ -356,6 +356,31 @@ def test_a_registered_rule_without_an_array_form_gives_the_batch_its_gradients(a
         unregister("my_op")
 
 
+def test_registered_ops_whose_names_read_alike_keep_their_own_functions():
+    # "my-op" and "my_op" are both op_my_op as Python names, and a node may be labelled so
+    register("my-op", Op(lambda x: x * x * x, lambda x, out: (3.0 * x * x,), 1))
+    register("my_op", Op(lambda x: x * x, lambda x, out: (2.0 * x,), 1))
+    try:
+        w = Value(0.7, "w")
+
+        def f(x):
+            v = w * x
+            v.label = "op_my_op"
+            return engine.apply("my-op", v) + engine.apply("my_op", v)
+
+        step = engine.compile(f, 0.5, params=[w])
+        zero([w])
+        out = step.backward(0.5)
+        v = 0.7 * 0.5
+        assert out == pytest.approx(v ** 3 + v ** 2, rel=1e-15)  # by hand
+        assert w.grad == pytest.approx((3 * v * v + 2 * v) * 0.5, rel=1e-15)
+        with pytest.warns(RuntimeWarning, match="np.vectorize"):
+            assert step(np.array([0.5]))[0] == pytest.approx(v ** 3 + v ** 2, rel=1e-15)
+    finally:
+        unregister("my-op")
+        unregister("my_op")
+
+
 def test_importing_engine_does_not_import_numpy():
     code = "import sys, engine; print('numpy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
