@@ -49,13 +49,14 @@ engine's rules run on symbols), ``arrays`` (how each op is written, the table of
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from engine.compiler.arrays import ARRAY_OPS, float_functions
 from engine.compiler.naming import Names
 from engine.compiler.program import Compiled
 from engine.compiler.source import Source
-from engine.compiler.tracing import Trace, first_difference, trace
+from engine.compiler.tracing import Trace, argument_names, first_difference, trace
 from engine.modes import TracerWarning
 from engine.value import Value
 
@@ -73,7 +74,8 @@ def compile(f: Callable[..., Value | list[Value]], *example_inputs: object,
     if not callable(f):
         raise TypeError(f"engine.compile needs a function, not {type(f).__name__}")
     params = list(params)
-    first = trace(f, example_inputs, params)
+    taken = RESERVED | set(float_functions()) | set(dir(builtins))
+    first = trace(f, example_inputs, params, argument_names(f, len(example_inputs), taken))
     given = names(first.root) if callable(names) else (names or {})
     named = name_nodes(first, given)
     for k, other in enumerate(check_inputs):

@@ -14,10 +14,11 @@ from __future__ import annotations
 import inspect
 import numbers
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
+from engine.compiler.naming import FUNCTION_PREFIXES
 from engine.modes import ModeBlock, TracerWarning
 from engine.value import Value, ancestors
 
@@ -51,17 +52,25 @@ class Trace:
         return node not in self.mapped and node not in self.active
 
 
-def argument_names(f: Callable, count: int) -> list[str]:
-    """The names of ``f``'s first ``count`` parameters (``x``, ``y``), ``arg0``... otherwise."""
+def argument_names(f: Callable, count: int, taken: Iterable[str] = ()) -> list[str]:
+    """The names of ``f``'s first ``count`` parameters (``x``, ``y``), ``arg0``... otherwise, and
+    for a name the programs use themselves (``taken``: ``P``, ``theta``, ``tanh``...), which an
+    argument would shadow."""
     try:
         found = [p.name for p in inspect.signature(f).parameters.values()
                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     except (TypeError, ValueError):
         found = []
-    names = []
+    taken = set(taken)
+    names: list[str] = []
     for i in range(count):
-        name = found[i] if i < len(found) else f"arg{i}"
-        names.append(name if name.isidentifier() and name not in names else f"arg{i}")
+        name = found[i] if i < len(found) else ""
+        if not name.isidentifier() or name in names or name in taken or \
+                name.startswith(FUNCTION_PREFIXES):
+            name = f"arg{i}"
+            while name in names or name in found or name in taken:
+                name += "_"
+        names.append(name)
     return names
 
 

@@ -381,6 +381,20 @@ def test_registered_ops_whose_names_read_alike_keep_their_own_functions():
         unregister("my_op")
 
 
+@pytest.mark.parametrize("arg", ["P", "G", "theta", "ones", "np", "tanh", "len"])
+def test_an_argument_named_as_the_programs_own_names_is_renamed_not_shadowing_them(arg):
+    # f's argument names the programs' inputs: P, theta, tanh... would shadow the programs' own
+    w = Value(0.7, "w")
+    f = eval(f"lambda {arg}: (w * {arg}).tanh()", {"w": w})
+    step = engine.compile(f, 0.5, params=[w])
+    t = math.tanh(0.7 * 0.5)
+    zero([w])
+    assert step.backward(0.5) == t and w.grad == (1 - t * t) * 0.5  # by hand, the same bits
+    zero([w])
+    assert step.backward(np.array([0.5, 0.5])).tolist() == pytest.approx([t, t], rel=1e-12)
+    assert w.grad == pytest.approx(2 * (1 - t * t) * 0.5, rel=1e-12)
+
+
 def test_importing_engine_does_not_import_numpy():
     code = "import sys, engine; print('numpy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
