@@ -23,7 +23,7 @@ from engine.compiler.arrays import ARRAY_OPS, numpy_functions
 from engine.compiler.naming import Names
 from engine.compiler.symbols import Symbol, literal
 from engine.compiler.tracing import Trace
-from engine.compiler.writing import Writer, term
+from engine.compiler.writing import Writer, term, tuple_text
 from engine.derivatives import OPS
 from engine.value import Value
 
@@ -579,7 +579,7 @@ class _Builder:
             return repr(v.data) if t.constant(v) else self.ref(v)
         if t.single:
             return text(t.root)
-        return "(" + "".join(f"{text(v)}, " for v in t.outputs) + ")"
+        return f"({tuple_text([text(v) for v in t.outputs])})"
 
     def slow_functions(self) -> dict[str, object]:
         np = self.np

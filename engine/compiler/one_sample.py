@@ -17,7 +17,7 @@ from engine.compiler.arrays import CHUNK, float_functions
 from engine.compiler.naming import Names
 from engine.compiler.symbols import Symbol, infix
 from engine.compiler.tracing import Trace
-from engine.compiler.writing import Writer, term
+from engine.compiler.writing import Writer, term, tuple_text
 from engine.derivatives import OPS, SUM
 from engine.value import backward_order
 
@@ -43,7 +43,7 @@ def write(t: Trace, names: Names) -> OneSampleProgram:
     forward = [*_unpack(used, names, "P"), *_forward_lines(t, names, writer)]
     outputs = _outputs(t, names)
     backward = _backward_lines(t, names, writer, used)
-    grads = _targets([names.grad(p) for p in used])
+    grads = tuple_text([names.grad(p) for p in used])
     dicts = sorted(names.dicts)
     declare = ([f"    {', '.join(dicts)} = {', '.join('{}' for _ in dicts)}  # names with "
                 "an index (run as plain variables)"] if dicts else [])
@@ -99,9 +99,9 @@ def _unpack(params: list, names: Names, sequence: str) -> list[str]:
     lines = []
     for i in range(0, len(targets), CHUNK):
         part = targets[i:i + CHUNK]
-        lines.append(f"    {_targets(part)} = {sequence}[{i}:{i + len(part)}]")
+        lines.append(f"    {tuple_text(part)} = {sequence}[{i}:{i + len(part)}]")
     if len(lines) == 1:
-        lines = [f"    {_targets(targets)} = {sequence}  # the parameters' numbers"]
+        lines = [f"    {tuple_text(targets)} = {sequence}  # the parameters' numbers"]
     return lines
 
 
@@ -143,11 +143,11 @@ def _outputs(t: Trace, names: Names) -> str:
         return repr(v.data) if t.constant(v) else names.name[v]
     if t.single:
         return text(t.root)
-    return f"({_targets([text(v) for v in t.outputs])})"
+    return f"({tuple_text([text(v) for v in t.outputs])})"
 
 
 def _backward_lines(t: Trace, names: Names, writer: Writer, params: list) -> list[str]:
-    lines = [f"    {_targets([names.grad(p) for p in params])} = G  # backward adds to .grad"] \
+    lines = [f"    {tuple_text([names.grad(p) for p in params])} = G  # backward adds to .grad"] \
         if params else []
     if t.root not in t.active:
         return lines
@@ -169,11 +169,6 @@ def _backward_lines(t: Trace, names: Names, writer: Writer, params: list) -> lis
                 assigned.add(operand)
                 lines.append(f"    {target} = {product}")
     return lines
-
-
-def _targets(names: list[str]) -> str:
-    """Names as a tuple is written: ``a, b``; one name keeps its comma, ``a,``."""
-    return ", ".join(names) + ("," if len(names) == 1 else "")
 
 
 def _atom(text: str) -> bool:

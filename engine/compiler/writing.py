@@ -79,6 +79,11 @@ class Writer:
         return self.rowless[op]
 
 
+def tuple_text(names: list[str]) -> str:
+    """Names as a tuple is written: ``a, b``; one name keeps its comma, ``a,``."""
+    return ", ".join(names) + ("," if len(names) == 1 else "")
+
+
 def term(local: Symbol, g: str) -> str:
     """``local * g``, the chain rule's product, written as the engine computes it (1.0 * g is
     g, -1.0 * g is -g, bit for bit)."""
