@@ -128,6 +128,31 @@ def affine(*wxb: float) -> float:
     return total
 
 
+def mul_local(x, y, out):
+    """d(x y)/dx = y, d(x y)/dy = x."""
+    return (y, x)
+
+
+def div_local(x, y, out):
+    """d(x / y)/dx = 1 / y (times g: g / y, see ``reciprocal``), d(x / y)/dy = -out / y."""
+    return (reciprocal(y), div(-out, y))
+
+
+def leaky_relu_local(x, slope, out):
+    """1 above 0, the slope at and below 0 (PyTorch's choice at the kink); the slope is fixed."""
+    return (1.0 if x > 0 else slope, 0.0)
+
+
+def ones_local(*xs_out):
+    """A sum's local derivatives: 1 for each operand."""
+    return (1.0,) * (len(xs_out) - 1)
+
+
+def zeros_local(*xs_out):
+    """``max_shift``'s: 0 for each operand (its value cancels; see ``max_shift``)."""
+    return (0.0,) * (len(xs_out) - 1)
+
+
 def affine_local(*wxb_out):
     """dz/dw_i = x_i, dz/dx_i = w_i, dz/db = 1."""
     n = (len(wxb_out) - 2) // 2
@@ -198,6 +223,11 @@ def affine_chain_rule(z, g: float) -> None:
     row[-1].grad += g
 
 
+AFFINE_FAST_PATH = {"store": affine_store, "operands": affine_operands,
+                    "chain_rule": affine_chain_rule}
+"""How an ``affine`` node stores its operands (two shared groups) and its chain rule for them."""
+
+
 # -- the table ----------------------------------------------------------------------------------
 
 REAL, POSITIVE, NONZERO = "real", "positive", "nonzero"  # where an operand keeps the op smooth
@@ -220,7 +250,10 @@ class Op:
     - How it prints: ``symbol`` is its Python spelling when it is written infix (``x + y``) or,
       with one operand, prefix (``-x``), and ``precedence`` how tightly that binds; other ops are
       written as calls, ``tanh(x)``. ``commutative`` lets drawings leave its operands unnumbered.
-      ``torch`` is its PyTorch equivalent, ``torch(torch_module, *operands)``.
+    - What an op is for another interpreter lives in that interpreter's own table, one row per
+      op: PyTorch's in ``engine.testing.torch_ops.TORCH``, the compiler's array forms in
+      ``engine.compiler``. ``torch`` is a registered op's PyTorch row, if it brings one
+      (``torch(torch_module, *operands)``); ``TORCH`` has the built-in ones.
     - A fast path, for the op that needs one: ``store`` and ``operands`` say how its nodes store
       their operands otherwise (as two groups that nodes share, which the walk of the backward
       pass visits once): ``store(operands)`` gives the two groups, ``operands(x, y)`` spells
@@ -289,67 +322,28 @@ def local_derivatives(node, on_values: bool = False) -> tuple[tuple, ...]:
     return tuple(zip(operands, local, strict=True))
 
 
-def _leaky_relu_torch(t, x, slope):
-    return t.nn.functional.leaky_relu(x, slope)
-
-
-def _affine_torch(t, *wxb):
-    n = affine_width(len(wxb))
-    out = wxb[-1]
-    for w, x in zip(wxb[:n], wxb[n:-1], strict=True):
-        out = out + w * x  # not +=: that would change the bias tensor in place
-    return out
-
-
-def _max_shift_torch(t, *xs):
-    largest = t.stack(xs).max().detach()
-    return t.where(t.isfinite(largest), largest, t.zeros_like(largest))
-
-
-def _sum_torch(t, *xs):
-    return sum(xs[1:], xs[0]) if xs else t.tensor(0.0, dtype=t.float64)
-
-
 # fmt: off
 OPS: dict[str, Op] = {
-    "+":   Op(add, (1.0, 1.0), 2, symbol="+", precedence=SUM, commutative=True,
-              torch=lambda t, x, y: x + y),
-    "-":   Op(sub, (1.0, -1.0), 2, symbol="-", precedence=SUM, torch=lambda t, x, y: x - y),
-    "*":   Op(mul, lambda x, y, out: (y, x), 2, symbol="*", precedence=PRODUCT,
-              commutative=True, torch=lambda t, x, y: x * y),
-    "/":   Op(ieee.div, lambda x, y, out: (reciprocal(y), div(-out, y)), 2, (REAL, NONZERO),
-              symbol="/", precedence=PRODUCT, torch=lambda t, x, y: x / y),
-    "**":  Op(ieee.power, power_local, 2,
-              (POSITIVE,), constants=(1,), symbol="**", precedence=POWER,
-              torch=lambda t, x, c: x ** c),
-    "pow": Op(ieee.power, pow_local, 2,
-              (POSITIVE, REAL), symbol="**", precedence=POWER, torch=lambda t, x, y: t.pow(x, y)),
-    "neg": Op(neg, (-1.0,), 1, symbol="-", precedence=PREFIX, torch=lambda t, x: -x),
-    "abs":        Op(abs,          lambda x, out: (sign(x),), 1, kinks=(0.0,),
-                     torch=lambda t, x: t.abs(x)),
-    "exp":        Op(ieee.exp,     lambda x, out: (out,), 1, torch=lambda t, x: t.exp(x)),
-    "log":        Op(ieee.log,     lambda x, out: (reciprocal(x),), 1, (POSITIVE,),
-                     torch=lambda t, x: t.log(x)),
-    "sqrt":       Op(ieee.sqrt,    lambda x, out: (div(0.5, out),), 1, (POSITIVE,),
-                     torch=lambda t, x: t.sqrt(x)),
-    "sin":        Op(ieee.sin,     lambda x, out: (cos(x),), 1, torch=lambda t, x: t.sin(x)),
-    "cos":        Op(ieee.cos,     lambda x, out: (-sin(x),), 1, torch=lambda t, x: t.cos(x)),
-    "tanh":       Op(ieee.tanh,    lambda x, out: (1.0 - out * out,), 1,
-                     torch=lambda t, x: t.tanh(x)),
-    "sigmoid":    Op(ieee.sigmoid, lambda x, out: (out * (1.0 - out),), 1,
-                     torch=lambda t, x: t.sigmoid(x)),
-    "relu":       Op(ieee.relu,    lambda x, out: (0.0 if x <= 0 else 1.0,), 1, kinks=(0.0,),
-                     torch=lambda t, x: t.relu(x)),
-    "leaky_relu": Op(leaky_relu,   lambda x, slope, out: (1.0 if x > 0 else slope, 0.0), 2,
-                     kinks=(0.0,), constants=(1,), torch=_leaky_relu_torch),
-    "sum":        Op(add_all,      lambda *xs_out: (1.0,) * (len(xs_out) - 1), None,
-                     commutative=True, torch=_sum_torch),
-    "max_shift":  Op(max_shift,    lambda *xs_out: (0.0,) * (len(xs_out) - 1), None, smooth=False,
-                     torch=_max_shift_torch),
-    "affine":     Op(affine,       affine_local, None, commutative=True,
-                     torch=_affine_torch,
-                     store=affine_store, operands=affine_operands,
-                     chain_rule=affine_chain_rule),
+    "+":          Op(add,          (1.0, 1.0), 2, symbol="+", precedence=SUM, commutative=True),
+    "-":          Op(sub,          (1.0, -1.0), 2, symbol="-", precedence=SUM),
+    "*":          Op(mul,          mul_local, 2, symbol="*", precedence=PRODUCT, commutative=True),
+    "/":          Op(ieee.div,     div_local, 2, (REAL, NONZERO), symbol="/", precedence=PRODUCT),
+    "**":         Op(ieee.power,   power_local, 2, (POSITIVE,), constants=(1,), symbol="**", precedence=POWER),  # noqa: E501
+    "pow":        Op(ieee.power,   pow_local, 2, (POSITIVE, REAL), symbol="**", precedence=POWER),
+    "neg":        Op(neg,          (-1.0,), 1, symbol="-", precedence=PREFIX),
+    "abs":        Op(abs,          lambda x, out: (sign(x),), 1, kinks=(0.0,)),
+    "exp":        Op(ieee.exp,     lambda x, out: (out,), 1),
+    "log":        Op(ieee.log,     lambda x, out: (reciprocal(x),), 1, (POSITIVE,)),
+    "sqrt":       Op(ieee.sqrt,    lambda x, out: (div(0.5, out),), 1, (POSITIVE,)),
+    "sin":        Op(ieee.sin,     lambda x, out: (cos(x),), 1),
+    "cos":        Op(ieee.cos,     lambda x, out: (-sin(x),), 1),
+    "tanh":       Op(ieee.tanh,    lambda x, out: (1.0 - out * out,), 1),
+    "sigmoid":    Op(ieee.sigmoid, lambda x, out: (out * (1.0 - out),), 1),
+    "relu":       Op(ieee.relu,    lambda x, out: (0.0 if x <= 0 else 1.0,), 1, kinks=(0.0,)),
+    "leaky_relu": Op(leaky_relu,   leaky_relu_local, 2, kinks=(0.0,), constants=(1,)),
+    "sum":        Op(add_all,      ones_local, None, commutative=True),
+    "max_shift":  Op(max_shift,    zeros_local, None, smooth=False),
+    "affine":     Op(affine,       affine_local, None, commutative=True, **AFFINE_FAST_PATH),
 }
 # fmt: on
 for _name, _op in OPS.items():

@@ -1,7 +1,7 @@
 """Comparing deltagrad's values and gradients with PyTorch's (float64), an independent engine.
 
-Programs are translated op by op with each table entry's ``torch`` field,
-``OPS[name].torch(torch_module, *operands)``: what an op is in PyTorch lives in its Op.
+Programs are translated op by op with each op's row of PyTorch translations,
+``engine.testing.torch_ops.translation(name)(torch_module, *operands)``.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 
-from engine.derivatives import OPS
 from engine.functional import floats
 from engine.testing.programs import Program
 from engine.testing.report import function_name
 from engine.testing.runner import Runner, default_inputs, input_names
 from engine.testing.tolerance import check_tolerances, same_float
+from engine.testing.torch_ops import translation
 from engine.value import Value
 
 
@@ -24,11 +24,11 @@ def assert_grads_match_torch(f: Callable[..., object], *inputs: float | Value,
     """Assert that deltagrad's gradients of ``f`` equal PyTorch's (float64), or skip the test.
 
     Without torch installed, the calling test is skipped with a reason that says so. ``f`` is
-    either a :class:`engine.programs.Program` (each op is translated by its entry's ``torch``
-    field; ``torch_ops`` adds or replaces translations, functions of the operands, e.g. for a
-    user-registered op without one), or a function that uses only what Values and tensors share
-    (operators, ``.tanh()``, ``.exp()``, ...). nan equals nan, and inf must match exactly.
-    Values ``f`` captures keep their grads.
+    either a :class:`engine.programs.Program` (each op is translated by its row of
+    ``engine.testing.torch_ops``; ``torch_ops`` adds or replaces translations, functions of
+    the operands, e.g. for a user-registered op without one), or a function that uses only
+    what Values and tensors share (operators, ``.tanh()``, ``.exp()``, ...). nan equals nan,
+    and inf must match exactly. Values ``f`` captures keep their grads.
     """
     check_tolerances(atol, rtol)
     try:
@@ -89,11 +89,12 @@ def _translations(torch: object, program: Program,
     for name in dict.fromkeys(ins.op for ins in program.instructions):
         if name in extra:
             ops[name] = extra[name]
-        elif name in OPS and OPS[name].torch is not None:
-            ops[name] = functools.partial(OPS[name].torch, torch)
+        elif translation(name) is not None:
+            ops[name] = functools.partial(translation(name), torch)
         else:
             raise KeyError(f"no translation for the operation {name!r} into PyTorch: give its "
-                           f"Op a torch field (torch=lambda t, x: ...) or pass "
+                           f"Op a torch field (torch=lambda t, x: ...), add a row to "
+                           f"engine.testing.torch_ops.TORCH or pass "
                            f"torch_ops={{{name!r}: ...}}")
     return ops
 

@@ -120,3 +120,22 @@ def test_store_is_refused_for_an_op_of_one_or_two_operands():
         register("pair", Op(lambda x, y: x + y, (1.0, 1.0), 2,
                             store=lambda xs: (xs, ()), operands=lambda x, y: x))
     assert "pair" not in OPS
+
+
+def test_each_operation_is_one_line_of_the_table():
+    """The module's first line promises it: one row per op. What other interpreters need lives in
+    their own tables (PyTorch's in engine.testing.torch_ops), one row per op too."""
+    import ast
+    from pathlib import Path
+
+    from engine.testing.torch_ops import TORCH
+
+    source = Path(__file__).resolve().parents[2] / "engine" / "derivatives.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    (table,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)
+                and getattr(node.target, "id", "") == "OPS"]
+    rows = {ast.literal_eval(k): (v.lineno, v.end_lineno)
+            for k, v in zip(table.keys, table.values, strict=True)}
+    assert rows and all(first == last for first, last in rows.values()), rows
+    assert set(rows) <= set(TORCH)  # every built-in op has its PyTorch row
+    assert all(OPS[name].torch is None for name in rows)  # and none in the table

@@ -1,7 +1,7 @@
 """The engine against torch.autograd: random graphs of every op, evaluated by both, same gradients.
 
 Each program drawn by ``engine.strategies.graphs`` is built twice: with Values (``program(...)``)
-and with float64 tensors through each op's ``OPS[op].torch`` translation
+and with float64 tensors through each op's row of ``engine.testing.torch_ops``
 (``Program.build_with``). PyTorch is the independent oracle: its derivatives are its own code.
 The strategies keep every point finite and away from domain edges and kinks, where deltagrad and
 PyTorch differ on purpose (nan masking, relu'(nan)); these tests never go there.
@@ -25,14 +25,15 @@ from engine import Value
 from engine.derivatives import OPS
 from engine.testing.programs import Instruction, Program
 from engine.testing.strategies import graphs, op_names
+from engine.testing.torch_ops import translation
 
 TOLERANCE = 1e-12
 
 
 def torch_ops() -> dict:
-    """Each op's torch translation, from the table (the field every op declares)."""
-    return {name: (lambda entry: lambda *xs: entry.torch(torch, *xs))(op)
-            for name, op in OPS.items() if op.torch is not None}
+    """Each op's torch translation, from its row of engine.testing.torch_ops."""
+    return {name: (lambda row: lambda *xs: row(torch, *xs))(translation(name))
+            for name in OPS if translation(name) is not None}
 
 
 def gradients_disagree(program: Program) -> list[str]:
@@ -51,7 +52,7 @@ def gradients_disagree(program: Program) -> list[str]:
 
 
 def test_every_op_has_a_torch_translation():
-    assert [name for name, op in OPS.items() if op.torch is None] == []
+    assert [name for name in OPS if translation(name) is None] == []
 
 
 @settings(max_examples=max(300, settings.default.max_examples))  # the thorough profile: more
