@@ -7,7 +7,6 @@ NumPy arrays runs the batch program. Both are written when first needed, from th
 from __future__ import annotations
 
 import html
-import numbers
 from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import repeat
@@ -17,6 +16,7 @@ from engine.compiler.naming import Names
 from engine.compiler.one_sample import OneSampleProgram
 from engine.compiler.source import Source
 from engine.compiler.tracing import Trace
+from engine.conversions import real
 from engine.value import Value
 
 SHOWN_PARAMETERS = 2_000
@@ -195,12 +195,10 @@ def _depth(x: object) -> int:
 
 def _floats(x: object, shape: tuple[int, ...], where: str) -> object:
     if not shape:
-        if isinstance(x, float):
-            return x
-        if isinstance(x, numbers.Real) and not isinstance(x, Value):
-            return float(x)
-        raise TypeError(f"input {where} must be a number here (as in the example), not "
-                        f"{type(x).__name__}")
+        if isinstance(x, Value):
+            raise TypeError(f"input {where} must be a number here (as in the example), not "
+                            "Value: give its .data")
+        return real(x, f"input {where} (a number, as in the example)")  # as Value(x) reads it
     try:
         n = len(x)  # type: ignore[arg-type]
     except TypeError:

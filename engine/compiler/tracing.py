@@ -96,7 +96,7 @@ def shape_of(example: object, where: str) -> tuple[int, ...]:
 
 def _leaves(example: object, text: str, flat: list[Value], texts: list[str]) -> object:
     if isinstance(example, numbers.Real):
-        leaf = Value(float(example))
+        leaf = Value(example)  # as Value reads a number: an int past the float range is inf
         flat.append(leaf)
         texts.append(text)
         return leaf

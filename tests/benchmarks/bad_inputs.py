@@ -320,11 +320,10 @@ def cases(tmp: Path) -> list[tuple[str, object, tuple[str, ...]]]:
 
 
 def _torch_cases() -> list[tuple[str, object, tuple[str, ...]]]:
-    """from_torch on modules whose function it cannot reproduce, or too large to read."""
-    try:
-        import torch
-    except ImportError:
-        return []
+    """from_torch on modules whose function it cannot reproduce, or too large to read. PyTorch
+    is a test dependency (``pip install -e ".[test]"``): without it this script stops here rather
+    than report fewer cases as if they were all."""
+    import torch
     from nn import MLP
     tnn = torch.nn
 

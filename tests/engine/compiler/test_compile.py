@@ -309,6 +309,20 @@ def test_inputs_of_the_wrong_shape_are_refused_with_the_inputs_name():
         engine.compile(lambda x: w * x, Value(1.0), params=[w])
 
 
+def test_numbers_given_to_a_program_are_read_as_value_reads_them():
+    """An int past the float range is +-inf for Value (IEEE rounding), so for a program too,
+    at tracing and at a call; a Value given where a number goes is refused, naming the input."""
+    w = Value(2.0)
+    step = engine.compile(lambda x: w * x, 1.0, params=[w])
+    assert step(10**400) == (w * Value(10**400)).data == math.inf
+    assert step(-(10**400)) == -math.inf
+    assert engine.compile(lambda x: w * x, 10**400, params=[w])(1.0) == 2.0
+    with pytest.raises(TypeError, match=r"input x .*Value: give its \.data"):
+        step(Value(1.0))
+    with pytest.raises(TypeError, match=r"input x \(a number, as in the example\) must be a real"):
+        step("1.0")
+
+
 def _mod_forward(x: float, y: float) -> float:
     return math.fmod(x, y)
 
