@@ -324,6 +324,7 @@ def _torch_cases() -> list[tuple[str, object, tuple[str, ...]]]:
     is a test dependency (``pip install -e ".[test]"``): without it this script stops here rather
     than report fewer cases as if they were all."""
     import torch
+
     from nn import MLP
     tnn = torch.nn
 
