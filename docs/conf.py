@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))  # autodoc imports engine and nn from this checkou
 project = "deltagrad"
 author = "deltagrad developers"
 copyright = "deltagrad developers, MIT licence"
-release = version = "0.1.0"
+release = version = "0.2.0"
 
 extensions = [
     "myst_nb",  # MyST Markdown pages and executed notebooks (includes myst_parser)
