@@ -3,8 +3,9 @@
 After ``y.backward(create_graph=True)``, each ``u.grad`` is a node: ``dy/du``. The backward pass
 made it from the terms of the chain rule, ``sum_n dn/du * dy/dn`` over the nodes ``n`` that use
 ``u``, each ``dn/du`` computed by ``n``'s rule run on Values, and wrote their sum as one node
-(``engine.create_graph.GradientSums``): ``dy/dn`` itself for a lone term ``1 * dy/dn``, a product for
-another lone term, else a ``sum`` or an ``affine`` node ``sum_k local_k * upstream_k``.
+(``engine.create_graph.GradientSums``): ``dy/dn`` itself for a lone term ``1 * dy/dn``, a
+product for another lone term, else a ``sum`` or an ``affine`` node ``sum_k local_k *
+upstream_k``.
 :func:`gradient_names` gives those nodes their names, read off the graph after the fact (the
 pass itself labels nothing, so it costs nothing), for ``draw_graph(x.grad, gradient_of=y)``.
 """
