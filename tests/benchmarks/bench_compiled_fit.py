@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 import torch
+from bench_torch import BATCH, LR, torch_epoch  # the digits workload, defined once
 
 from nn import MLP, data, losses, optim, train
 
-BATCH, LR, EXTRA_EPOCHS = 32, 0.1, 20
+EXTRA_EPOCHS = 20
 
 
 def fitted(X: list, y: list, epochs: int, compiled: bool) -> tuple[MLP, float]:
@@ -44,19 +45,6 @@ def fitted(X: list, y: list, epochs: int, compiled: bool) -> tuple[MLP, float]:
               shuffle=False, progress=False, compiled=compiled,
               optimizer=optim.SGD(mlp.parameters(), lr=LR))
     return mlp, time.perf_counter() - start
-
-
-def torch_epoch(X: list, y: list) -> float:
-    module = MLP(64, [32, 10], init="xavier", seed=0).to_torch()
-    sgd = torch.optim.SGD(module.parameters(), lr=LR)
-    criterion = torch.nn.CrossEntropyLoss()
-    T, labels = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
-    start = time.perf_counter()
-    for s in range(0, len(T), BATCH):
-        sgd.zero_grad()
-        criterion(module(T[s:s + BATCH]), labels[s:s + BATCH]).backward()
-        sgd.step()
-    return time.perf_counter() - start
 
 
 def main() -> None:
