@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from engine import ieee
 from engine.compiler.symbols import Symbol, call, infix
-from engine.derivatives import OPS, PRODUCT, SUM, leaky_relu
+from engine.derivatives import OPS, PRODUCT, SUM, div, leaky_relu, reciprocal
 
 CHUNK = 32  # terms per line of a long sum: Python's compiler recurses once per term
 
@@ -64,6 +64,17 @@ def _pow_local(x: Symbol, y: Symbol, out: Symbol) -> tuple[Symbol, Symbol]:
     dy = call("where", x != 0, out * call("log", x), call("where", y >= 0, 0.0,
                                                           out * call("log", x)))
     return dx, dy
+
+
+def _div_local(x: Symbol, y: Symbol, out: Symbol) -> tuple[Symbol, Symbol]:
+    """``div_local`` with its ``reciprocal(y)`` kept as a call: on floats that helper's product
+    with g is g / y where 1 / y overflows (a subnormal y), which the text 1.0 / y would lose."""
+    return call("reciprocal", y), div(-out, y)
+
+
+def _log_local(x: Symbol, out: Symbol) -> tuple[Symbol]:
+    """``log``'s rule, ``reciprocal(x)``, kept as a call for the same reason."""
+    return (call("reciprocal", x),)
 
 
 def _abs_local(x: Symbol, out: Symbol) -> tuple[Symbol]:
@@ -138,13 +149,13 @@ ARRAY_OPS: dict[str, ArrayOp] = {
     "+":   ArrayOp(_infix("+", SUM)),
     "-":   ArrayOp(_infix("-", SUM)),
     "*":   ArrayOp(_infix("*", PRODUCT)),
-    "/":   ArrayOp(_calls("div"), lambda np: {"div": np.divide}),
+    "/":   ArrayOp(_calls("div"), lambda np: {"div": np.divide}, local=_div_local),
     "**":  ArrayOp(_calls("power"), lambda np: {"power": np.power}),
     "pow": ArrayOp(_calls("power"), lambda np: {"power": np.power}, local=_pow_local),
     "neg": ArrayOp(_neg),
     "abs": ArrayOp(_calls("abs"), lambda np: {"abs": np.abs}, local=_abs_local),
     "exp": ArrayOp(_calls("exp"), lambda np: {"exp": np.exp}),
-    "log": ArrayOp(_calls("log"), lambda np: {"log": np.log}),
+    "log": ArrayOp(_calls("log"), lambda np: {"log": np.log}, local=_log_local),
     "sqrt": ArrayOp(_calls("sqrt"), lambda np: {"sqrt": np.sqrt}),
     "sin": ArrayOp(_calls("sin"), lambda np: {"sin": np.sin}),
     "cos": ArrayOp(_calls("cos"), lambda np: {"cos": np.cos}),
@@ -160,7 +171,8 @@ ARRAY_OPS: dict[str, ArrayOp] = {
 # fmt: on
 
 FLOAT_HELPERS: dict[str, object] = {
-    "div": ieee.div, "power": ieee.power, "log": ieee.log, "exp": ieee.exp, "sqrt": ieee.sqrt,
+    "div": ieee.div, "reciprocal": reciprocal, "power": ieee.power, "log": ieee.log,
+    "exp": ieee.exp, "sqrt": ieee.sqrt,
     "sin": ieee.sin, "cos": ieee.cos, "tanh": ieee.tanh, "sign": ieee.sign,
     "where": lambda condition, if_true, if_false: if_true if condition else if_false,
     "inf": math.inf, "nan": math.nan,
@@ -192,7 +204,8 @@ def numpy_functions() -> dict[str, object]:
     import numpy as np
 
     names: dict[str, object] = {
-        "np": np, "div": np.divide, "power": np.power, "log": np.log, "exp": np.exp,
+        "np": np, "div": np.divide, "reciprocal": lambda y: np.divide(1.0, y),
+        "power": np.power, "log": np.log, "exp": np.exp,
         "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
         "sign": lambda x: np.sign(x) + 0.0, "where": np.where, "inf": math.inf, "nan": math.nan,
     }

@@ -78,3 +78,19 @@ def test_each_row_of_the_conventions_holds_in_both_programs(name, op, operands, 
     assert all(same(o, value) for o in outputs), step.batch_source
     assert all(map(same, [p.grad for p in params], [2 * g for g in gradients])), \
         step.batch_source
+
+
+@pytest.mark.parametrize("op", ["/", "log"])
+def test_a_subnormal_divisor_gives_backwards_gradient_in_the_one_sample_program(op):
+    """d(x / y)/dx times g is g / y, not (1 / y) * g, where 1 / y overflows (a subnormal y), and
+    so for log: 1e-20 / 1e-310 = 1e290 by hand (PyTorch too), where the product would give inf."""
+
+    def loss(w, y):
+        return (w / y) * 1e-20 if op == "/" else (w * y).log() * 1e-20
+
+    example = 1e-310 if op == "/" else 1e-10  # log: w * y = 1e-310
+    by_hand = 1e-20 / 1e-310 if op == "/" else 1e-10 * (1e-20 / 1e-310)
+    w, v = Value(1e-300), Value(1e-300)
+    engine.compile(lambda y: loss(w, y), example, params=[w]).backward(example)
+    loss(v, Value(example)).backward()
+    assert w.grad == v.grad == pytest.approx(by_hand, rel=1e-12)
