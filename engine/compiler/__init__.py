@@ -20,7 +20,8 @@ whole batch with NumPy (a layer's ``affine`` nodes as one matrix product)::
 
 API (what notebooks, ``nn`` and tests may rely on):
 
-- ``compile(f, *example_inputs, params=(), names=None, check_inputs=())`` -> ``Compiled``.
+- ``compile(f, *example_inputs, params=(), names=None, check_inputs=(), has_aux=False)`` ->
+  ``Compiled``.
   ``f`` takes one sample: numbers, or nested lists of numbers (the same shape at every call),
   which it receives as Values; it reads its parameters (leaf Values listed by ``params``)
   through a closure, and returns a Value or a list of Values (``backward`` then differentiates
@@ -29,6 +30,10 @@ API (what notebooks, ``nn`` and tests may rely on):
   ``names(output) -> dict`` is called on the traced output). ``check_inputs`` is a list of
   other examples (tuples of inputs): each is traced too, and compile refuses if the graph
   differs, naming the first node that does (a branch on data, a number read off the data).
+  ``has_aux=True`` (as in JAX): ``f`` returns a pair ``(outputs, aux)``, ``aux`` a Value or a
+  list of Values the programs compute and return beside the outputs, never differentiated (a
+  network's logits beside its loss): ``__call__`` and ``backward`` then return the pair
+  ``(outputs, aux)``, and ``gradients`` returns ``((outputs, aux), gradients)``.
 - ``Compiled``: ``__call__(*inputs, theta=)``, ``backward(*inputs, exact=False)``
   (``exact=True``: a batch through the one-sample program, sample after sample, the bits of
   ``backward()`` on each in turn), ``gradients(*inputs, theta=)``,
@@ -68,14 +73,15 @@ RESERVED = {"P", "G", "np", "theta", "ones"}
 def compile(f: Callable[..., Value | list[Value]], *example_inputs: object,
             params: Iterable[Value] = (),
             names: Mapping[Value, str] | Callable[[Value], Mapping[Value, str]] | None = None,
-            check_inputs: Sequence[Sequence[object]] = ()) -> Compiled:
+            check_inputs: Sequence[Sequence[object]] = (), has_aux: bool = False) -> Compiled:
     """Trace ``f`` on ``example_inputs`` (one sample) and return its programs (``Compiled``).
     See the module's docstring for the whole interface."""
     if not callable(f):
         raise TypeError(f"engine.compile needs a function, not {type(f).__name__}")
     params = list(params)
     taken = RESERVED | set(float_functions()) | set(dir(builtins))
-    first = trace(f, example_inputs, params, argument_names(f, len(example_inputs), taken))
+    first = trace(f, example_inputs, params, argument_names(f, len(example_inputs), taken),
+                  has_aux)
     given = names(first.root) if callable(names) else (names or {})
     named = name_nodes(first, given)
     for k, other in enumerate(check_inputs):
@@ -84,7 +90,7 @@ def compile(f: Callable[..., Value | list[Value]], *example_inputs: object,
         if len(other) != len(example_inputs):
             raise TypeError(f"check_inputs[{k}] has {len(other)} inputs; the example has "
                             f"{len(example_inputs)}")
-        again = trace(f, other, params, first.arg_names)
+        again = trace(f, other, params, first.arg_names, has_aux)
         if again.shapes != first.shapes:
             raise ValueError(f"check_inputs[{k}] has inputs of shapes {again.shapes}; the "
                              f"example's are {first.shapes}")

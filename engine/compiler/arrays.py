@@ -87,12 +87,26 @@ class ArrayOp:
     """How one op is written: ``forward(*operand_symbols) -> Symbol``; ``numpy`` maps the names
     that text calls to NumPy functions (filled by :func:`numpy_functions`); ``local`` replaces
     the engine's rule where running it on symbols would not say what it does on floats;
-    ``groups`` says how nodes of the op become one matrix operation (affine)."""
+    ``groups`` says how nodes of the op become one matrix operation (affine); ``over_rows``
+    how one node of an op of many operands reads whole blocks (:class:`OverRows`)."""
 
     forward: Callable[..., Symbol]
     numpy: Callable[[object], dict[str, Callable]] = lambda np: {}
     local: Callable[..., tuple] | None = None
     groups: AffineGroups | None = None
+    over_rows: OverRows | None = None
+
+
+@dataclass(frozen=True)
+class OverRows:
+    """A node whose operands are the rows of blocks (a sum of a layer's outputs, the shift of
+    log-sum-exp, a dot product of two blocks) written as one NumPy call over the rows:
+    ``sum_rows(M1)`` instead of ``M1[0] + M1[1] + ...``. ``split`` groups the operands (a tuple
+    of nodes is read as a block, a node as itself); ``forward`` writes the node from the groups'
+    symbols. The derivatives are the table's rule, run with each block's name for its rows."""
+
+    forward: Callable[..., Symbol]
+    split: Callable[[tuple], tuple] = lambda operands: (operands,)
 
 
 @dataclass(frozen=True)
@@ -128,13 +142,30 @@ class AffineGroups:
         return lines
 
 
+def _np_sum_rows(np):
+    def sum_rows(S, start=None):
+        """The rows of ``S`` added left to right (after ``start``), as ``add_all`` and
+        ``affine`` add: NumPy's own sum may pair them otherwise, a few last bits apart."""
+        S = S.copy()
+        if start is not None:
+            S[0] += start
+        return np.add.accumulate(S, axis=0, out=S)[-1]
+    return {"sum_rows": sum_rows}
+
+
 def _np_max_shift(np):
     def max_shift(*xs):  # Python's max: the first of equals, and a nan first stays
         largest = xs[0]
         for x in xs[1:]:
             largest = np.where(x > largest, x, largest)
         return np.where(np.isfinite(largest), largest, 0.0)
-    return {"max_shift": max_shift}
+
+    def max_shift_rows(S):
+        """``max_shift`` of each column: Python's max skips a nan after the first row, as
+        ``fmax`` does, and keeps one in the first row (then 0.0)."""
+        largest = np.fmax.reduce(S, axis=0)
+        return np.where(np.isfinite(largest) & (S[0] == S[0]), largest, 0.0)
+    return {"max_shift": max_shift, "max_shift_rows": max_shift_rows}
 
 
 def _np_sigmoid(np):
@@ -164,9 +195,12 @@ ARRAY_OPS: dict[str, ArrayOp] = {
     "relu": ArrayOp(_calls("relu"), lambda np: {"relu": lambda x: np.where(x <= 0, 0.0, x)}),
     "leaky_relu": ArrayOp(_calls("leaky_relu"),
                           lambda np: {"leaky_relu": lambda x, s: np.where(x > 0, x, s * x)}),
-    "sum": ArrayOp(_sum),
-    "max_shift": ArrayOp(_calls("max_shift"), _np_max_shift),
-    "affine": ArrayOp(_affine, groups=AffineGroups()),
+    "sum": ArrayOp(_sum, _np_sum_rows, over_rows=OverRows(_calls("sum_rows"))),
+    "max_shift": ArrayOp(_calls("max_shift"), _np_max_shift,
+                         over_rows=OverRows(_calls("max_shift_rows"))),
+    "affine": ArrayOp(_affine, _np_sum_rows, groups=AffineGroups(),
+                      over_rows=OverRows(lambda W, X, b: call("sum_rows", W * X, b),
+                                         AffineGroups().split)),
 }
 # fmt: on
 

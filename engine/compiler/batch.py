@@ -5,8 +5,10 @@ on arrays of B numbers); a node that depends on the parameters only is one numbe
 make a layer are *blocks*, matrices whose rows are nodes and whose columns are samples: the
 inputs (``A0 = x.T``), a layer's ``affine`` nodes that read the same inputs (``Z1 = W1 @ A0 +
 b1``: the ``affine`` row of the table says how, :class:`engine.compiler.arrays.AffineGroups`),
-and an op applied to every row of a block (``A1 = tanh(Z1)``). The adjoint runs the same
-units backwards: ``gZ1 = gA1 * (1.0 - A1 * A1)``, ``gW1 += gZ1 @ A0.T``.
+and an op applied to every row of a block (``A1 = tanh(Z1)``). A node whose operands are the rows
+of blocks (a sum, log-sum-exp's shift, a dot product: ``ARRAY_OPS[op].over_rows``) is one call
+over them (``v = sum_rows(M1)``). The adjoint runs the same units backwards: ``gZ1 = gA1 * (1.0 -
+A1 * A1)``, ``gW1 += gZ1 @ A0.T``, ``gM1 = np.zeros_like(M1) + gv``.
 
 The parameters are one array ``theta`` (in the order of ``params``), their gradients one array
 ``G``; a layer's ``W1`` and ``b1`` are views of ``theta``, ``gW1`` and ``gb1`` of ``G``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import heapq
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -23,7 +26,7 @@ from engine.compiler.arrays import ARRAY_OPS, numpy_functions
 from engine.compiler.naming import Names
 from engine.compiler.symbols import Symbol, literal
 from engine.compiler.tracing import Trace
-from engine.compiler.writing import Writer, term, tuple_text
+from engine.compiler.writing import Writer, returned, term
 from engine.derivatives import OPS
 from engine.value import Value
 
@@ -35,13 +38,14 @@ FORWARD = "batch_forward"
 class Unit:
     """What one step of the program computes: a block of nodes, or one node."""
 
-    kind: str  # "input", "layer", "map", "stack", "node"
+    kind: str  # "input", "layer", "map", "stack", "node", "rows" (a node reading whole blocks)
     nodes: list[Value]  # the rows of a block, or the one node
     name: str = ""  # a block's matrix
     operand: Unit | None = None  # a layer's inputs block, a map's operand block
     op: str = ""
     arrays: LayerArrays | None = None  # a layer's weights and biases
     arg: int = -1  # an input block's argument
+    groups: tuple = ()  # a "rows" node's operands: the blocks it reads whole, or single nodes
 
     @property
     def newest(self) -> int:
@@ -124,15 +128,14 @@ class BatchProgram:
         return self._shaped(out, len(arrays[0])), G.copy()
 
     def _shaped(self, out, size):
-        import numpy as np
-
-        if self.single:
-            if type(out) is np.ndarray and out.shape == (size,) and out.dtype == np.float64 \
-                    and self.trace.root not in self.trace.input_place:  # not the caller's array
-                return out
-            return np.broadcast_to(np.asarray(out, dtype=float), (size,)).copy()
-        return np.stack([np.broadcast_to(np.asarray(o, dtype=float), (size,)) for o in out],
-                        axis=1)
+        """The program's result as arrays over the batch: (B,) for one output, (B, k) for k;
+        with has_aux, the pair of the outputs and the aux so shaped."""
+        t = self.trace
+        if t.aux is None:
+            return _arrays(out, size, t.single, t.outputs, t.input_place)
+        out, aux = out
+        return (_arrays(out, size, t.single, t.outputs, t.input_place),
+                _arrays(aux, size, t.aux_single, t.aux, t.input_place))
 
 
 def write(t: Trace, names: Names) -> BatchProgram:
@@ -248,8 +251,27 @@ class _Builder:
             if members and v in members:
                 self.layer(members)
             else:
-                self.unit_of[v] = unit = Unit("node", [v])
+                read = self.blocks_read(v)
+                self.unit_of[v] = unit = Unit("rows" if read else "node", [v], groups=read)
                 self.units.append(unit)
+
+    def blocks_read(self, v: Value) -> tuple:
+        """For a node of an op written over rows (``ARRAY_OPS[op].over_rows``) whose groups of
+        operands are each the rows of one block, in order: the groups, a block for each such
+        group and the node for a single operand. Else ``()``: the node is written term by term."""
+        row = ARRAY_OPS.get(v.op)
+        if row is None or row.over_rows is None:
+            return ()
+        found = []
+        for group in row.over_rows.split(self.operands(v)):
+            if isinstance(group, Value):
+                found.append(group)
+                continue
+            block = self.blocks_by_rows.get(tuple(map(id, group)))
+            if block is None or (block.kind == "input" and self.t.shapes[block.arg] == ()):
+                return ()
+            found.append(block)
+        return tuple(found) if any(isinstance(g, Unit) for g in found) else ()
 
     def name_inputs_A0(self) -> None:
         """The input block the first layer reads is ``A0``, as in the lecture notes."""
@@ -330,9 +352,9 @@ class _Builder:
             reads = [u.operand] if u.kind in ("layer", "map") else []
             if u.kind == "map":  # and the operands its rows share
                 reads += [self.unit_of.get(p) for p in self.operands(u.nodes[0])[1:]]
-            if u.kind in ("node", "stack"):
+            if u.kind in ("node", "rows", "stack"):
                 for v in u.nodes:
-                    for p in (self.operands(v) if u.kind == "node" else [v]):
+                    for p in (self.operands(v) if u.kind != "stack" else [v]):
                         owner = self.unit_of.get(p)
                         if owner is not None and owner is not u:
                             reads.append(owner)
@@ -380,6 +402,13 @@ class _Builder:
             elif u.kind == "stack":
                 rows = ", ".join(self.broadcast(v) for v in u.nodes)
                 lines.append(f"{u.name} = np.stack([{rows}])")
+            elif u.kind == "rows":
+                v = u.nodes[0]
+                read = [Symbol(g.name) if isinstance(g, Unit) else literal(self.writer.symbol(g))
+                        for g in u.groups]
+                text = ARRAY_OPS[v.op].over_rows.forward(*read).text
+                comment = f"  # {self.names.comment[v]}" if v in self.names.comment else ""
+                lines.append(f"{self.names.name[v]} = {text}{comment}")
             else:
                 v = u.nodes[0]
                 if v.op not in ARRAY_OPS:
@@ -408,6 +437,8 @@ class _Builder:
                 continue
             if u.kind == "node":
                 self.node_backward(lines, u.nodes[0])
+            elif u.kind == "rows":
+                self.rows_backward(lines, u)
             elif u.kind == "stack":
                 gS = f"g{u.name}"
                 if gS in self.started:
@@ -453,14 +484,48 @@ class _Builder:
             if operand in self.t.active:
                 self.add(lines, operand, term(local, g), from_mapped=v in self.t.mapped)
 
-    def whole(self, lines: list[str], block: Unit, text: str) -> None:
-        """Add ``text`` to a block's gradient (a new array: rows may be added to it in place)."""
+    def whole(self, lines: list[str], block: Unit, text: str, row: bool = False) -> None:
+        """Add ``text`` to a block's gradient (a new array: rows may be added to it in place);
+        ``row``: ``text`` is one row, the same term for every row of the block."""
         g = f"g{block.name}"
         if g in self.started:
             lines.append(f"{g} = {g} + {text}")
         else:
             self.started.add(g)
-            lines.append(f"{g} = {text}.copy()" if text.isidentifier() else f"{g} = {text}")
+            if row:
+                lines.append(f"{g} = np.zeros_like({block.name}) + {text}")
+            else:
+                lines.append(f"{g} = {text}.copy()" if text.isidentifier() else f"{g} = {text}")
+
+    def rows_backward(self, lines: list[str], u: Unit) -> None:
+        """The chain rule of a node that reads whole blocks: the table's rule run with each
+        block's name for its rows gives one term per block (``gZ2 = gZ2 + rowT * gv25``)."""
+        v = u.nodes[0]
+        if v not in self.started:
+            return
+        g, t = self.gref(v), self.t
+        block_of = {p: b for b in u.groups if isinstance(b, Unit) for p in b.nodes}
+        saved = self.writer.ref
+        self.writer.ref = lambda p: block_of[p].name if p in block_of else saved(p)
+        try:
+            locals_ = iter(self.writer.locals(v))
+        finally:
+            self.writer.ref = saved
+        names = {b.name for b in u.groups if isinstance(b, Unit)}
+        split = ARRAY_OPS[v.op].over_rows.split(self.operands(v))
+        for group, read in zip(split, u.groups, strict=True):
+            if isinstance(read, Value):
+                local = next(locals_)
+                if read in t.active:
+                    self.add(lines, read, term(local, g))
+                continue
+            terms = {term(next(locals_), g) for _ in group}
+            if len(terms) != 1:  # pragma: no cover - the rules of sum, max_shift and affine
+                raise RuntimeError(f"engine.compile: the rule of {v.op!r} differs by row")
+            if read.kind != "input" and any(p in t.active for p in group):
+                text = terms.pop()
+                row = not set(re.findall(r"[A-Za-z_]\w*", text)) & names
+                self.whole(lines, read, text, row=row)
 
     def map_backward(self, lines: list[str], u: Unit) -> None:
         """``gZ = gM * local`` for the block the map reads; a shared operand gets its terms
@@ -566,20 +631,21 @@ class _Builder:
         """``e = {}`` (and ``ge = {}``) for the indexed names of the nodes written one by one."""
         known, t = self.names.name, self.t
         dicts = sorted({known[v].split("[")[0] for v in t.interior if "[" in known.get(v, "")
-                        and v in self.unit_of and self.unit_of[v].kind == "node"})
+                        and v in self.unit_of and self.unit_of[v].kind in ("node", "rows")})
         if not dicts:
             return [], []
         return ([f"{', '.join(dicts)} = {', '.join('{}' for _ in dicts)}"],
                 [f"{', '.join('g' + d for d in dicts)} = {', '.join('{}' for _ in dicts)}"])
 
     def outputs_text(self) -> str:
+        """What the program returns; outputs that are the rows of a layer or a map: the block
+        (``Z2``, not ``(Z2[0], Z2[1], ...)``)."""
         t = self.t
 
-        def text(v: Value) -> str:
-            return repr(v.data) if t.constant(v) else self.ref(v)
-        if t.single:
-            return text(t.root)
-        return f"({tuple_text([text(v) for v in t.outputs])})"
+        def block(nodes: list[Value]) -> str | None:
+            found = self.blocks_by_rows.get(tuple(map(id, nodes)))
+            return found.name if found is not None and found.kind in ("layer", "map") else None
+        return returned(t, lambda v: repr(v.data) if t.constant(v) else self.ref(v), block)
 
     def slow_functions(self) -> dict[str, object]:
         np = self.np
@@ -597,6 +663,21 @@ class _Builder:
                                     otypes=[float] * count)(*args)
             found["d_" + name] = rule
         return found
+
+
+def _arrays(out, size: int, single: bool, nodes: list, inputs: dict):
+    """``out`` as the caller gets it: (B,) for one node, (B, k) for k (a block of k rows is
+    ``out`` itself, a new array each run)."""
+    import numpy as np
+
+    if not single and type(out) is np.ndarray:
+        return out.T
+    if single:
+        if type(out) is np.ndarray and out.shape == (size,) and out.dtype == np.float64 \
+                and nodes[0] not in inputs:  # not the caller's array
+            return out
+        return np.broadcast_to(np.asarray(out, dtype=float), (size,)).copy()
+    return np.stack([np.broadcast_to(np.asarray(o, dtype=float), (size,)) for o in out], axis=1)
 
 
 def _factor(local: Symbol) -> str:

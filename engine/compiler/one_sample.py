@@ -17,7 +17,7 @@ from engine.compiler.arrays import CHUNK, float_functions
 from engine.compiler.naming import Names
 from engine.compiler.symbols import Symbol, infix
 from engine.compiler.tracing import Trace
-from engine.compiler.writing import Writer, term, tuple_text
+from engine.compiler.writing import Writer, returned, term, tuple_text
 from engine.derivatives import OPS, SUM
 from engine.value import backward_order
 
@@ -139,11 +139,7 @@ def _long_sum(target: str, node, writer: Writer) -> list[str]:
 
 
 def _outputs(t: Trace, names: Names) -> str:
-    def text(v):
-        return repr(v.data) if t.constant(v) else names.name[v]
-    if t.single:
-        return text(t.root)
-    return f"({tuple_text([text(v) for v in t.outputs])})"
+    return returned(t, lambda v: repr(v.data) if t.constant(v) else names.name[v])
 
 
 def _backward_lines(t: Trace, names: Names, writer: Writer, params: list) -> list[str]:

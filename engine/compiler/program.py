@@ -74,8 +74,7 @@ class Compiled:
                             "sample); one sample reads the parameters' Values")
         args = self._sample(inputs)
         program = self.one_sample
-        out = program.forward(*args, list(map(_DATA, program.params)))
-        return out if self.trace.single else list(out)
+        return self._result(program.forward(*args, list(map(_DATA, program.params))))
 
     def backward(self, *inputs: object, exact: bool = False) -> object:
         """Add d output / d p into ``p.grad`` for each parameter (of the outputs' sum if f
@@ -97,7 +96,16 @@ class Compiled:
         params = program.params
         out, grads = program.backward(*args, list(map(_DATA, params)), list(map(_GRAD, params)))
         deque(map(setattr, params, repeat("grad"), grads), 0)
-        return out if self.trace.single else list(out)
+        return self._result(out)
+
+    def _result(self, out: object) -> object:
+        """The one-sample program's result as the caller gets it: a float or a list (and with
+        has_aux the pair of those)."""
+        t = self.trace
+        if t.aux is None:
+            return out if t.single else list(out)
+        out, aux = out  # type: ignore[misc]
+        return (out if t.single else list(out), aux if t.aux_single else list(aux))
 
     def _each_sample(self, inputs: Sequence[object]) -> object:
         """``backward`` on each sample of a batch in turn, with the one-sample program: the
@@ -119,13 +127,16 @@ class Compiled:
             out, grads = run(*sample, P, grads)
             outputs.append(out)
         deque(map(setattr, params, repeat("grad"), grads), 0)
-        return np.array(outputs, dtype=float)
+        if self.trace.aux is None:
+            return np.array(outputs, dtype=float)
+        return tuple(np.array(part, dtype=float) for part in zip(*outputs, strict=True))
 
     def gradients(self, *inputs: object, theta: object = None) -> tuple[object, object]:
         """``(outputs, gradients)`` for a batch, without touching the Values: ``gradients[k]``
         is d(sum of outputs)/d ``params[k]``, at the parameters ``theta`` (an array in the
         order of ``params``; default: their Values' numbers). For training loops that keep
-        the parameters in an array (see ``parameter_array``)."""
+        the parameters in an array (see ``parameter_array``). With has_aux: ``((outputs,
+        aux), gradients)``, as JAX's ``value_and_grad(has_aux=True)``."""
         import numpy as np
 
         batch = tuple(np.asarray(x, dtype=float) for x in inputs)

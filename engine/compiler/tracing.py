@@ -43,6 +43,8 @@ class Trace:
     mapped: set[Value] = field(default_factory=set)  # depends on an input
     active: set[Value] = field(default_factory=set)  # depends on a parameter
     branches: list[str] = field(default_factory=list)  # data-dependent branches warned about
+    aux: list[Value] | None = None  # has_aux: computed beside the outputs, not differentiated
+    aux_single: bool = True  # the aux was a Value, not a list
 
     def computed(self, node: Value) -> bool:
         """Whether the program computes ``node`` (else it is a constant of the program)."""
@@ -104,8 +106,9 @@ def _leaves(example: object, text: str, flat: list[Value], texts: list[str]) -> 
 
 
 def trace(f: Callable, examples: Sequence[object], params: Sequence[Value],
-          arg_names: list[str] | None = None) -> Trace:
-    """Run ``f`` on leaves made from ``examples`` and return its :class:`Trace`."""
+          arg_names: list[str] | None = None, has_aux: bool = False) -> Trace:
+    """Run ``f`` on leaves made from ``examples`` and return its :class:`Trace`; with
+    ``has_aux``, ``f`` returns ``(outputs, aux)``."""
     names = arg_names or argument_names(f, len(examples))
     shapes = [shape_of(x, f"input {name}") for x, name in zip(examples, names, strict=True)]
     flat: list[Value] = []
@@ -123,12 +126,21 @@ def trace(f: Callable, examples: Sequence[object], params: Sequence[Value],
     branches = [str(w.message) for w in caught if issubclass(w.category, TracerWarning)]
     for w in caught:  # the user sees every warning once, ours with where they came from
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    aux, aux_single = None, True
+    if has_aux:
+        if not (isinstance(result, list | tuple) and len(result) == 2):
+            raise TypeError(f"engine.compile(has_aux=True): f must return a pair (outputs, aux), "
+                            f"got {type(result).__name__}: {result!r:.80}")
+        result, extra = result
+        aux_single = isinstance(extra, Value)
+        aux = [extra] if aux_single else _outputs(extra, "the aux of f must be")
     single = isinstance(result, Value)
     outputs = [result] if single else _outputs(result)
     root = outputs[0] if single else Value.sum(outputs)
-    nodes = ancestors(root)
+    nodes = ancestors(root, *(aux or ()))
     found = Trace(names, shapes, flat, dict(zip(flat, texts, strict=True)), place, list(params),
-                  outputs, single, root, nodes, branches=branches)
+                  outputs, single, root, nodes, branches=branches, aux=aux,
+                  aux_single=aux_single)
     _check_params(found)
     _warn_unlisted(found, start)
     in_graph = set(nodes)
@@ -145,10 +157,10 @@ def trace(f: Callable, examples: Sequence[object], params: Sequence[Value],
     return found
 
 
-def _outputs(result: object) -> list[Value]:
+def _outputs(result: object, what: str = "f must return") -> list[Value]:
     if isinstance(result, list | tuple) and result and all(isinstance(v, Value) for v in result):
         return list(result)
-    raise TypeError(f"engine.compile: f must return a Value or a non-empty list of Values, got "
+    raise TypeError(f"engine.compile: {what} a Value or a non-empty list of Values, got "
                     f"{type(result).__name__}: {result!r:.80}")
 
 
@@ -191,6 +203,8 @@ def first_difference(a: Trace, b: Trace, names: dict[Value, str]) -> str | None:
     same constants."""
     if len(a.outputs) != len(b.outputs) or a.single != b.single:
         return f"f returned {len(b.outputs)} outputs, not {len(a.outputs)}"
+    if len(a.aux or ()) != len(b.aux or ()) or a.aux_single != b.aux_single:
+        return f"f returned {len(b.aux or ())} aux values, not {len(a.aux or ())}"
     where_a = {v: i for i, v in enumerate(a.nodes)}
     where_b = {v: i for i, v in enumerate(b.nodes)}
     params_a = {p: i for i, p in enumerate(a.params)}

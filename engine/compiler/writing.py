@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from engine.compiler.arrays import ARRAY_OPS
 from engine.compiler.symbols import NotSymbolic, Symbol, call, derived, infix, literal
+from engine.compiler.tracing import Trace
 from engine.derivatives import OPS, PRODUCT
 from engine.value import Value
 
@@ -77,6 +78,19 @@ class Writer:
                 name = f"{function_name(op)}_{k}"
             self.rowless[op] = name
         return self.rowless[op]
+
+
+def returned(t: Trace, text: Callable[[Value], str],
+             whole: Callable[[list[Value]], str | None] = lambda nodes: None) -> str:
+    """What a program returns, each node written ``text(node)``: the output, or a tuple of the
+    outputs (or ``whole(outputs)``, if it says how to write them at once); with ``has_aux``,
+    the pair ``(outputs, aux)``."""
+    def written(nodes: list[Value], single: bool) -> str:
+        if single:
+            return text(nodes[0])
+        return whole(nodes) or f"({tuple_text([text(v) for v in nodes])})"
+    out = written(t.outputs, t.single)
+    return out if t.aux is None else f"({out}, {written(t.aux, t.aux_single)})"
 
 
 def tuple_text(names: list[str]) -> str:

@@ -1,0 +1,190 @@
+"""engine.compile: nodes that read whole blocks (a sum over a layer's outputs, log-sum-exp's
+shift, a dot product of two blocks) as one NumPy call, and ``has_aux`` outputs computed beside
+the differentiated ones. Oracles: Python's own left-to-right sum and ``max``, the engine's
+``backward()`` sample by sample, and the same program compiled without aux."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import engine
+import nn
+from engine import Value
+from engine.compiler.arrays import numpy_functions
+from engine.derivatives import OPS
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, math.inf, -math.inf, math.nan, 1e308, -1e-300]
+
+
+def columns(draw_float, rows: int, cols: int):
+    return st.lists(st.lists(draw_float, min_size=rows, max_size=rows), min_size=cols,
+                    max_size=cols)
+
+
+@given(st.integers(1, 12).flatmap(lambda n: st.integers(1, 4).flatmap(lambda b: columns(
+    st.one_of(st.sampled_from(SPECIAL), st.floats(allow_nan=True, allow_infinity=True)), n, b))))
+def test_sum_rows_and_max_shift_rows_give_the_floats_of_add_all_and_max_shift(cols):
+    functions = numpy_functions()
+    S = np.array(cols, dtype=float).T  # a row per node, a column per sample
+    with np.errstate(all="ignore"):  # as the program runs them
+        sums = functions["sum_rows"](S)
+        shifts = functions["max_shift_rows"](S)
+        started = functions["sum_rows"](S, 0.5)
+    for k, column in enumerate(cols):
+        total = column[0]
+        for x in column[1:]:  # add_all: left to right, from the first term
+            total = total + x
+        assert _bits(sums[k]) == _bits(OPS["sum"].forward(*column)) == _bits(total)
+        assert _bits(started[k]) == _bits(OPS["sum"].forward(0.5, *column))
+        shift = OPS["max_shift"].forward(*column)  # the sign of a zero aside: max keeps the
+        assert shifts[k] == shift  # first of 0.0 and -0.0, fmax either; the shift cancels
+
+
+@pytest.mark.parametrize("samples", [1, 2, 33])
+def test_sum_rows_adds_in_add_alls_order_where_numpy_would_pair_the_terms(samples):
+    S = np.random.default_rng(samples).normal(size=(40, samples)) * 10.0 ** np.arange(-20, 20)[
+        :, None]  # magnitudes from 1e-20 to 1e19: any other order rounds otherwise
+    sums = numpy_functions()["sum_rows"](S)
+    assert [_bits(x) for x in sums] == [_bits(OPS["sum"].forward(*S[:, k].tolist()))
+                                        for k in range(samples)]
+
+
+def _bits(x: float) -> str:
+    return "nan" if math.isnan(x) else float(x).hex()
+
+
+def test_softmax_cross_entropy_reads_its_blocks_whole_and_agrees_with_backward():
+    mlp = nn.MLP(3, [5, 4], seed=3)
+    params = mlp.parameters()
+    loss = nn.losses.softmax_cross_entropy
+
+    def cost(x, row):
+        return loss.sample(mlp(x), row)
+
+    step = engine.compile(cost, [0.0] * 3, [0.0] * 4, params=params)
+    source = step.batch_source
+    assert "max_shift_rows(Z2)" in source and "sum_rows(M1)" in source
+    assert "sum_rows(rowT * Z2, 0.0)" in source and "gZ2 = rowT * " in source
+    assert "Z2[3]" not in source  # no line of the program is written class by class
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(7, 3)) * 3
+    labels = rng.integers(0, 4, size=7)
+    rows = np.eye(4)[labels]
+    for p in params:
+        p.grad = 0.0
+    outputs = step.backward(X, rows)
+    got = [p.grad for p in params]
+    expected, costs = np.zeros(len(params)), []
+    for x, label in zip(X, labels, strict=True):
+        for p in params:
+            p.grad = 0.0
+        c = loss.sample(mlp([Value(float(v)) for v in x]), int(label))
+        c.backward()
+        expected += [p.grad for p in params]
+        costs.append(c.data)
+    assert np.allclose(outputs, costs, rtol=1e-12, atol=0)
+    assert np.allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_dot_product_of_one_block_with_itself_gets_both_terms():
+    w = Value(0.5, "w")
+
+    def f(x):
+        z = [xk * w for xk in x]  # a block: the rows of x times one parameter
+        return Value.affine(z, z, 1.0)  # 1 + sum_k (x_k w)^2
+
+    step = engine.compile(f, [1.0, 2.0, 3.0], params=[w])
+    source = step.batch_source
+    assert "sum_rows(M * M, 1.0)" in source
+    assert "gM = M * gv4" in source and "gM = gM + M * gv4" in source  # as w and as x
+    X = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
+    w.grad = 0.0
+    out = step.backward(X)
+    assert out.tolist() == pytest.approx((1 + ((X * 0.5) ** 2).sum(axis=1)).tolist(), rel=1e-15)
+    assert w.grad == pytest.approx(2 * 0.5 * (X ** 2).sum(), rel=1e-15)  # d/dw: 2 w sum x^2
+
+
+# -- has_aux: outputs beside the differentiated ones -----------------------------------------
+
+
+def _network():
+    mlp = nn.MLP(3, [4, 2], seed=1)
+    loss = nn.losses.softmax_cross_entropy
+
+    def with_logits(x, row):
+        out = mlp(x)
+        return loss.sample(out, row), out
+
+    def without(x, row):
+        return loss.sample(mlp(x), row)
+    return mlp, with_logits, without
+
+
+def test_has_aux_returns_the_logits_beside_the_loss_and_differentiates_the_loss_only():
+    mlp, with_logits, without = _network()
+    params = mlp.parameters()
+    aux = engine.compile(with_logits, [0.0] * 3, [1.0, 0.0], params=params, has_aux=True)
+    plain = engine.compile(without, [0.0] * 3, [1.0, 0.0], params=params)
+    x = [0.1, -0.2, 0.3]
+    logits = [v.data for v in mlp(x)]
+    out, got = aux(x, [0.0, 1.0])
+    assert out == plain(x, [0.0, 1.0]) and got == logits
+    for p in params:
+        p.grad = 0.0
+    assert aux.backward(x, [0.0, 1.0]) == (out, logits)
+    one = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    plain.backward(x, [0.0, 1.0])
+    assert one == [p.grad for p in params]  # the logits add nothing to the gradients
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(5, 3)), np.eye(2)[[0, 1, 1, 0, 1]]
+    (outs, logits), G = aux.gradients(X, Y)
+    outs_plain, G_plain = plain.gradients(X, Y)
+    assert np.array_equal(G, G_plain) and np.array_equal(outs, outs_plain)
+    expected = np.array([[v.data for v in mlp(list(row))] for row in X])
+    assert logits.shape == (5, 2) and np.allclose(logits, expected, rtol=1e-13, atol=0)
+    assert "return (v" in aux.batch_source and ", Z2)" in aux.batch_source  # the block whole
+    exact_outs, exact_logits = aux.backward(X, Y, exact=True)
+    assert np.allclose(exact_outs, outs, rtol=1e-12) and np.array_equal(exact_logits.shape,
+                                                                         (5, 2))
+    forward_outs, forward_logits = aux(X, Y)
+    assert np.array_equal(forward_outs, outs) and np.array_equal(forward_logits, logits)
+
+
+def test_has_aux_takes_one_value_a_node_off_the_loss_path_and_an_input():
+    w = Value(2.0, "w")
+
+    def f(x):
+        return (w * x) ** 2, (x * 3.0).exp()  # the aux reads no parameter
+
+    step = engine.compile(f, 1.0, params=[w], has_aux=True)
+    assert step(0.5) == (1.0, math.exp(1.5))
+    X = np.array([0.5, 1.0])
+    (out, aux), G = step.gradients(X)
+    assert out.tolist() == [1.0, 4.0] and aux.tolist() == pytest.approx(np.exp(3 * X).tolist())
+    assert G.tolist() == [2 * 2.0 * (0.25 + 1.0)]  # d/dw sum (w x)^2 = 2 w sum x^2
+    echo = engine.compile(lambda x: (w * x, x), 1.0, params=[w], has_aux=True)
+    X = np.array([0.5, 1.0])
+    _, echoed = echo(X)
+    echoed[0] = 99.0
+    assert X[0] == 0.5  # the input comes back as a new array, not the caller's
+
+
+def test_has_aux_refuses_a_result_that_is_not_a_pair_and_check_inputs_compares_the_aux():
+    w = Value(1.0)
+    with pytest.raises(TypeError, match=r"has_aux=True\): f must return a pair"):
+        engine.compile(lambda x: w * x, 1.0, params=[w], has_aux=True)
+    with pytest.raises(TypeError, match="the aux of f must be a Value or a non-empty list"):
+        engine.compile(lambda x: (w * x, "logits"), 1.0, params=[w], has_aux=True)
+
+    def f(x):
+        return w * x, ([x] if x.data > 0 else [x, x * 2.0])
+
+    with pytest.raises(ValueError, match="f returned 2 aux values, not 1"):
+        engine.compile(f, 1.0, params=[w], has_aux=True, check_inputs=[(-1.0,)])
