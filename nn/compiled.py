@@ -27,23 +27,27 @@ from nn.optim import Optimizer
 __all__ = ["ArrayTraining", "compile_loss", "compile_outputs", "inputs_array"]
 
 
-def compile_loss(model: MLP, loss: Loss, named: bool = True) -> Compiled:
+def compile_loss(model: MLP, loss: Loss, named: bool = True,
+                 with_outputs: bool = False) -> Compiled:
     """The program of one sample's cost: inputs ``x`` (``nin`` numbers) and ``row``, the
     target as ``loss.row(label, nout)`` gives it; parameters ``model.parameters()``. Its
     variables have the lecture's names (``W1[2,1]``, ``z1[2]``) unless ``named=False``
-    (faster: ``fit`` reads no source)."""
+    (faster: ``fit`` reads no source). ``with_outputs``: the network's outputs come back
+    beside the cost (``has_aux``), for the accuracy ``fit`` counts."""
     if not isinstance(loss, Loss):
         raise TypeError(f"compile needs an nn.losses loss such as losses.mse, not "
                         f"{type(loss).__name__} {loss!r:.40}")
     nout = model.layers[-1].nout
 
-    def cost(x: list[Value], row: list[Value]) -> Value:
-        return loss.sample(model(x), row)
+    def cost(x: list[Value], row: list[Value]) -> Value | tuple[Value, list[Value]]:
+        output = model(x)
+        return (loss.sample(output, row), output) if with_outputs else loss.sample(output, row)
 
     cost.__qualname__ = f"{loss.name} of {model!r}"
     try:
         return engine.compile(cost, [0.0] * model.nin, [0.0] * nout, params=model.parameters(),
-                              names=(lambda out: graph_names(model, out)) if named else None)
+                              names=(lambda out: graph_names(model, out)) if named else None,
+                              has_aux=with_outputs)
     except (TypeError, ValueError, IndexError, KeyError) as error:
         if type(loss).sample is not Loss.sample and hasattr(error, "add_note"):  # 3.11+
             error.add_note(f"the compiled program traces {type(loss).__name__}.sample on a "
@@ -86,9 +90,10 @@ class ArrayTraining:
     """``fit``'s steps on the compiled program, with the parameters in an array ``theta`` (in
     the order of ``model.parameters()``) and the optimizer's state in arrays.
 
-    ``step(batch)`` does what one step of the interpreted ``fit`` does, on arrays: the outputs
-    (for the accuracy) before the update, the batch's cost and gradient (times ``loss.scale``,
-    plus the penalty's), the optimizer's rule. ``write_back()`` puts ``theta`` into the Values
+    ``step(batch)`` does what one step of the interpreted ``fit`` does, on arrays: the batch's
+    cost, its gradient (times ``loss.scale``, plus the penalty's) and the network's outputs
+    before the update (for the accuracy), all from one run of the program, and the optimizer's
+    rule. ``write_back()`` puts ``theta`` into the Values
     and the state into the optimizer: ``fit`` calls it whenever it returns or stops.
     """
 
@@ -98,11 +103,10 @@ class ArrayTraining:
         nout = model.layers[-1].nout
         self.loss, self.optimizer, self.penalty = loss, optimizer, penalty
         self.X = inputs_array(X, model.nin, "fit")
-        self.program = compile_loss(model, loss, named=False)
-        self.Y = loss.targets_matrix(y, nout)
         classifies = loss.predict([0.0] * nout) is not None
+        self.program = compile_loss(model, loss, named=False, with_outputs=classifies)
+        self.Y = loss.targets_matrix(y, nout)
         self.labels = np.asarray(list(y)) if classifies else None
-        self.network = _Network(model) if classifies else None
         self.parameters = self.program.params
         at = {id(p): k for k, p in enumerate(self.parameters)}
         index = [at[id(p)] for p in optimizer.parameters]
@@ -124,8 +128,11 @@ class ArrayTraining:
         theta, state = self.now
         rows = np.asarray(batch)
         X, Y = self.X[rows], self.Y[rows]
-        hits = None if self.network is None else self._hits(self.network.outputs(X, theta), rows)
         costs, G = self.program.gradients(X, Y, theta=theta)
+        hits = None
+        if self.labels is not None:
+            costs, outputs = costs
+            hits = self._hits(outputs.T, rows)
         scale = self.loss.scale(len(rows))
         objective = float(costs.sum()) * scale
         if scale != 1.0:
@@ -180,38 +187,3 @@ class ArrayTraining:
         with interrupts_deferred():
             self.program.set_parameters(theta)
             self.optimizer.load_state(state)
-
-
-class _Network:
-    """The network's outputs for the accuracy ``fit`` counts: the lecture's matrix forward
-    (``Z = W A + b``, ``A = s(Z)``, :mod:`nn.closed_form`) on views of ``theta`` for the named
-    activations, a few matrix products; the compiled network for custom activations."""
-
-    def __init__(self, model: MLP) -> None:
-        from nn.closed_form import ACTIVATIONS_NP, activations_of
-        self.compiled = None
-        try:
-            activations = [ACTIVATIONS_NP[name][0] for name in activations_of(model)]
-        except ValueError:  # a custom activation
-            self.compiled = compile_outputs(model, named=False)
-            return
-        self.layers, start = [], 0
-        for layer, s in zip(model.layers, activations, strict=True):
-            size = layer.nout * (layer.nin + 1)  # neuron by neuron: its weights, then its bias
-            self.layers.append((start, start + size, layer.nin + 1, s))
-            start += size
-
-    def outputs(self, X: Any, theta: Any) -> Any:
-        """``A_L``: a column of outputs per row of ``X``."""
-        import numpy as np
-        if self.compiled is not None:
-            return self.compiled(X, theta=theta).reshape(len(X), -1).T
-        A = X  # a row per sample here: A W^T + b, the transpose of W A + b
-        with np.errstate(all="ignore"):
-            for start, stop, width, s in self.layers:
-                rows = theta[start:stop].reshape(-1, width)
-                A = A @ rows[:, :-1].T
-                A += rows[:, -1]
-                if s is not None:
-                    A = s(A)
-        return A.T
