@@ -141,11 +141,11 @@ class ArrayTraining:
             objective += self.penalty.alpha * float(theta @ theta)
             G += (2.0 * self.penalty.alpha) * theta
         index = self.index
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # IEEE results, as on floats; no warnings
             new, state = self.optimizer.array_updates(
                 theta if index is None else theta[index], G if index is None else G[index],
                 state)
-        problem = self._problem(objective, G, new) if checked else None
+            problem = self._problem(objective, G, new) if checked else None
         if problem is not None:
             for p, g in zip(self.parameters, G.tolist(), strict=True):
                 p.grad = g
@@ -163,13 +163,14 @@ class ArrayTraining:
         import numpy as np
         if not np.isfinite(A).all():
             return math.nan
-        return int((self.loss.predict_np(A) == self.labels[rows]).sum())
+        return np.count_nonzero(self.loss.predict_np(A) == self.labels[rows])
 
     def _problem(self, objective: float, G: Any, new: Any) -> str | None:
         """What is not finite, as the interpreted ``fit`` says it, or None."""
         import numpy as np
-        if math.isfinite(objective) and np.isfinite(G).all() and np.isfinite(new).all():
-            return None  # the usual case, in three calls
+        if math.isfinite(objective) and math.isfinite(G @ G) and math.isfinite(new @ new):
+            return None  # the usual case: a nan or inf would make a dot product nan or inf (a
+            # huge finite number may too; then the checks below find nothing)
         if not math.isfinite(objective):
             return f"the loss is {objective}"
         bad = np.flatnonzero(~np.isfinite(G))

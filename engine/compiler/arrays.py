@@ -145,7 +145,12 @@ class AffineGroups:
 def _np_sum_rows(np):
     def sum_rows(S, start=None):
         """The rows of ``S`` added left to right (after ``start``), as ``add_all`` and
-        ``affine`` add: NumPy's own sum may pair them otherwise, a few last bits apart."""
+        ``affine`` add. NumPy adds row after row along a block's slow axis, but pairs the terms
+        along the fast one (a single column, a transposed block): ``accumulate`` adds those in
+        order by definition."""
+        if S.flags.c_contiguous and S.shape[1] > 1 and not isinstance(start, np.ndarray):
+            return np.add.reduce(S, axis=0) if start is None else \
+                np.add.reduce(S, axis=0, initial=start)
         S = S.copy()
         if start is not None:
             S[0] += start

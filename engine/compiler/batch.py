@@ -8,7 +8,7 @@ b1``: the ``affine`` row of the table says how, :class:`engine.compiler.arrays.A
 and an op applied to every row of a block (``A1 = tanh(Z1)``). A node whose operands are the rows
 of blocks (a sum, log-sum-exp's shift, a dot product: ``ARRAY_OPS[op].over_rows``) is one call
 over them (``v = sum_rows(M1)``). The adjoint runs the same units backwards: ``gZ1 = gA1 * (1.0 -
-A1 * A1)``, ``gW1 += gZ1 @ A0.T``, ``gM1 = np.zeros_like(M1) + gv``.
+A1 * A1)``, ``gW1 += gZ1 @ A0.T``, ``gM1 = np.zeros(M1.shape) + gv``.
 
 The parameters are one array ``theta`` (in the order of ``params``), their gradients one array
 ``G``; a layer's ``W1`` and ``b1`` are views of ``theta``, ``gW1`` and ``gb1`` of ``G``.
@@ -465,12 +465,12 @@ class _Builder:
             g = f"g{unit.name}"
             if g not in self.started:
                 self.started.add(g)
-                lines.append(f"{g} = np.zeros_like({unit.name})")
+                lines.append(f"{g} = np.zeros({unit.name}.shape)")
             lines.append(f"{self.gref(target)} += {text}")
             return
         g = self.gref(target)
         if target in self.started:
-            minus = text.startswith("-") and text[1:].isidentifier()
+            minus = text.startswith("-") and _PRIMARY.fullmatch(text[1:]) is not None
             lines.append(f"{g} = {g} - {text[1:]}" if minus else f"{g} = {g} + {text}")
         else:
             self.started.add(target)
@@ -493,7 +493,7 @@ class _Builder:
         else:
             self.started.add(g)
             if row:
-                lines.append(f"{g} = np.zeros_like({block.name}) + {text}")
+                lines.append(f"{g} = np.zeros({block.name}.shape) + {text}")
             else:
                 lines.append(f"{g} = {text}.copy()" if text.isidentifier() else f"{g} = {text}")
 
@@ -678,6 +678,11 @@ def _arrays(out, size: int, single: bool, nodes: list, inputs: dict):
             return out
         return np.broadcast_to(np.asarray(out, dtype=float), (size,)).copy()
     return np.stack([np.broadcast_to(np.asarray(o, dtype=float), (size,)) for o in out], axis=1)
+
+
+_PRIMARY = re.compile(r"[A-Za-z_][\w.]*(\([^()]*\))?")
+"""A name, maybe with attributes and one call (``gM.sum(axis=0)``): ``g + -that`` is ``g -
+that``, bit for bit."""
 
 
 def _factor(local: Symbol) -> str:

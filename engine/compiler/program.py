@@ -137,10 +137,7 @@ class Compiled:
         order of ``params``; default: their Values' numbers). For training loops that keep
         the parameters in an array (see ``parameter_array``). With has_aux: ``((outputs,
         aux), gradients)``, as JAX's ``value_and_grad(has_aux=True)``."""
-        import numpy as np
-
-        batch = tuple(np.asarray(x, dtype=float) for x in inputs)
-        return self.batch.run(batch, self._theta() if theta is None else theta)
+        return self.batch.run(inputs, self._theta() if theta is None else theta)
 
     def parameter_array(self):
         """The parameters' numbers, a NumPy array in the order of ``params``."""
