@@ -173,6 +173,28 @@ def _np_max_shift(np):
     return {"max_shift": max_shift, "max_shift_rows": max_shift_rows}
 
 
+def _np_reciprocal(np):
+    class Quotient:
+        """``1 / y`` where it overflows somewhere (a subnormal y): its product with g is ``g /
+        y`` there, ``(1 / y) * g`` elsewhere, as ``reciprocal``'s on floats."""
+
+        __array_ufunc__ = None  # g * this: NumPy asks this object
+
+        def __init__(self, r, y):
+            self.r, self.y = r, y
+
+        def __mul__(self, g):
+            over = np.isinf(self.r) & (self.y != 0)
+            return np.where(over, np.divide(g, self.y), self.r * g)
+
+        __rmul__ = __mul__
+
+    def reciprocal(y):
+        r = np.divide(1.0, y)
+        return r if np.isfinite(r).all() else Quotient(r, y)
+    return {"reciprocal": reciprocal}
+
+
 def _np_sigmoid(np):
     def sigmoid(x):
         e = np.exp(-np.abs(x))  # never overflows; nan stays nan
@@ -243,7 +265,7 @@ def numpy_functions() -> dict[str, object]:
     import numpy as np
 
     names: dict[str, object] = {
-        "np": np, "div": np.divide, "reciprocal": lambda y: np.divide(1.0, y),
+        "np": np, "div": np.divide, **_np_reciprocal(np),
         "power": np.power, "log": np.log, "exp": np.exp,
         "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
         "sign": lambda x: np.sign(x) + 0.0, "where": np.where, "inf": math.inf, "nan": math.nan,

@@ -81,7 +81,7 @@ def test_each_row_of_the_conventions_holds_in_both_programs(name, op, operands, 
 
 
 @pytest.mark.parametrize("op", ["/", "log"])
-def test_a_subnormal_divisor_gives_backwards_gradient_in_the_one_sample_program(op):
+def test_a_subnormal_divisor_gives_backwards_gradient_in_both_programs(op):
     """d(x / y)/dx times g is g / y, not (1 / y) * g, where 1 / y overflows (a subnormal y), and
     so for log: 1e-20 / 1e-310 = 1e290 by hand (PyTorch too), where the product would give inf."""
 
@@ -91,6 +91,12 @@ def test_a_subnormal_divisor_gives_backwards_gradient_in_the_one_sample_program(
     example = 1e-310 if op == "/" else 1e-10  # log: w * y = 1e-310
     by_hand = 1e-20 / 1e-310 if op == "/" else 1e-10 * (1e-20 / 1e-310)
     w, v = Value(1e-300), Value(1e-300)
-    engine.compile(lambda y: loss(w, y), example, params=[w]).backward(example)
+    step = engine.compile(lambda y: loss(w, y), example, params=[w])
+    step.backward(example)
     loss(v, Value(example)).backward()
     assert w.grad == v.grad == pytest.approx(by_hand, rel=1e-12)
+    w.grad = 0.0  # a batch of the subnormal and an ordinary divisor: g / y and (1 / y) g
+    step.backward(np.array([example, 0.5]))
+    ordinary = Value(1e-300)
+    loss(ordinary, Value(0.5)).backward()
+    assert w.grad == pytest.approx(by_hand + ordinary.grad, rel=1e-12)
