@@ -7,6 +7,11 @@
   browser context each run (nothing cached), and the page's own count from its first script;
 - notebook 01: from navigation until every cell has run (``?run=all``), and the cells alone.
 
+Offline without slowing the page: Chromium sends every request that is not to this machine to a
+proxy that does not exist (so it fails), and every request is recorded and the ones outside the
+site are listed at the end. Routing requests through Playwright instead (``context.route``) would
+hold each one until this script answers it, which delays loading on a busy machine.
+
 The machine's load average is printed with the figures: on a shared machine they vary with it.
 So is the CPU time the browser's processes spent getting the playground ready (Linux, from
 /proc), which depends much less on the load; part of it runs on background threads (WebAssembly
@@ -33,7 +38,8 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DELTAGRAD_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--proxy-server=http://127.0.0.1:9"]  # no proxy there: only loopback requests get through
 TIMEOUT = 300_000  # ms
 
 
@@ -57,23 +63,21 @@ def serve(site: Path) -> str:
     return f"http://127.0.0.1:{httpd.server_port}/"
 
 
-def fresh_page(browser, origin: str, refused: list[str]):
-    """A page in a new context (empty cache) that may reach only ``origin``."""
+def fresh_page(browser, origin: str, outside: list[str]):
+    """A page in a new context (empty cache); requests outside ``origin`` go into ``outside``."""
     context = browser.new_context(viewport={"width": 1100, "height": 900})
 
-    def route(route, request):
-        if request.url.startswith((origin, "data:", "blob:")):
-            route.continue_()
-        else:
-            refused.append(request.url)
-            route.abort()
+    def record(request) -> None:
+        if not request.url.startswith((origin, "data:", "blob:")):
+            outside.append(request.url)
 
-    context.route("**/*", route)
+    context.on("request", record)
     return context, context.new_page()
 
 
 def cpu_seconds() -> float:
-    """User + system CPU time of this process's descendants (the browser's processes)."""
+    """User + system CPU time of this process's descendants (the browser's processes), with that
+    of the ones that ended, which their parent collected."""
     parents, times = {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -81,7 +85,7 @@ def cpu_seconds() -> float:
         except OSError:  # the process ended meanwhile
             continue
         pid = int(stat.parent.name)
-        parents[pid], times[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+        parents[pid], times[pid] = int(fields[1]), sum(int(f) for f in fields[11:15])
     mine = {os.getpid()}
     changed = True
     while changed:  # add children of the processes found until no new one turns up
@@ -94,30 +98,34 @@ def cpu_seconds() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def playground(browser, origin, refused, shots: Path | None) -> tuple[float, float, float]:
-    context, page = fresh_page(browser, origin, refused)
+def playground(browser, origin, outside, shots: Path | None) -> dict:
+    """Seconds until ready (wall, the page's own count, browser CPU), the page's steps, and the
+    first Run of the neuron example right after (it waits for what loads after ready)."""
+    context, page = fresh_page(browser, origin, outside)
     cpu = cpu_seconds()
     begin = time.perf_counter()
     page.goto(origin + "playground.html")
     page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
-    wall = time.perf_counter() - begin
-    cpu = cpu_seconds() - cpu
-    inside = page.evaluate("globalThis.deltagradReady")
+    figures = {"wall": time.perf_counter() - begin, "cpu": cpu_seconds() - cpu,
+               "inside": page.evaluate("globalThis.deltagradReady"),
+               "steps": page.evaluate("globalThis.deltagradSteps ?? {}")}
+    begin = time.perf_counter()
+    page.select_option("#example", "neuron")
+    page.click("#run")
+    page.wait_for_selector("#output[data-runs='1']", timeout=TIMEOUT)
+    figures["first run"] = time.perf_counter() - begin
     if shots is not None:
-        page.select_option("#example", "neuron")
-        page.click("#run")
-        page.wait_for_selector("#output[data-runs='1']", timeout=TIMEOUT)
         page.screenshot(path=str(shots / "playground-neuron.png"), full_page=True)
         film = page.locator("#output .dg-film")
         for _ in range(2):
             film.locator("[data-go=next]").click()
         film.screenshot(path=str(shots / "playground-player-step-2.png"))
     context.close()
-    return wall, inside, cpu
+    return figures
 
 
-def notebook(browser, origin, refused, shots: Path | None) -> tuple[float, dict]:
-    context, page = fresh_page(browser, origin, refused)
+def notebook(browser, origin, outside, shots: Path | None) -> tuple[float, dict]:
+    context, page = fresh_page(browser, origin, outside)
     begin = time.perf_counter()
     page.goto(origin + "notebook.html?nb=01-values-and-graphs.ipynb&run=all")
     page.wait_for_selector("body[data-done]", timeout=TIMEOUT)
@@ -145,30 +153,34 @@ def main() -> None:
 
     count, raw, zipped = sizes(args.site)
     print(f"site: {count} files, {raw / 1e6:.1f} MB, {zipped / 1e6:.1f} MB gzipped")
-    origin, refused = serve(args.site), []
-    ready, inside, cpus, nb_wall, nb_cells = [], [], [], [], []
+    origin, outside = serve(args.site), []
+    ready, cpus, first_runs, nb_wall, nb_cells = [], [], [], [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         for k in range(args.runs):
             shots = args.shots if k == args.runs - 1 else None
             load = os.getloadavg()[0]
-            wall, page_seconds, cpu = playground(browser, origin, refused, shots)
-            ready.append(wall)
-            inside.append(page_seconds)
-            cpus.append(cpu)
-            wall, done = notebook(browser, origin, refused, shots)
+            figures = playground(browser, origin, outside, shots)
+            ready.append(figures["wall"])
+            cpus.append(figures["cpu"])
+            first_runs.append(figures["first run"])
+            wall, done = notebook(browser, origin, outside, shots)
             nb_wall.append(wall)
             nb_cells.append(done["seconds"])
             print(f"run {k + 1}: load average {load:.1f}; playground ready {ready[-1]:.2f} s "
-                  f"(page's own count {inside[-1]:.2f} s, browser CPU {cpu:.2f} s); "
-                  f"notebook 01: {done['ok']}/{done['cells']} cells ok, all done {wall:.2f} s "
-                  f"after navigation (cells {done['seconds']:.2f} s)")
+                  f"(page's own count {figures['inside']:.2f} s, browser CPU {cpus[-1]:.2f} s), "
+                  f"then its first Run {first_runs[-1]:.2f} s; notebook 01: "
+                  f"{done['ok']}/{done['cells']} cells ok, all done {wall:.2f} s after navigation "
+                  f"(cells {done['seconds']:.2f} s)")
+            if figures["steps"]:
+                print("  the playground's steps, seconds after navigation: " + ", ".join(
+                    f"{step} {at:.2f}" for step, at in figures["steps"].items()))
         browser.close()
     print(f"median of {args.runs}: playground ready {statistics.median(ready):.2f} s "
-          f"(browser CPU {statistics.median(cpus):.2f} s), "
-          f"notebook 01 all cells done {statistics.median(nb_wall):.2f} s "
-          f"(cells alone {statistics.median(nb_cells):.2f} s)")
-    print(f"requests outside the site: {refused or 'none'}")
+          f"(browser CPU {statistics.median(cpus):.2f} s), first Run "
+          f"{statistics.median(first_runs):.2f} s, notebook 01 all cells done "
+          f"{statistics.median(nb_wall):.2f} s (cells alone {statistics.median(nb_cells):.2f} s)")
+    print(f"requests outside the site: {outside or 'none'}")
 
 
 if __name__ == "__main__":
