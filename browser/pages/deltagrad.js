@@ -12,15 +12,13 @@ export const LOCAL_INSTALL = [
 const STOPPED = [{ type: "error", name: "Stopped",
                    text: "Stopped: Python was started again, with nothing defined yet." }];
 
-// Python with deltagrad, in a worker (python-worker.js). Resolves, once deltagrad is imported,
-// to {manifest, seconds, run(code, fresh) -> Promise of outputs, stop() -> Promise}: ``fresh``
-// runs in an empty namespace; stop() ends the running code by starting Python again.
+// Python with deltagrad, in a worker (python-worker.js), which starts Python as soon as it is
+// created. Resolves, once deltagrad is imported, to {seconds, run(code, fresh) -> Promise of
+// outputs, stop() -> Promise}: ``fresh`` runs in an empty namespace; stop() ends the running
+// code by starting Python again.
 export async function start(report = () => {}) {
   const begin = performance.now();
   report("loading Python (Pyodide)…");
-  const response = await fetch("site.json");
-  if (!response.ok) throw new Error(`site.json: ${response.status}`);
-  const manifest = await response.json();
   const waiting = new Map(); // run id -> resolve
   let worker = null;
   let nextId = 1;
@@ -32,13 +30,18 @@ export async function start(report = () => {}) {
       worker.onmessage = ({ data }) => {
         if (data.type === "status") report(data.text);
         if (data.type === "failed") reject(new Error(data.message));
-        if (data.type === "ready") resolve(data.version);
+        if (data.type === "ready") {
+          // each step's end in seconds since the page began to load, for the measuring script
+          globalThis.deltagradSteps = Object.fromEntries(Object.entries(data.steps).map(
+            ([step, at]) => [step, (at - performance.timeOrigin) / 1000]));
+          globalThis.deltagradSteps["page told"] = performance.now() / 1000;
+          resolve(data.version);
+        }
         if (data.type === "outputs") {
           waiting.get(data.id)?.(data.outputs);
           waiting.delete(data.id);
         }
       };
-      worker.postMessage({ type: "start", wheels: manifest.wheels });
     });
   }
 
@@ -48,7 +51,6 @@ export async function start(report = () => {}) {
   globalThis.deltagradReady = seconds; // read by the tests and by the measuring script
   report(`ready: Pyodide ${version} and deltagrad loaded in ${seconds.toFixed(1)} s`);
   return {
-    manifest,
     seconds,
     async run(code, fresh = false) {
       await booted;

@@ -107,9 +107,10 @@ async function load() {
   }
 }
 
+const started = start((text) => { status.textContent = text; }); // first: it takes seconds
 try {
   await load();
-  python = await start((text) => { status.textContent = text; });
+  python = await started;
 } catch (error) {
   status.textContent = `${error}`;
   throw error;

@@ -8,6 +8,9 @@ const output = document.getElementById("output");
 const status = document.getElementById("status");
 const picker = document.getElementById("example");
 
+// Python starts first: it takes seconds, everything else a moment.
+const started = start((text) => { status.textContent = text; });
+
 // The code in a link: #code=<base64url of the UTF-8 text>.
 function encode(text) {
   const bytes = new TextEncoder().encode(text);
@@ -74,13 +77,10 @@ document.getElementById("share").addEventListener("click", async () => {
     ? "link copied" : "the address bar now holds the code";
 });
 
-try {
-  python = await start((text) => { status.textContent = text; });
-} catch (error) {
-  status.textContent = `Python could not start: ${error}`;
-  throw error;
-}
-const examples = python.manifest.examples;
+// The examples come with the site, not with Python: they show while Python starts.
+const response = await fetch("site.json");
+if (!response.ok) throw new Error(`site.json: ${response.status}`);
+const { examples } = await response.json();
 for (const name of Object.keys(examples)) {
   picker.append(new Option(name.replace(/_/g, " "), name));
 }
@@ -100,5 +100,11 @@ window.addEventListener("hashchange", () => { // a shared link pasted into this 
   const linked = codeFromLink();
   if (linked !== null) { code.value = linked; picker.value = ""; }
 });
+try {
+  python = await started;
+} catch (error) {
+  status.textContent = `Python could not start: ${error}`;
+  throw error;
+}
 runButton.disabled = false;
 document.body.dataset.ready = "true";

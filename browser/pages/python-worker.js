@@ -1,10 +1,10 @@
 // Python (Pyodide) with deltagrad, in a Web Worker: a long or endless cell never freezes the
 // page, and the page can stop it by ending this worker and starting another.
-// Messages in: {type: "start", wheels}, {type: "run", id, code, fresh}.
-// Messages out: {type: "status", text}, {type: "ready", version}, {type: "failed", message},
+// The worker starts Python as soon as it is created; it needs no message to begin.
+// Messages in: {type: "run", id, code, fresh}.
+// Messages out: {type: "status", text}, {type: "ready", version, steps}, {type: "failed", message},
 // {type: "outputs", id, outputs} (run_cell.py's list).
 import { loadPyodide } from "./vendor/pyodide/pyodide.mjs";
-import { instance as vizInstance } from "./vendor/viz.js";
 
 async function fetchOk(url) {
   const response = await fetch(url);
@@ -12,43 +12,62 @@ async function fetchOk(url) {
   return response;
 }
 
-// Pyodide, the wheels unpacked into its site-packages, viz.js as globalThis.deltagradViz (the
-// renderer engine.pictures.render uses in the browser), deltagrad imported; run_cell's module.
-async function boot(wheelNames) {
-  const wheels = wheelNames.map((name) => fetchOk(`wheels/${name}`).then((r) => r.arrayBuffer()));
-  const runner = fetchOk("run_cell.py").then((r) => r.text());
-  const viz = vizInstance();
-  const pyodide = await loadPyodide({ indexURL: new URL("vendor/pyodide/", import.meta.url).href });
-  postMessage({ type: "status", text: "installing deltagrad…" });
+const bytesOf = async (url) => (await fetchOk(url)).arrayBuffer();
+
+// When each step of the start ended, in milliseconds since 1970 (the page's clock differs).
+const steps = { "worker started": performance.timeOrigin + performance.now() };
+const stepDone = (name) => { steps[name] = performance.timeOrigin + performance.now(); };
+
+// Ready as soon as deltagrad is imported: Pyodide, deltagrad's own wheel unpacked into its
+// site-packages, `import engine, nn, run_cell`. Starting Pyodide takes most of the time, so it
+// begins at once and everything else is fetched meanwhile.
+async function startPython() {
+  const starting = loadPyodide({ indexURL: new URL("vendor/pyodide/", import.meta.url).href });
+  const runner = fetchOk("run_cell.py").then((response) => response.text());
+  const { wheels } = await (await fetchOk("site.json")).json();
+  const ownName = wheels.find((name) => name.startsWith("deltagrad-"));
+  const own = bytesOf(`wheels/${ownName}`);
+  const others = wheels.filter((name) => name !== ownName).map((name) => bytesOf(`wheels/${name}`));
+  const pyodide = await starting;
+  stepDone("Pyodide started");
+  postMessage({ type: "status", text: "importing deltagrad…" });
   const sitePackages = pyodide.runPython("import sysconfig; sysconfig.get_path('purelib')");
-  for (const buffer of await Promise.all(wheels)) {
-    pyodide.unpackArchive(buffer, "wheel", { extractDir: sitePackages });
-  }
+  pyodide.unpackArchive(await own, "wheel", { extractDir: sitePackages });
   pyodide.FS.writeFile(`${sitePackages}/run_cell.py`, await runner);
-  globalThis.deltagradViz = await viz;
+  stepDone("deltagrad unpacked");
   pyodide.runPython("import engine, nn, run_cell");
-  return { cells: pyodide.pyimport("run_cell"), version: pyodide.version };
+  stepDone("deltagrad imported");
+  return { pyodide, sitePackages, others, cells: pyodide.pyimport("run_cell") };
 }
 
-let cells = null;
-self.onmessage = async ({ data }) => {
-  if (data.type === "start") {
-    try {
-      const python = await boot(data.wheels);
-      cells = python.cells;
-      postMessage({ type: "ready", version: python.version });
-    } catch (error) {
-      postMessage({ type: "failed", message: String(error) });
-    }
-  } else if (data.type === "run") {
-    let outputs;
-    try {
-      if (data.fresh) cells.reset();
-      outputs = JSON.parse(cells.run(data.code));
-    } catch (error) { // Pyodide itself failed (run_cell catches every Python error)
-      outputs = [{ type: "error", name: "Fatal",
-                   text: `Python stopped working: ${error}\nPress Stop to start it again.` }];
-    }
-    postMessage({ type: "outputs", id: data.id, outputs });
+// What only a run needs, once the page knows Python is ready: the other wheels (graphviz, tqdm,
+// hypothesis, sortedcontainers) and viz.js as globalThis.deltagradViz (the renderer
+// engine.pictures.render uses in the browser).
+async function loadTheRest({ pyodide, sitePackages, others }) {
+  for (const wheel of await Promise.all(others)) {
+    pyodide.unpackArchive(wheel, "wheel", { extractDir: sitePackages });
   }
+  const viz = await import("./vendor/viz.js");
+  globalThis.deltagradViz = await viz.instance();
+}
+
+const python = startPython();
+python.then(
+  ({ pyodide }) => postMessage({ type: "ready", version: pyodide.version, steps }),
+  (error) => postMessage({ type: "failed", message: String(error) }));
+const rest = python.then(loadTheRest); // runs after the "ready" message: it was queued first
+
+self.onmessage = async ({ data }) => {
+  if (data.type !== "run") return;
+  let outputs;
+  try {
+    const { cells } = await python;
+    await rest;
+    if (data.fresh) cells.reset();
+    outputs = JSON.parse(cells.run(data.code));
+  } catch (error) { // Pyodide itself failed (run_cell catches every Python error)
+    outputs = [{ type: "error", name: "Fatal",
+                 text: `Python stopped working: ${error}\nPress Stop to start it again.` }];
+  }
+  postMessage({ type: "outputs", id: data.id, outputs });
 };
