@@ -19,20 +19,23 @@ const steps = { "worker started": performance.timeOrigin + performance.now() };
 const stepDone = (name) => { steps[name] = performance.timeOrigin + performance.now(); };
 
 // Ready as soon as deltagrad is imported: Pyodide, deltagrad's own wheel unpacked into its
-// site-packages, `import engine, nn, run_cell`. Starting Pyodide takes most of the time, so it
-// begins at once and everything else is fetched meanwhile.
+// site-packages with its modules' bytecode (compiled at build time: Pyodide would compile each
+// module at every start), `import engine, nn, run_cell`. Starting Pyodide takes most of the
+// time, so it begins at once and everything else is fetched meanwhile.
 async function startPython() {
   const starting = loadPyodide({ indexURL: new URL("vendor/pyodide/", import.meta.url).href });
   const runner = fetchOk("run_cell.py").then((response) => response.text());
-  const { wheels } = await (await fetchOk("site.json")).json();
+  const { wheels, bytecode } = await (await fetchOk("site.json")).json();
   const ownName = wheels.find((name) => name.startsWith("deltagrad-"));
   const own = bytesOf(`wheels/${ownName}`);
+  const compiled = bytesOf(bytecode);
   const others = wheels.filter((name) => name !== ownName).map((name) => bytesOf(`wheels/${name}`));
   const pyodide = await starting;
   stepDone("Pyodide started");
   postMessage({ type: "status", text: "importing deltagrad…" });
   const sitePackages = pyodide.runPython("import sysconfig; sysconfig.get_path('purelib')");
   pyodide.unpackArchive(await own, "wheel", { extractDir: sitePackages });
+  pyodide.unpackArchive(await compiled, "zip", { extractDir: sitePackages });
   pyodide.FS.writeFile(`${sitePackages}/run_cell.py`, await runner);
   stepDone("deltagrad unpacked");
   pyodide.runPython("import engine, nn, run_cell");

@@ -203,6 +203,32 @@ def test_png_in_the_browser_is_a_clear_error(playground):
     assert playground.locator("#output pre.error").count() == 1
 
 
+BYTECODE_CHECK = r"""
+import importlib.util, sys
+checked = stale = 0
+for name, module in sorted(sys.modules.items()):
+    spec = getattr(module, "__spec__", None)
+    if name.split(".")[0] in ("engine", "nn") and spec is not None and spec.has_location:
+        with open(spec.cached, "rb") as f:  # no file: the page compiled the module itself
+            header = f.read(16)
+        with open(spec.origin, "rb") as f:
+            source = f.read()
+        checked += 1
+        flags, key = int.from_bytes(header[4:8], "little"), header[8:16]
+        stale += flags != 0b11 or key != importlib.util.source_hash(source)
+print(f"modules = {checked}\nstale = {stale}\nwrites = {int(not sys.dont_write_bytecode)}")
+"""
+
+
+def test_deltagrad_is_imported_from_the_bytecode_the_site_ships(playground):
+    """Pyodide never writes bytecode, so each imported module's __pycache__ file came from the
+    site: hash-checked (flags 0b11) and made from the very source beside it."""
+    text = run_in(playground, code=BYTECODE_CHECK)
+    found = printed(text)
+    assert found.keys() == {"modules", "stale", "writes"}, text  # FileNotFoundError: none shipped
+    assert found["modules"] > 30 and found["stale"] == 0 and found["writes"] == 0
+
+
 def test_an_endless_loop_leaves_the_page_responsive_and_stop_starts_python_again(playground):
     runs = int(playground.get_attribute("#output", "data-runs") or 0)
     playground.fill("#code", "n = 0\nwhile True:\n    n += 1")
