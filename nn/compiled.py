@@ -14,6 +14,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 import engine
 from engine import Value
 from engine.compiler import Compiled
@@ -71,7 +73,6 @@ def compile_outputs(model: MLP, named: bool = True) -> Compiled:
 def inputs_array(X: Sequence[Sequence[float]], nin: int, who: str) -> Any:
     """``X`` as a float array of shape ``(N, nin)``; for a row that is not ``nin`` numbers, the
     interpreted path's error, naming the row."""
-    import numpy as np
     try:
         A = np.asarray(X, dtype=float)
     except (TypeError, ValueError):
@@ -99,7 +100,6 @@ class ArrayTraining:
 
     def __init__(self, model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss,
                  optimizer: Optimizer, penalty: L2Penalty | None) -> None:
-        import numpy as np
         nout = model.layers[-1].nout
         self.loss, self.optimizer, self.penalty = loss, optimizer, penalty
         self.X = inputs_array(X, model.nin, "fit")
@@ -124,7 +124,6 @@ class ArrayTraining:
         the samples whose outputs predict their label (None for a regression loss, nan for
         nan outputs). ``problem`` says what is not finite (checked): then nothing moved, and
         the parameters' grads hold this step's gradients."""
-        import numpy as np
         theta, state = self.now
         rows = np.asarray(batch)
         X, Y = self.X[rows], self.Y[rows]
@@ -160,14 +159,12 @@ class ArrayTraining:
     def _hits(self, A: Any, rows: Any) -> Any:
         """How many samples of ``rows`` whose outputs are the columns of ``A`` predict their
         label; nan if an output is not finite (it predicts no label), as the interpreted fit."""
-        import numpy as np
         if not np.isfinite(A).all():
             return math.nan
         return np.count_nonzero(self.loss.predict_np(A) == self.labels[rows])
 
     def _problem(self, objective: float, G: Any, new: Any) -> str | None:
         """What is not finite, as the interpreted ``fit`` says it, or None."""
-        import numpy as np
         if math.isfinite(objective) and math.isfinite(G @ G) and math.isfinite(new @ new):
             return None  # the usual case: a nan or inf would make a dot product nan or inf (a
             # huge finite number may too; then the checks below find nothing)

@@ -22,6 +22,8 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.compiler.arrays import ARRAY_OPS, numpy_functions
 from engine.compiler.naming import Names
 from engine.compiler.symbols import Symbol, literal
@@ -77,7 +79,6 @@ class BatchProgram:
         self.forward_arrays: dict = {}
 
     def _load(self, inputs, theta):
-        import numpy as np
 
         t = self.trace
         arrays = []
@@ -109,7 +110,6 @@ class BatchProgram:
         return arrays
 
     def forward(self, inputs, theta):
-        import numpy as np
 
         arrays = self._load(inputs, theta)
         with np.errstate(all="ignore"):
@@ -118,7 +118,6 @@ class BatchProgram:
     def run(self, inputs, theta):
         """``(outputs, gradients)``: the gradient of the outputs' sum over the batch, an array
         in the order of ``params``."""
-        import numpy as np
 
         arrays = self._load(inputs, theta)
         G = self.namespace["G"]
@@ -139,7 +138,6 @@ class BatchProgram:
 
 
 def write(t: Trace, names: Names) -> BatchProgram:
-    import numpy as np
 
     return _Builder(t, names, np).program()
 
@@ -668,7 +666,6 @@ class _Builder:
 def _arrays(out, size: int, single: bool, nodes: list, inputs: dict):
     """``out`` as the caller gets it: (B,) for one node, (B, k) for k (a block of k rows is
     ``out`` itself, a new array each run)."""
-    import numpy as np
 
     if not single and type(out) is np.ndarray:
         return out.T
