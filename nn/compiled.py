@@ -91,7 +91,7 @@ class ArrayTraining:
     """``fit``'s steps on the compiled program, with the parameters in an array ``theta`` (in
     the order of ``model.parameters()``) and the optimizer's state in arrays.
 
-    ``step(batch)`` does what one step of the interpreted ``fit`` does, on arrays: the batch's
+    ``step(start, stop)`` does what one step of the interpreted ``fit`` does, on arrays: the batch's
     cost, its gradient (times ``loss.scale``, plus the penalty's) and the network's outputs
     before the update (for the accuracy), all from one run of the program, and the optimizer's
     rule. ``write_back()`` puts ``theta`` into the Values
@@ -113,26 +113,32 @@ class ArrayTraining:
         self.index = None if index == list(range(len(at))) else np.array(index)
         self.now = (self.program.parameter_array(), optimizer.array_state())  # one attribute:
         # a step replaces both at once, so Ctrl-C cannot come between the two
+        self.order = None
 
     @property
     def theta(self) -> Any:
         """The parameters' numbers, in the order of ``model.parameters()``."""
         return self.now[0]
 
-    def step(self, batch: Sequence[int], checked: bool) -> tuple[float, Any, str | None]:
-        """One step on the samples ``batch``: ``(objective, hits, problem)``. ``hits`` counts
-        the samples whose outputs predict their label (None for a regression loss, nan for
-        nan outputs). ``problem`` says what is not finite (checked): then nothing moved, and
-        the parameters' grads hold this step's gradients."""
+    def epoch(self, order: Sequence[int] | None) -> None:
+        """The order of the samples in the coming epoch's steps; None for their own order
+        (the steps' samples are then slices of ``X``, views rather than copies)."""
+        self.order = None if order is None else np.asarray(order)
+
+    def step(self, start: int, stop: int, checked: bool) -> tuple[float, Any, str | None]:
+        """One step on the samples at ``start:stop`` of the epoch's order: ``(objective, hits,
+        problem)``. ``hits`` counts the samples whose outputs predict their label (None for a
+        regression loss, nan for nan outputs). ``problem`` says what is not finite (checked):
+        then nothing moved, and the parameters' grads hold this step's gradients."""
         theta, state = self.now
-        rows = np.asarray(batch)
+        rows = slice(start, stop) if self.order is None else self.order[start:stop]
         X, Y = self.X[rows], self.Y[rows]
         costs, G = self.program.gradients(X, Y, theta=theta)
         hits = None
         if self.labels is not None:
             costs, outputs = costs
             hits = self._hits(outputs.T, rows)
-        scale = self.loss.scale(len(rows))
+        scale = self.loss.scale(len(X))
         objective = float(costs.sum()) * scale
         if scale != 1.0:
             G *= scale

@@ -102,6 +102,8 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
         for epoch in range(epochs):
             if shuffle:
                 rng.shuffle(order)
+            if arrays is not None:
+                arrays.epoch(order if shuffle else None)
             total = 0.0
             correct: float | None = 0
             for start in range(0, n, batch_size):
@@ -109,7 +111,7 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
                 where = (f"epoch {epoch + 1} of {epochs}, step {start // batch_size + 1} of "
                          f"{-(-n // batch_size)}")
                 if arrays is not None:
-                    value, hits, problem = arrays.step(batch, checked)
+                    value, hits, problem = arrays.step(start, start + batch_size, checked)
                     if problem is not None:
                         raise _nonfinite(where, problem)
                 else:
