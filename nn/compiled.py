@@ -167,7 +167,8 @@ class ArrayTraining:
         label; nan if an output is not finite (it predicts no label), as the interpreted fit."""
         if not np.isfinite(A).all():
             return math.nan
-        return np.count_nonzero(self.loss.predict_np(A) == self.labels[rows])
+        return int(np.count_nonzero(self.loss.predict_np(A) == self.labels[rows]))  # an int,
+        # as the interpreted fit counts: the History holds floats, not np.float64
 
     def _problem(self, objective: float, G: Any, new: Any) -> str | None:
         """What is not finite, as the interpreted ``fit`` says it, or None."""

@@ -72,6 +72,8 @@ def test_compiled_fit_gives_the_interpreted_weights_history_and_optimizer_state(
     assert close(weights(mlp), weights(twin))
     assert close(history.loss, twin_history.loss)
     assert twin_history.accuracy == history.accuracy  # the same predictions, counted alike
+    assert list(map(type, twin_history.accuracy)) == list(map(type, history.accuracy))  # floats
+    # (or None), so the History prints alike: not np.float64(0.5)
     for name_, value in vars(optimizer).items():
         if isinstance(value, list) and value and isinstance(value[0], float):
             assert close(value, getattr(twin_optimizer, name_)), name_
