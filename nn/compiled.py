@@ -181,9 +181,10 @@ class ArrayTraining:
         if bad.size:
             return f"the gradient of parameter {bad[0]} is {G[bad[0]]}"
         bad = np.flatnonzero(~np.isfinite(new))
-        if bad.size:
-            k = bad[0] if self.index is None else self.index[bad[0]]
-            return f"the step made parameter {k} {new[bad[0]]}"
+        if bad.size:  # the first in the model's order, which the optimizer's may not be
+            at = bad if self.index is None else self.index[bad]
+            first = at.argmin()
+            return f"the step made parameter {at[first]} {new[bad[first]]}"
         return None
 
     def write_back(self) -> None:

@@ -136,6 +136,24 @@ def test_a_nan_step_stops_both_alike_and_keeps_the_weights_from_before_it():
     assert close(*kept) and np.isfinite(kept[1]).all()
 
 
+@pytest.mark.parametrize("chosen", [slice(None, None, -1), slice(None, 5, -1)])
+def test_a_step_to_inf_names_the_models_first_bad_parameter_whatever_the_optimizers_order(
+        chosen):
+    """The optimizer lists the parameters backwards (all of them, or the last layer's): a step
+    so large that several become inf names the first in the model's order, in both fits."""
+    X, y = data.curve(8, seed=0)
+    y = [100.0 * t for t in y]
+    errors = []
+    for compiled in (False, True):
+        mlp = MLP(1, [3, 1], seed=0)
+        optimizer = optim.SGD(mlp.parameters()[chosen], lr=1e307)
+        with pytest.raises(train.NonFiniteError) as caught:
+            train.fit(mlp, X, y, losses.MeanSquaredError(reduction="sum"), epochs=1,
+                      optimizer=optimizer, progress=False, compiled=compiled)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1] and "the step made parameter" in errors[0]
+
+
 def test_ctrl_c_in_a_compiled_step_keeps_the_whole_steps_and_the_history():
     X, y = data.xor(16, seed=0)
     reference = MLP(2, [4, 1], seed=0)
