@@ -203,7 +203,10 @@ def first_difference(a: Trace, b: Trace, names: dict[Value, str]) -> str | None:
     same constants."""
     if len(a.outputs) != len(b.outputs) or a.single != b.single:
         return f"f returned {len(b.outputs)} outputs, not {len(a.outputs)}"
-    if len(a.aux or ()) != len(b.aux or ()) or a.aux_single != b.aux_single:
+    if a.aux_single != b.aux_single:
+        return (f"f returned its aux as a {'Value' if b.aux_single else 'list'} here, as a "
+                f"{'Value' if a.aux_single else 'list'} in the first trace")
+    if len(a.aux or ()) != len(b.aux or ()):
         return f"f returned {len(b.aux or ())} aux values, not {len(a.aux or ())}"
     where_a = {v: i for i, v in enumerate(a.nodes)}
     where_b = {v: i for i, v in enumerate(b.nodes)}
@@ -235,6 +238,19 @@ def first_difference(a: Trace, b: Trace, names: dict[Value, str]) -> str | None:
             if where_a[p] != where_b[q]:
                 return (f"node {name} ({u.op}) reads operand {i + 1} from another node here: "
                         "the graph differs")
+    return _other_result(a, b, where_a, where_b)
+
+
+def _other_result(a: Trace, b: Trace, where_a: dict, where_b: dict) -> str | None:
+    """Whether ``f`` returns other nodes of the same graph in ``b`` (an output or an aux chosen
+    by the data): the program would return ``a``'s."""
+    returned = [("its output" if a.single else f"output {k}", u, v)
+                for k, (u, v) in enumerate(zip(a.outputs, b.outputs, strict=True))]
+    returned += [(f"aux {k}", u, v) for k, (u, v) in enumerate(zip(a.aux or (), b.aux or (),
+                                                                  strict=True))]
+    for what, u, v in returned:
+        if where_a[u] != where_b[v]:
+            return f"f returns another node as {what} here: it picks what it returns by the data"
     return None
 
 

@@ -188,3 +188,36 @@ def test_has_aux_refuses_a_result_that_is_not_a_pair_and_check_inputs_compares_t
 
     with pytest.raises(ValueError, match="f returned 2 aux values, not 1"):
         engine.compile(f, 1.0, params=[w], has_aux=True, check_inputs=[(-1.0,)])
+
+
+def test_check_inputs_refuses_an_f_that_picks_its_aux_or_its_output_by_the_data():
+    """The same nodes in both traces, but f returns other ones: the program would return the
+    first trace's, silently."""
+    w = Value(2.0)
+
+    def swapped_aux(x):
+        out = w * x[0] + x[1]
+        return out, ([x[0], x[1]] if x[0].data > 0 else [x[1], x[0]])
+
+    def swapped_output(x):
+        a, b = w * x[0], w * x[1]
+        return (a, b) if x[0].data > 0 else (b, a)
+
+    for f, what in ((swapped_aux, "aux 0"), (swapped_output, "its output")):
+        with pytest.raises(ValueError, match=rf"check_inputs\[0\], f returns another node "
+                                             rf"as {what} here"):
+            engine.compile(f, [1.0, 5.0], params=[w], has_aux=True,
+                           check_inputs=[([-1.0, 5.0],)])
+    engine.compile(swapped_aux, [1.0, 5.0], params=[w], has_aux=True,
+                   check_inputs=[([2.0, -5.0],)])  # the same choice: the same program
+
+
+def test_check_inputs_says_when_the_aux_is_a_value_in_one_trace_and_a_list_in_the_other():
+    w = Value(1.0)
+
+    def f(x):
+        return w * x, (x if x.data > 0 else [x])
+
+    with pytest.raises(ValueError, match="f returned its aux as a list here, as a Value in "
+                                         "the first trace"):
+        engine.compile(f, 1.0, params=[w], has_aux=True, check_inputs=[(-1.0,)])
