@@ -128,13 +128,15 @@ class BatchProgram:
 
     def _shaped(self, out, size):
         """The program's result as arrays over the batch: (B,) for one output, (B, k) for k;
-        with has_aux, the pair of the outputs and the aux so shaped."""
+        with has_aux, the pair of the outputs and the aux so shaped, each an array of its own
+        (the aux may be the outputs' nodes: a block and one of its rows)."""
         t = self.trace
         if t.aux is None:
             return _arrays(out, size, t.single, t.outputs, t.input_place)
         out, aux = out
-        return (_arrays(out, size, t.single, t.outputs, t.input_place),
-                _arrays(aux, size, t.aux_single, t.aux, t.input_place))
+        out = _arrays(out, size, t.single, t.outputs, t.input_place)
+        aux = _arrays(aux, size, t.aux_single, t.aux, t.input_place)
+        return out, aux.copy() if np.may_share_memory(out, aux) else aux
 
 
 def write(t: Trace, names: Names) -> BatchProgram:

@@ -129,7 +129,8 @@ class Compiled:
         deque(map(setattr, params, repeat("grad"), grads), 0)
         if self.trace.aux is None:
             return np.array(outputs, dtype=float)
-        return tuple(np.array(part, dtype=float) for part in zip(*outputs, strict=True))
+        return (np.array([out for out, _ in outputs], dtype=float),
+                np.array([aux for _, aux in outputs], dtype=float))
 
     def gradients(self, *inputs: object, theta: object = None) -> tuple[object, object]:
         """``(outputs, gradients)`` for a batch, without touching the Values: ``gradients[k]``

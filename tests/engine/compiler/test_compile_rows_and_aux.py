@@ -221,3 +221,24 @@ def test_check_inputs_says_when_the_aux_is_a_value_in_one_trace_and_a_list_in_th
     with pytest.raises(ValueError, match="f returned its aux as a list here, as a Value in "
                                          "the first trace"):
         engine.compile(f, 1.0, params=[w], has_aux=True, check_inputs=[(-1.0,)])
+
+
+def test_the_outputs_and_the_aux_are_arrays_of_their_own_even_of_the_same_nodes():
+    """f returns the logits as its outputs and one of them as aux (or the same node twice):
+    changing the outputs the caller got must not change the aux."""
+    mlp = nn.MLP(3, [4, 2], seed=1)
+    X = np.random.default_rng(5).normal(size=(4, 3))
+    for f in (lambda x: (lambda z: (z, z[0]))(mlp(x)), lambda x: (lambda z: (z, z))(mlp(x)),
+              lambda x: (lambda s: (s, s))(Value.sum(mlp(x)))):
+        step = engine.compile(f, [0.0] * 3, params=mlp.parameters(), has_aux=True)
+        for out, aux in (step(X), step.gradients(X)[0], step.backward(X)):
+            kept = aux.copy()
+            out *= 2.0
+            assert np.array_equal(aux, kept)
+
+
+def test_exact_on_an_empty_batch_gives_empty_outputs_and_aux():
+    w = Value(2.0)
+    step = engine.compile(lambda x: (w * x, x * 3.0), 1.0, params=[w], has_aux=True)
+    out, aux = step.backward(np.zeros(0), exact=True)
+    assert out.shape == aux.shape == (0,) and w.grad == 0.0
