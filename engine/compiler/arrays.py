@@ -167,8 +167,13 @@ def _np_max_shift(np):
 
     def max_shift_rows(S):
         """``max_shift`` of each column: Python's max skips a nan after the first row, as
-        ``fmax`` does, and keeps one in the first row (then 0.0)."""
+        ``fmax`` does, and keeps one in the first row (then 0.0); of 0.0 and -0.0 it keeps the
+        first, where fmax may give either."""
         largest = np.fmax.reduce(S, axis=0)
+        zero = largest == 0.0
+        if zero.any():  # the first zero's sign (the rows before it are below 0, or nan)
+            first = (S == 0.0).argmax(axis=0)
+            largest = np.where(zero, S[first, np.arange(S.shape[1])], largest)
         return np.where(np.isfinite(largest) & (S[0] == S[0]), largest, 0.0)
     return {"max_shift": max_shift, "max_shift_rows": max_shift_rows}
 

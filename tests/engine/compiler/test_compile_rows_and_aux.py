@@ -30,19 +30,19 @@ def columns(draw_float, rows: int, cols: int):
     st.one_of(st.sampled_from(SPECIAL), st.floats(allow_nan=True, allow_infinity=True)), n, b))))
 def test_sum_rows_and_max_shift_rows_give_the_floats_of_add_all_and_max_shift(cols):
     functions = numpy_functions()
-    S = np.array(cols, dtype=float).T  # a row per node, a column per sample
-    with np.errstate(all="ignore"):  # as the program runs them
-        sums = functions["sum_rows"](S)
-        shifts = functions["max_shift_rows"](S)
-        started = functions["sum_rows"](S, 0.5)
-    for k, column in enumerate(cols):
-        total = column[0]
-        for x in column[1:]:  # add_all: left to right, from the first term
-            total = total + x
-        assert _bits(sums[k]) == _bits(OPS["sum"].forward(*column)) == _bits(total)
-        assert _bits(started[k]) == _bits(OPS["sum"].forward(0.5, *column))
-        shift = OPS["max_shift"].forward(*column)  # the sign of a zero aside: max keeps the
-        assert shifts[k] == shift  # first of 0.0 and -0.0, fmax either; the shift cancels
+    rows = np.array(cols, dtype=float).T  # a row per node, a column per sample
+    for S in (rows, np.ascontiguousarray(rows)):  # NumPy's loops differ by layout
+        with np.errstate(all="ignore"):  # as the program runs them
+            sums = functions["sum_rows"](S)
+            shifts = functions["max_shift_rows"](S)
+            started = functions["sum_rows"](S, 0.5)
+        for k, column in enumerate(cols):
+            total = column[0]
+            for x in column[1:]:  # add_all: left to right, from the first term
+                total = total + x
+            assert _bits(sums[k]) == _bits(OPS["sum"].forward(*column)) == _bits(total)
+            assert _bits(started[k]) == _bits(OPS["sum"].forward(0.5, *column))
+            assert _bits(shifts[k]) == _bits(OPS["max_shift"].forward(*column))
 
 
 @pytest.mark.parametrize("samples", [1, 2, 33])
@@ -52,6 +52,21 @@ def test_sum_rows_adds_in_add_alls_order_where_numpy_would_pair_the_terms(sample
     sums = numpy_functions()["sum_rows"](S)
     assert [_bits(x) for x in sums] == [_bits(OPS["sum"].forward(*S[:, k].tolist()))
                                         for k in range(samples)]
+
+
+@pytest.mark.parametrize("samples", [1, 2, 3, 17, 64])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_max_shift_rows_keeps_the_first_of_equal_zeros_as_pythons_max(samples, layout):
+    """max(-0.0, 0.0) is -0.0 and max(0.0, -0.0) 0.0 (the first of equals); fmax may answer
+    either, and 1 / shift tells them apart (-inf or inf)."""
+    columns = [[-0.0, 0.0], [0.0, -0.0], [-1.0, -0.0, 0.0], [math.nan, -0.0, 0.0],
+               [-2.0, math.nan, 0.0, -0.0]]
+    shifts = numpy_functions()["max_shift_rows"]
+    for column in columns:
+        S = np.array([column] * samples, order=layout).T  # a row per operand
+        S = np.ascontiguousarray(S) if layout == "C" else np.asfortranarray(S)
+        expected = _bits(OPS["max_shift"].forward(*column))
+        assert [_bits(x) for x in shifts(S)] == [expected] * samples, column
 
 
 def _bits(x: float) -> str:
