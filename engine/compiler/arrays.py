@@ -147,10 +147,10 @@ def _np_sum_rows(np):
         """The rows of ``S`` added left to right (after ``start``), as ``add_all`` and
         ``affine`` add. NumPy adds row after row along a block's slow axis, but pairs the terms
         along the fast one (a single column, a transposed block): ``accumulate`` adds those in
-        order by definition."""
+        order by definition. Without ``start``, reduce starts from -0.0 (``-0.0 + x`` is x, bit
+        for bit), not from add's identity 0.0, which would make a sum of -0.0 0.0."""
         if S.flags.c_contiguous and S.shape[1] > 1 and not isinstance(start, np.ndarray):
-            return np.add.reduce(S, axis=0) if start is None else \
-                np.add.reduce(S, axis=0, initial=start)
+            return np.add.reduce(S, axis=0, initial=-0.0 if start is None else start)
         S = S.copy()
         if start is not None:
             S[0] += start

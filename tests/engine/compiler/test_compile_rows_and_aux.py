@@ -69,6 +69,14 @@ def test_max_shift_rows_keeps_the_first_of_equal_zeros_as_pythons_max(samples, l
         assert [_bits(x) for x in shifts(S)] == [expected] * samples, column
 
 
+@pytest.mark.parametrize("rows", [1, 2, 5])
+def test_sum_rows_of_negative_zeros_is_negative_zero_as_add_all(rows):
+    """add_all(-0.0, -0.0) is -0.0; NumPy's reduce, started from add's identity 0.0, gives 0.0
+    (a C-contiguous block of more than one column takes that path)."""
+    S = np.full((rows, 3), -0.0)
+    assert [_bits(x) for x in numpy_functions()["sum_rows"](S)] == [_bits(-0.0)] * 3
+
+
 def _bits(x: float) -> str:
     return "nan" if math.isnan(x) else float(x).hex()
 
