@@ -91,11 +91,12 @@ class ArrayTraining:
     """``fit``'s steps on the compiled program, with the parameters in an array ``theta`` (in
     the order of ``model.parameters()``) and the optimizer's state in arrays.
 
-    ``step(start, stop)`` does what one step of the interpreted ``fit`` does, on arrays: the batch's
-    cost, its gradient (times ``loss.scale``, plus the penalty's) and the network's outputs
-    before the update (for the accuracy), all from one run of the program, and the optimizer's
-    rule. ``write_back()`` puts ``theta`` into the Values
-    and the state into the optimizer: ``fit`` calls it whenever it returns or stops.
+    ``step(start, stop, checked)`` does what one step of the interpreted ``fit`` does, on
+    arrays: the batch's cost, its gradient (times ``loss.scale``, plus the penalty's) and the
+    network's outputs before the update (for the accuracy), all from one run of the program,
+    and the optimizer's rule; ``epoch(order)`` says which samples the coming steps read.
+    ``write_back()`` puts ``theta`` into the Values and the state into the optimizer: ``fit``
+    calls it whenever it returns or stops.
     """
 
     def __init__(self, model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss,

@@ -68,18 +68,18 @@ class LayerArrays:
 class BatchProgram:
     """The compiled batch program and what it needs to run."""
 
-    def __init__(self, source: str, namespace: dict, trace: Trace, single: bool) -> None:
+    def __init__(self, source: str, namespace: dict, trace: Trace) -> None:
         self.source = source
         self.namespace = namespace
         self.trace = trace
-        self.single = single
         self._run = namespace[PROGRAM]
         self._forward = namespace[FORWARD]
         self.arrays: dict = {}  # the layers' views of theta and G, by name
         self.forward_arrays: dict = {}
 
     def _load(self, inputs, theta):
-
+        """The inputs as float arrays of one batch size (checked against the example's
+        shapes); ``theta`` copied into the program's own array."""
         t = self.trace
         arrays = []
         size = None
@@ -110,7 +110,7 @@ class BatchProgram:
         return arrays
 
     def forward(self, inputs, theta):
-
+        """The outputs only (and the aux, with has_aux): the forward half of the program."""
         arrays = self._load(inputs, theta)
         with np.errstate(all="ignore"):
             return self._shaped(self._forward(*arrays, **self.forward_arrays), len(arrays[0]))
@@ -118,7 +118,6 @@ class BatchProgram:
     def run(self, inputs, theta):
         """``(outputs, gradients)``: the gradient of the outputs' sum over the batch, an array
         in the order of ``params``."""
-
         arrays = self._load(inputs, theta)
         G = self.namespace["G"]
         G[...] = 0.0
@@ -140,7 +139,7 @@ class BatchProgram:
 
 
 def write(t: Trace, names: Names) -> BatchProgram:
-
+    """The batch program of the trace ``t``, its nodes named by ``names``."""
     return _Builder(t, names, np).program()
 
 
@@ -256,9 +255,10 @@ class _Builder:
                 self.units.append(unit)
 
     def blocks_read(self, v: Value) -> tuple:
-        """For a node of an op written over rows (``ARRAY_OPS[op].over_rows``) whose groups of
-        operands are each the rows of one block, in order: the groups, a block for each such
-        group and the node for a single operand. Else ``()``: the node is written term by term."""
+        """What a node of an op written over rows (``ARRAY_OPS[op].over_rows``) reads, one
+        entry per group of its operands: the block whose rows the group is, in order, or the
+        node itself for a single operand. ``()`` if a group is not a block's rows (or none is a
+        block): the node is then written term by term."""
         row = ARRAY_OPS.get(v.op)
         if row is None or row.over_rows is None:
             return ()
@@ -523,7 +523,7 @@ class _Builder:
             if len(terms) != 1:  # pragma: no cover - the rules of sum, max_shift and affine
                 raise RuntimeError(f"engine.compile: the rule of {v.op!r} differs by row")
             if read.kind != "input" and any(p in t.active for p in group):
-                text = terms.pop()
+                text = terms.pop()  # reading no block, it is one row for all (sum's gv)
                 row = not set(re.findall(r"[A-Za-z_]\w*", text)) & names
                 self.whole(lines, read, text, row=row)
 
@@ -605,7 +605,7 @@ class _Builder:
                           f"{', '.join(sorted(map(repr, self.slow)))} in engine.compiler.arrays."
                           f"ARRAY_OPS: the batch program maps their float functions over the "
                           f"samples with np.vectorize (slow)", RuntimeWarning, stacklevel=4)
-        program = BatchProgram(source, namespace, t, t.single)
+        program = BatchProgram(source, namespace, t)
         program.arrays = arrays
         program.forward_arrays = {n: arrays[n] for n in names}
         return program
@@ -668,7 +668,6 @@ class _Builder:
 def _arrays(out, size: int, single: bool, nodes: list, inputs: dict):
     """``out`` as the caller gets it: (B,) for one node, (B, k) for k (a block of k rows is
     ``out`` itself, a new array each run)."""
-
     if not single and type(out) is np.ndarray:
         return out.T
     if single:
