@@ -171,6 +171,38 @@ def test_ctrl_c_in_a_compiled_step_keeps_the_whole_steps_and_the_history():
     assert all(p.grad == 0.0 for p in mlp.parameters())
 
 
+def test_ctrl_c_at_any_line_of_a_compiled_step_leaves_it_undone_or_done_whole():
+    """Ctrl-C at each line of the 9th step in turn: the model and Adam hold the numbers after
+    8 or after 9 whole steps (Ctrl-C as the 9th or the 10th step starts), never a mix."""
+    X, y = data.xor(16, seed=0)
+
+    def interrupted(line, call):
+        mlp = MLP(2, [4, 1], seed=0)
+        optimizer = optim.Adam(mlp.parameters(), lr=0.05)
+        with ctrl_c_at(ArrayTraining.step.__code__, line, call=call):
+            try:
+                train.fit(mlp, X, y, losses.bce_with_logits, epochs=10, batch_size=4, seed=0,
+                          optimizer=optimizer, progress=False, compiled=True)
+            except KeyboardInterrupt as stop:
+                return mlp, optimizer, stop.history
+        return None  # the step has fewer lines: it ran whole, and so did fit
+
+    whole = {}
+    for call in (9, 10):
+        mlp, optimizer, history = interrupted(1, call)
+        whole[optimizer.t] = (weights(mlp), optimizer.m, history)
+    assert set(whole) == {8, 9} and whole[8][2] == whole[9][2]  # 2 epochs of 4 steps
+    seen, line = set(), 1
+    while (run := interrupted(line, 9)) is not None:
+        mlp, optimizer, history = run
+        expected_weights, expected_m, expected_history = whole[optimizer.t]
+        assert (weights(mlp) == expected_weights).all() and optimizer.m == expected_m, line
+        assert history == expected_history and all(p.grad == 0.0 for p in mlp.parameters())
+        seen.add(optimizer.t)
+        line += 1
+    assert seen == {8, 9} and line > 10
+
+
 def test_compiled_fit_names_a_bad_row_and_refuses_values():
     mlp = MLP(2, [3, 1], seed=0)
     with pytest.raises(ValueError, match=r"fit: X\[1\] expects 2 inputs, got 3"):
