@@ -583,8 +583,9 @@ class _Builder:
         names = [n for n in arrays if not n.startswith("g")]
         args = ", ".join(t.arg_names)
         signature = f"{args}, *, {', '.join(arrays)}" if arrays else args
-        intro = ['"""The outputs of a batch (one sample per row of each input); adds the '
-                 'gradients of their sum to G."""']
+        aux = "" if t.aux is None else " and the aux (not differentiated)"
+        intro = [f'"""The outputs of a batch (one sample per row of each input){aux}; adds the '
+                 'gradients of the outputs\' sum to G."""']
         if described:
             intro.append("# the layers' weights and biases, views of theta or gathered from it "
                          "(their gradients, g...: of G): " + "; ".join(described))

@@ -51,6 +51,8 @@ def write(t: Trace, names: Names) -> OneSampleProgram:
     gdeclare = ([f"    {', '.join(gdicts)} = {', '.join('{}' for _ in gdicts)}"]
                 if gdicts else [])
     what = "the output" if t.single else "the outputs, and the gradients of their sum"
+    if t.aux is not None:
+        what += ", and the aux (not differentiated)"
     lines = [
         f"def {PROGRAM}({args}, P, G):",
         f'    """{what.capitalize()}; P: the parameters\' numbers, G: their gradients so far."""',

@@ -173,6 +173,8 @@ def test_has_aux_returns_the_logits_beside_the_loss_and_differentiates_the_loss_
     expected = np.array([[v.data for v in mlp(list(row))] for row in X])
     assert logits.shape == (5, 2) and np.allclose(logits, expected, rtol=1e-13, atol=0)
     assert "return (v" in aux.batch_source and ", Z2)" in aux.batch_source  # the block whole
+    assert "the aux (not differentiated)" in aux.source.splitlines()[1]  # the docstrings say
+    assert "the aux (not differentiated)" in aux.batch_source.splitlines()[1]
     exact_outs, exact_logits = aux.backward(X, Y, exact=True)
     assert np.allclose(exact_outs, outs, rtol=1e-12) and np.array_equal(exact_logits.shape,
                                                                          (5, 2))
