@@ -132,6 +132,93 @@ def test_a_dot_product_of_one_block_with_itself_gets_both_terms():
     assert w.grad == pytest.approx(2 * 0.5 * (X ** 2).sum(), rel=1e-15)  # d/dw: 2 w sum x^2
 
 
+# -- random graphs over blocks: the batch program against backward() on each sample ----------
+
+POOL = [Value(float(w)) for w in np.random.default_rng(7).uniform(-1.0, 1.0, size=48)]
+STEPS = ["layer", "tanh", "neg", "shift", "sum", "sum part", "sum reversed", "sum mixed",
+         "log-sum-exp", "dot", "dot params"]
+
+
+def from_steps(steps: list[tuple[str, int]]):
+    """f(x) built by ``steps`` over blocks (the inputs, layers of POOL's weights, maps) and
+    nodes that read them: sums of a block, of part of it, in another order or with another
+    node, log-sum-exp, dot products with a block or parameters, with a bias that is a number, a
+    parameter, a node of the sample or a row. Every block is summed whole into the output, so a
+    part of one is a part."""
+
+    def f(x):
+        weights = iter(POOL)
+        blocks, nodes = [list(x)], [x[0] * 0.5]
+        for kind, k in steps:
+            block = blocks[k % len(blocks)]
+            node = nodes[k % len(nodes)]
+            if kind == "layer":
+                blocks.append([Value.affine([next(weights) for _ in block], block, next(weights))
+                               for _ in range(1 + k % 3)])
+            elif kind in ("tanh", "neg", "shift"):
+                blocks.append([{"tanh": v.tanh(), "neg": -v, "shift": v - node}[kind]
+                               for v in block])
+            elif kind.startswith("sum"):
+                nodes.append(Value.sum({"sum": block, "sum part": block[:-1] or block,
+                                        "sum reversed": block[::-1],
+                                        "sum mixed": [*block, node]}[kind]))
+            elif kind == "log-sum-exp":
+                m = engine.apply("max_shift", *block)
+                nodes.append(Value.sum([(v - m).exp() for v in block]).log() + m)
+            else:
+                other = [b for b in blocks if len(b) == len(block)][k % 2 - 1] \
+                    if kind == "dot" else [next(weights) for _ in block]
+                bias = [0.5, next(weights), node, block[0]][k % 4]
+                nodes.append(Value.affine(block, other, bias))
+        return Value.sum(nodes + [v for b in blocks for v in reversed(b)])
+    return f
+
+
+def path_scale(out: Value) -> dict:
+    """For each node, the sum over the chain rule's paths to it of |the local derivatives'
+    product|: how much adding its terms in another order may change its gradient."""
+    from engine.derivatives import local_derivatives
+    size = {out: 1.0}
+    for node in engine.backward_order(out):
+        for operand, local in local_derivatives(node):
+            size[operand] = size.get(operand, 0.0) + abs(local) * size.get(node, 0.0)
+    return size
+
+
+def near(got, expected, scale) -> bool:
+    """Within 1e-12 of ``scale`` where finite; the same inf or nan elsewhere."""
+    got, expected, scale = (np.asarray(a, dtype=float) for a in (got, expected, scale))
+    with np.errstate(invalid="ignore"):
+        close = np.abs(got - expected) <= 1e-12 * scale + 1e-300
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    return bool(np.all(np.where(np.isfinite(expected) & np.isfinite(scale), close, same)))
+
+
+@given(st.lists(st.tuples(st.sampled_from(STEPS), st.integers(0, 11)), min_size=1, max_size=6),
+       st.integers(1, 3).flatmap(lambda n: st.lists(st.lists(st.one_of(
+           st.floats(-3.0, 3.0), st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan])),
+           min_size=n, max_size=n), min_size=1, max_size=4)),
+       st.sampled_from("CF"))
+def test_graphs_over_blocks_give_backward_summed_over_the_samples(steps, samples, order):
+    f = from_steps(steps)
+    step = engine.compile(f, [0.5] * len(samples[0]), params=POOL)
+    outputs, total, scale = [], np.zeros(len(POOL)), np.zeros(len(POOL))
+    for x in samples:
+        for p in POOL:
+            p.grad = 0.0
+        out = f([Value(v) for v in x])
+        out.backward()
+        size = path_scale(out)
+        outputs.append(out.data)
+        with np.errstate(invalid="ignore"):  # inf + -inf: nan, as backward() would add
+            total += [p.grad for p in POOL]
+        scale += [size.get(p, 0.0) for p in POOL]
+    X = np.array(samples, order=order)  # a batch in Fortran order makes C-contiguous blocks
+    got, G = step.gradients(X)
+    assert near(got, outputs, np.abs(outputs)), step.batch_source
+    assert near(G, total, scale), step.batch_source
+
+
 # -- has_aux: outputs beside the differentiated ones -----------------------------------------
 
 
