@@ -523,7 +523,8 @@ class _Builder:
             if len(terms) != 1:  # pragma: no cover - the rules of sum, max_shift and affine
                 raise RuntimeError(f"engine.compile: the rule of {v.op!r} differs by row")
             if read.kind != "input" and any(p in t.active for p in group):
-                text = terms.pop()  # reading no block, it is one row for all (sum's gv)
+                text = terms.pop()  # a term that reads no block (sum's gv) is one row,
+                # the same for each row of the block
                 row = not set(re.findall(r"[A-Za-z_]\w*", text)) & names
                 self.whole(lines, read, text, row=row)
 
