@@ -127,10 +127,11 @@ class Compiled:
             out, grads = run(*sample, P, grads)
             outputs.append(out)
         deque(map(setattr, params, repeat("grad"), grads), 0)
-        if self.trace.aux is None:
-            return np.array(outputs, dtype=float)
-        return (np.array([out for out, _ in outputs], dtype=float),
-                np.array([aux for _, aux in outputs], dtype=float))
+        t = self.trace
+        if t.aux is None:
+            return _stacked(outputs, t.outputs, t.single)
+        return (_stacked([out for out, _ in outputs], t.outputs, t.single),
+                _stacked([aux for _, aux in outputs], t.aux, t.aux_single))
 
     def gradients(self, *inputs: object, theta: object = None) -> tuple[object, object]:
         """``(outputs, gradients)`` for a batch, without touching the Values: ``gradients[k]``
@@ -192,6 +193,15 @@ class Compiled:
         large = len(self.params) > SHOWN_PARAMETERS
         source = self.batch_source if large else self.source
         return f"<p>{html.escape(repr(self))}</p>" + source._repr_html_()
+
+
+def _stacked(rows: list, nodes: list, single: bool) -> object:
+    """The samples' results as the batch program shapes them: (B,) for one node, (B, k) for
+    k, even for no samples."""
+    import numpy as np
+
+    return np.array(rows, dtype=float).reshape((len(rows),) if single else (len(rows),
+                                                                             len(nodes)))
 
 
 def _depth(x: object) -> int:

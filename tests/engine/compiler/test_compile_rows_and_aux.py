@@ -354,3 +354,16 @@ def test_exact_on_an_empty_batch_gives_empty_outputs_and_aux():
     step = engine.compile(lambda x: (w * x, x * 3.0), 1.0, params=[w], has_aux=True)
     out, aux = step.backward(np.zeros(0), exact=True)
     assert out.shape == aux.shape == (0,) and w.grad == 0.0
+
+
+def test_exact_keeps_the_batch_programs_shapes_for_several_outputs_and_no_samples():
+    w = Value(2.0)
+    step = engine.compile(lambda x: ([w * x, w + x], [x, x * 3.0, w]), 1.0, params=[w],
+                          has_aux=True)
+    X = np.array([1.0, 2.0, 3.0])
+    (out, aux), (out_exact, aux_exact) = step(X), step.backward(X, exact=True)
+    assert out_exact.shape == out.shape == (3, 2) and aux_exact.shape == aux.shape == (3, 3)
+    out_none, aux_none = step.backward(np.zeros(0), exact=True)  # (the batch program
+    assert out_none.shape == (0, 2) and aux_none.shape == (0, 3)  # refuses no samples)
+    plain = engine.compile(lambda x: [w * x, w + x], 1.0, params=[w])
+    assert plain.backward(np.zeros(0), exact=True).shape == (0, 2)
