@@ -11,7 +11,9 @@ over them (``v = sum_rows(M1)``). The adjoint runs the same units backwards: ``g
 A1 * A1)``, ``gW1 += gZ1 @ A0.T``, ``gM1 = np.zeros(M1.shape) + gv``.
 
 The parameters are one array ``theta`` (in the order of ``params``), their gradients one array
-``G``; a layer's ``W1`` and ``b1`` are views of ``theta``, ``gW1`` and ``gb1`` of ``G``.
+``G``; a layer's ``W1`` and ``b1`` are views of ``theta``, ``gW1`` and ``gb1`` of ``G``. A
+parameter read one by one has its label for a name (``w, b = theta[0], theta[1]``, then ``v1 =
+w * x``), and its gradient ``gw`` is added into ``G`` at the end.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ class _Builder:
         self.layer_arrays: dict[tuple, LayerArrays] = {}
         self.slow: set[str] = set()
         self._param_names: dict[Value, str] | None = None
+        self.scalars: dict[Value, str] = {}  # the parameters read one by one, by name
         self.writer = Writer(self.ref, t.constant)
 
     def operands(self, v: Value) -> tuple:
@@ -199,9 +202,18 @@ class _Builder:
             self._param_names = {p: given.get(p) or p.label for p in self.param_at}
         return self._param_names
 
+    def scalar(self, p: Value) -> str:
+        """The name a parameter read one by one (outside a layer's matrices) has in the program:
+        its label (``w``) where that is a free identifier; the program reads it from theta
+        first and adds its gradient into G last."""
+        name = self.scalars.get(p)
+        if name is None:
+            name = self.scalars[p] = self.fresh(self.param_names()[p], "p")
+        return name
+
     def ref(self, v: Value) -> str:
         if v in self.param_at:
-            return f"theta[{self.param_at[v]}]"
+            return self.scalar(v)
         unit = self.unit_of.get(v)
         if unit is not None and unit.kind in ("input", "layer", "map"):
             if unit.kind == "input" and self.t.shapes[unit.arg] == ():
@@ -211,7 +223,7 @@ class _Builder:
 
     def gref(self, v: Value) -> str:
         if v in self.param_at:
-            return f"G[{self.param_at[v]}]"
+            return f"g{self.scalar(v)}"
         unit = self.unit_of.get(v)
         if unit is not None and unit.kind in ("layer", "map"):
             return f"g{unit.name}[{self.row_of[v]}]"
@@ -457,9 +469,6 @@ class _Builder:
         t = self.t
         if target not in t.mapped and from_mapped:
             text = f"({text}).sum()" if not text.isidentifier() else f"{text}.sum()"
-        if target in self.param_at:
-            lines.append(f"{self.gref(target)} += {text}")
-            return
         unit = self.unit_of.get(target)
         if unit is not None and unit.kind in ("layer", "map"):
             g = f"g{unit.name}"
@@ -574,13 +583,16 @@ class _Builder:
         order = self.ordered()
         forward = self.forward_lines(order)
         backward = self.backward_lines(order)
+        outputs = self.outputs_text()  # the last to name a parameter read one by one
         theta = np.zeros(len(t.params))
         G = np.zeros(len(t.params))
         arrays, gathered, header, back = self.parameter_arrays(theta, G)
+        header = self.scalar_reads() + header
+        back += [f"G[{self.param_at[p]}] += g{name}" for p, name in self.scalars.items()
+                 if p in self.started]
         described = [f"{a.W} {a.W_at.shape}, {a.b} {a.b_at.shape}"
                      for a in self.layer_arrays.values()]
         declare, gdeclare = self.dict_declarations()
-        outputs = self.outputs_text()
         names = [n for n in arrays if not n.startswith("g")]
         args = ", ".join(t.arg_names)
         signature = f"{args}, *, {', '.join(arrays)}" if arrays else args
@@ -628,6 +640,13 @@ class _Builder:
                 else:
                     views[name], views[f"g{name}"] = view, _view(np, G, at)
         return views, gathered, header, back
+
+    def scalar_reads(self) -> list[str]:
+        """``w, b = theta[0], theta[1]``: the parameters read one by one, eight to a line."""
+        found = sorted(self.scalars.items(), key=lambda item: self.param_at[item[0]])
+        return [f"{', '.join(name for _, name in part)} = "
+                f"{', '.join(f'theta[{self.param_at[p]}]' for p, _ in part)}"
+                for part in (found[i:i + 8] for i in range(0, len(found), 8))]
 
     def dict_declarations(self) -> tuple[list[str], list[str]]:
         """``e = {}`` (and ``ge = {}``) for the indexed names of the nodes written one by one."""

@@ -604,3 +604,23 @@ def test_an_op_over_every_row_of_a_layer_with_an_operand_they_share(shared):
     zero([*params, scale])
     step.backward(X)
     assert np.allclose(grads([*params, scale]), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_the_batch_program_names_parameters_read_one_by_one_by_their_labels():
+    w, b, clash = Value(0.5, "w"), Value(0.1, "b"), Value(2.0, "x")  # x: the argument's name
+
+    def loss(x, y):
+        return ((w * x + b).tanh() * clash - y) ** 2
+
+    step = engine.compile(loss, 1.0, 0.0, params=[w, b, clash])
+    source = step.batch_source
+    assert "w, b, p = theta[0], theta[1], theta[2]" in source and "v1 = w * x" in source
+    assert "gw = " in source and "G[0] += gw" in source and "G[2] += gp" in source
+    X, Y = np.array([1.0, 2.0, -0.5]), np.array([0.5, -0.5, 0.0])
+    zero([w, b, clash])
+    step.backward(X, Y)
+    got = grads([w, b, clash])
+    expected = np.zeros(3)
+    for x, y in zip(X, Y, strict=True):
+        expected += engine_step(loss, [w, b, clash], x, y)[1]
+    assert np.allclose(got, expected, rtol=1e-12, atol=0)
