@@ -142,12 +142,12 @@ class BatchProgram:
 
 def write(t: Trace, names: Names) -> BatchProgram:
     """The batch program of the trace ``t``, its nodes named by ``names``."""
-    return _Builder(t, names, np).program()
+    return _Builder(t, names).program()
 
 
 class _Builder:
-    def __init__(self, t: Trace, names: Names, np) -> None:
-        self.t, self.names, self.np = t, names, np
+    def __init__(self, t: Trace, names: Names) -> None:
+        self.t, self.names = t, names
         self.param_at = {p: k for k, p in enumerate(t.params)}
         self.users: dict[Value, list[Value]] = {}  # of a node, the nodes that may map a block
         self.parents: dict[Value, tuple] = {}  # read once: an affine node spells them out
@@ -294,7 +294,6 @@ class _Builder:
             first.operand.name = "A0"
 
     def layer(self, members: list[Value]) -> None:
-        np = self.np
         groups = ARRAY_OPS["affine"].groups
         _, x, _ = groups.split(self.operands(members[0]))
         source = self.blocks_by_rows.get(tuple(map(id, x)))
@@ -577,7 +576,7 @@ class _Builder:
                                                       f"g{arrays.b}", gA)
 
     def program(self) -> BatchProgram:
-        np, t = self.np, self.t
+        t = self.t
         self.find_units()
         self.name_inputs_A0()
         order = self.ordered()
@@ -628,17 +627,16 @@ class _Builder:
         """Each layer's ``W`` and ``b`` (and ``gW``, ``gb``) as views of ``theta`` (and ``G``):
         ``(views by name, index arrays by name, lines that gather, lines that scatter back)``.
         Parameters that are not evenly spaced in ``theta`` are gathered and scattered."""
-        np = self.np
         views, gathered, header, back = {}, {}, [], []
         for layer in self.layer_arrays.values():
             for name, at in ((layer.W, layer.W_at), (layer.b, layer.b_at)):
-                view = _view(np, theta, at)
+                view = _view(theta, at)
                 if view is None:
                     gathered[f"{name}_at"] = at
                     header += [f"{name} = theta[{name}_at]", f"g{name} = np.zeros({name}.shape)"]
                     back.append(f"np.add.at(G, {name}_at, g{name})")
                 else:
-                    views[name], views[f"g{name}"] = view, _view(np, G, at)
+                    views[name], views[f"g{name}"] = view, _view(G, at)
         return views, gathered, header, back
 
     def scalar_reads(self) -> list[str]:
@@ -669,7 +667,6 @@ class _Builder:
         return returned(t, lambda v: repr(v.data) if t.constant(v) else self.ref(v), block)
 
     def slow_functions(self) -> dict[str, object]:
-        np = self.np
         found = {}
         for op, name in self.writer.rowless.items():
             entry = OPS[op]
@@ -709,7 +706,7 @@ def _factor(local: Symbol) -> str:
     return f"({local.text})" if local.precedence <= PRODUCT else local.text
 
 
-def _view(np, base, at):
+def _view(base, at):
     """``base[at]`` as a view when the indices ``at`` step evenly along each axis (a layer's
     weights in ``params`` order), else None (the program gathers them)."""
     m, n = at.shape
