@@ -108,12 +108,10 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
             correct: float | None = 0
             for start in range(0, n, batch_size):
                 batch = order[start:start + batch_size]
-                where = (f"epoch {epoch + 1} of {epochs}, step {start // batch_size + 1} of "
-                         f"{-(-n // batch_size)}")
                 if arrays is not None:
                     value, hits, problem = arrays.step(start, start + batch_size, checked)
                     if problem is not None:
-                        raise _nonfinite(where, problem)
+                        raise _nonfinite(_step_name(epoch, epochs, start, batch_size, n), problem)
                 else:
                     outputs = [model(inputs[i]) for i in batch]
                     batch_targets = [targets[i] for i in batch]
@@ -123,7 +121,8 @@ def fit(model: MLP, X: Sequence[Sequence[float]], y: Sequence[Any], loss: Loss =
                     optimizer.zero_grad()
                     objective.backward()
                     if checked:
-                        _step_checked(optimizer, objective, parameters, where)
+                        _step_checked(optimizer, objective, parameters,
+                                      _step_name(epoch, epochs, start, batch_size, n))
                     else:
                         optimizer.step()
                     value = objective.data
@@ -178,6 +177,12 @@ def _step_checked(optimizer: Optimizer, objective: Value, parameters: list[Value
             p.data = x
         optimizer.load_state(state)  # Adam's moments and step count too: the step never was
     raise _nonfinite(where, problem)
+
+
+def _step_name(epoch: int, epochs: int, start: int, batch_size: int, n: int) -> str:
+    """Where a step stands, for its error: ``epoch 2 of 10, step 3 of 5``."""
+    return (f"epoch {epoch + 1} of {epochs}, step {start // batch_size + 1} of "
+            f"{-(-n // batch_size)}")
 
 
 def _nonfinite(where: str, problem: str) -> NonFiniteError:
