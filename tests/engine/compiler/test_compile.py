@@ -39,6 +39,17 @@ def engine_step(f, params, *inputs):
     return (out.data if isinstance(out, Value) else [v.data for v in out]), grads(params)
 
 
+def backward_summed(f, params, *columns):
+    """The interpreted engine over a batch, sample by sample: (the outputs, the sum of the
+    gradients), the oracle of the batch program."""
+    costs, total = [], np.zeros(len(params))
+    for sample in zip(*columns, strict=True):
+        out, g = engine_step(f, params, *sample)
+        costs.append(out)
+        total += g
+    return costs, total
+
+
 def _leaves(x):
     return Value(float(x)) if np.ndim(x) == 0 else [_leaves(v) for v in x]
 
@@ -211,11 +222,7 @@ def test_the_batch_program_agrees_with_backward_summed_over_the_samples():
     zero(params)
     outputs = step.backward(X, Y)
     got = np.array(grads(params))
-    expected, costs = np.zeros(len(params)), []
-    for x, y in zip(X, Y, strict=True):
-        out, g = engine_step(loss, params, x, y)
-        expected += g
-        costs.append(out)
+    costs, expected = backward_summed(loss, params, X, Y)
     assert np.allclose(outputs, costs, rtol=1e-12, atol=0)
     assert np.allclose(got, expected, rtol=1e-12, atol=1e-13)
     assert step(X, Y) == pytest.approx(costs, rel=1e-12)
@@ -501,11 +508,7 @@ def test_a_layer_used_twice_and_a_weight_read_alone_add_up_in_the_batch_program(
     zero(params)
     outputs = step.backward(X, Y)
     got = np.array(grads(params))
-    expected, costs = np.zeros(len(params)), []
-    for x, y in zip(X, Y, strict=True):
-        out, g = engine_step(f, params, x, y)
-        expected += g
-        costs.append(out)
+    costs, expected = backward_summed(f, params, X, Y)
     assert np.allclose(outputs, costs, rtol=1e-12, atol=0)
     assert np.allclose(got, expected, rtol=1e-12, atol=1e-14)
 
@@ -573,9 +576,7 @@ def test_parameters_listed_in_any_order_are_gathered_into_the_layers_arrays():
     step = engine.compile(loss, [0.0, 0.0], 0.0, params=params)
     assert "W1 = theta[W1_at]" in step.batch_source and "Z1 = W1 @ A0 + b1" in step.batch_source
     X, Y = np.random.default_rng(0).normal(size=(4, 2)), np.ones(4)
-    expected = np.zeros(len(params))
-    for x, y in zip(X, Y, strict=True):
-        expected += engine_step(loss, params, x, y)[1]
+    _, expected = backward_summed(loss, params, X, Y)
     zero(params)
     step.backward(X, Y)
     assert np.allclose(grads(params), expected, rtol=1e-12, atol=1e-15)
@@ -620,7 +621,5 @@ def test_the_batch_program_names_parameters_read_one_by_one_by_their_labels():
     zero([w, b, clash])
     step.backward(X, Y)
     got = grads([w, b, clash])
-    expected = np.zeros(3)
-    for x, y in zip(X, Y, strict=True):
-        expected += engine_step(loss, [w, b, clash], x, y)[1]
+    _, expected = backward_summed(loss, [w, b, clash], X, Y)
     assert np.allclose(got, expected, rtol=1e-12, atol=0)
