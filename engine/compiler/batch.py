@@ -82,22 +82,8 @@ class BatchProgram:
     def _load(self, inputs, theta):
         """The inputs as float arrays of one batch size (checked against the example's
         shapes); ``theta`` copied into the program's own array."""
-        t = self.trace
-        arrays = []
-        size = None
-        for x, shape, name in zip(inputs, t.shapes, t.arg_names, strict=True):
-            a = x if type(x) is np.ndarray and x.dtype == np.float64 else \
-                np.asarray(x, dtype=float)
-            if a.ndim != len(shape) + 1 or a.shape[1:] != shape:
-                raise ValueError(f"input {name}: a batch of it must have the shape (B, "
-                                 f"{', '.join(map(str, shape))}), got {a.shape}".replace(
-                                     "(B, )", "(B,)"))
-            if size is None:
-                size = a.shape[0]
-            elif a.shape[0] != size:
-                raise ValueError(f"input {name} has {a.shape[0]} samples, the first input "
-                                 f"{size}")
-            arrays.append(a)
+        arrays = batch_arrays(inputs, self.trace)
+        size = len(arrays[0])
         if not size:
             raise ValueError("an empty batch")
         own = self.namespace["theta"]
@@ -138,6 +124,23 @@ class BatchProgram:
         out = _arrays(out, size, t.single, t.outputs, t.input_place)
         aux = _arrays(aux, size, t.aux_single, t.aux, t.input_place)
         return out, aux.copy() if np.may_share_memory(out, aux) else aux
+
+
+def batch_arrays(inputs, t: Trace) -> list:
+    """The inputs of a batch as float arrays, each the example's shape after one first axis,
+    the same for all (the number of samples); a ValueError names the input that is not."""
+    arrays = []
+    for x, shape, name in zip(inputs, t.shapes, t.arg_names, strict=True):
+        a = x if type(x) is np.ndarray and x.dtype == np.float64 else np.asarray(x, dtype=float)
+        if a.ndim != len(shape) + 1 or a.shape[1:] != shape:
+            raise ValueError(f"input {name}: a batch of it must have the shape (B, "
+                             f"{', '.join(map(str, shape))}), got {a.shape}".replace(
+                                 "(B, )", "(B,)"))
+        if arrays and len(a) != len(arrays[0]):
+            raise ValueError(f"input {name} has {len(a)} samples, the first input "
+                             f"{len(arrays[0])}")
+        arrays.append(a)
+    return arrays
 
 
 def write(t: Trace, names: Names) -> BatchProgram:

@@ -110,14 +110,9 @@ class Compiled:
     def _each_sample(self, inputs: Sequence[object]) -> object:
         """``backward`` on each sample of a batch in turn, with the one-sample program: the
         parameters are read once, the gradients carried from sample to sample as floats."""
-        import numpy as np
+        from engine.compiler.batch import batch_arrays  # imports NumPy
 
-        columns = [np.asarray(x, dtype=float) for x in inputs]
-        size = len(columns[0])
-        if any(len(c) != size or c.shape[1:] != s for c, s in
-               zip(columns, self.trace.shapes, strict=True)):
-            raise ValueError(f"a batch needs arrays of shapes (B, ...) with the example's "
-                             f"shapes {self.trace.shapes} after B, the same B for all")
+        columns = batch_arrays(inputs, self.trace)
         program = self.one_sample
         params = program.params
         P, grads = list(map(_DATA, params)), list(map(_GRAD, params))

@@ -623,3 +623,14 @@ def test_the_batch_program_names_parameters_read_one_by_one_by_their_labels():
     got = grads([w, b, clash])
     _, expected = backward_summed(loss, [w, b, clash], X, Y)
     assert np.allclose(got, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_both_batch_routes_name_the_input_of_the_wrong_shape(exact):
+    w = Value(1.0)
+    step = engine.compile(lambda x, y: w * x[0] * y, [1.0, 2.0], 1.0, params=[w])
+    with pytest.raises(ValueError, match=r"input x: a batch of it must have the shape \(B, 2\), "
+                                         r"got \(3, 3\)"):
+        step.backward(np.ones((3, 3)), np.ones(3), exact=exact)
+    with pytest.raises(ValueError, match="input y has 4 samples, the first input 3"):
+        step.backward(np.ones((3, 2)), np.ones(4), exact=exact)
