@@ -117,14 +117,13 @@ def gradients_as_values(root: Value, seed: object, write: bool) -> GradientSums:
     in PyTorch, where create_graph sets grad mode for the pass)."""
     with ModeBlock(record=True):
         seed = seed if type(seed) is Value else Value(value.seed_float(seed))
+        sums = GradientSums(root, seed)
         if root.is_leaf:
-            sums = GradientSums(root, seed)
             if write:
                 with _LEAVES:
                     root.grad += seed
             return sums
         order = backward_order(root)
-        sums = GradientSums(root, seed)
         try:
             _run(root, order, sums)
         finally:
