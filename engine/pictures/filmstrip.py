@@ -72,7 +72,7 @@ def replay_backward(root: Value, grad: float = 1.0) -> list[Frame]:
         raise TypeError(f"film_strip needs an engine.Value, got {type(root).__name__}: "
                         f"{root!r:.60}")
     grad = float(grad)
-    order = backward_order(root) if root.parents else []
+    order = backward_order(root)  # [] for a leaf
     uses: dict[Value, int] = {}
     for node in order:
         for p in node.parents:
