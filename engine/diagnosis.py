@@ -92,8 +92,13 @@ def check_widths(rows: Sequence[tuple], inputs: tuple) -> None:
     """Each row of an affine layer: a weight per input, and a bias."""
     for row in rows:
         if len(row) != len(inputs) + 1:
-            raise ValueError(f"affine needs as many weights as inputs, got {len(row) - 1} "
-                             f"weights and {len(inputs)} inputs")
+            raise width_error(len(row) - 1, len(inputs))
+
+
+def width_error(weights: int, inputs: int) -> ValueError:
+    """The error of an ``affine`` node or layer given more or fewer weights than inputs."""
+    return ValueError(f"affine needs as many weights as inputs, got {weights} weights and "
+                      f"{inputs} inputs")
 
 
 def checked_entry(op: str, operands: tuple) -> Op:

@@ -234,8 +234,7 @@ class Value:
         Its local derivatives are ``dz/dw_i = x_i``, ``dz/dx_i = w_i`` and ``dz/db = 1``.
         """
         if len(inputs) != len(weights):
-            raise ValueError(f"affine needs as many weights as inputs, got {len(weights)} "
-                             f"weights and {len(inputs)} inputs")
+            raise diagnosis.width_error(len(weights), len(inputs))
         return apply("affine", *weights, *inputs, bias)
 
     @staticmethod
