@@ -424,6 +424,7 @@ class Graph:
                 continue
             head_box = self.summary.get(v)
             head = "c" + head_box.key if head_box else self.ids[v] + "op"
+            entries = [] if head_box else self._entries(v)  # operands that enter v's box
             for slot, p in self.inputs[v]:
                 tail_box = self.summary.get(p)
                 if tail_box is not None and tail_box is head_box:
@@ -438,7 +439,7 @@ class Graph:
                     between.setdefault((self._parent_key(tail_box), self._parent_key(head_box)),
                                        []).append((tail, head, attrs))
                     continue
-                if not head_box and slot in self._entries(v):  # into the box, then to the op
+                if slot in entries:  # into the box, then to the op
                     entry = self._entry_id(v, slot)
                     colour = {k: attrs[k] for k in RED if k in attrs}
                     canvas.edge(tail, entry, arrowhead="none", **colour)
