@@ -19,9 +19,10 @@ from typing import Any
 
 from engine.derivatives import local_derivatives
 from engine.functional import grad
+from engine.graph_order import ancestors
 from engine.pictures.draw import DEFAULT_MAX_NODES, Cluster, Drawing, Graph, fallback_bundle
 from engine.pictures.notation import derivative, grouped, number, printable
-from engine.value import Value, ancestors
+from engine.value import Value
 
 DEFAULT_MAX_PATHS = 20
 

@@ -27,10 +27,11 @@ from string import Template
 from typing import Any
 
 from engine.chain_rule import chain_rule_steps
+from engine.graph_order import backward_order
 from engine.pictures.draw import TEXT_FONT, Cluster, Drawing, Graph, caption_label, fallback_bundle
 from engine.pictures.notation import derivative, grouped, number, printable
 from engine.pictures.render import render
-from engine.value import Value, backward_order
+from engine.value import Value
 
 DEFAULT_MAX_FRAMES = 200
 PENDING = "#f0f0f0"  # a node whose gradient is not complete yet

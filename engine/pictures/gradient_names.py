@@ -12,8 +12,9 @@ pass itself labels nothing, so it costs nothing), for ``draw_graph(x.grad, gradi
 
 from __future__ import annotations
 
+from engine.graph_order import ancestors
 from engine.pictures.notation import derivative, written
-from engine.value import Value, ancestors
+from engine.value import Value
 
 
 def gradient_names(output: Value, names: dict[Value, str] | None = None) -> dict[Value, str]:

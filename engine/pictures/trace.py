@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from engine.derivatives import PREFIX, Op
+from engine.graph_order import ancestors
 from engine.pictures.filmstrip import replay_backward
 from engine.pictures.notation import shown
-from engine.value import Value, ancestors
+from engine.value import Value
 
 DEFAULT_MAX_VALUES = 300
 
