@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 
 from engine.derivatives import OPS
+from engine.graph_order import created
 
 STATE_LENGTH = 6  # (data, grad, label, op, x, y), as Value.__setstate__ reads them
 
@@ -63,7 +64,7 @@ def _reached(root) -> list:
                 stack.append(v)
     seen.discard(root)
     return sorted((v for v in seen if v._op is not None or type(v.grad) is not float),
-                  key=lambda v: v._seq)
+                  key=created)
 
 
 def restore(saved: tuple) -> tuple:
